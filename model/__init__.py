@@ -1,0 +1,13 @@
+"""slant's inference core: load a model directory, predict stance toward actors in texts."""
+
+from .actors import Actor, ActorRegistry, default_registry, parse_actors
+from .errors import InputTooLargeError, InvalidInputError, ModelLoadError, SlantError
+from .loading import ModelMeta, load_classifier, resolve_pretrained
+from .predictor import StancePredictor, default_model_path
+from .types import ActorStance, Evidence
+
+__all__ = [
+    "Actor", "ActorRegistry", "ActorStance", "Evidence", "InputTooLargeError", "InvalidInputError",
+    "ModelLoadError", "ModelMeta", "SlantError", "StancePredictor", "default_model_path", "default_registry",
+    "load_classifier", "parse_actors", "resolve_pretrained",
+]

@@ -1,0 +1,256 @@
+"""The stance predictor: one class owns loading, cleaning, windowing, batching and aggregation.
+
+Flow for one text: mask boilerplate -> spaCy sentences and entities -> mentions of each actor
+(given, or discovered) -> one window per mention sentence (with the sentence before it as
+context) -> one length-sorted batched forward pass over every window of every actor of every
+text -> per-actor aggregation -> result with evidence sentences and their offsets.
+
+A text that fits in one window (a tweet, a sentence, a short paragraph) is scored whole, the
+way the classifier was trained.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .actors import Actor, discover, find_mentions, parse_actors
+from .aggregate import Aggregator, aggregator_from_json
+from .errors import InvalidInputError
+from .loading import ModelMeta, load_classifier
+from .text import Sentence, analyse, check_text, clean, sentences
+from .types import ActorStance, Evidence
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
+MAX_TEXTS = 10_000
+
+
+def default_model_path() -> str:
+    """``$SLANT_MODEL`` if set, else the model shipped in ``models/default``."""
+    return os.environ.get("SLANT_MODEL") or str(DEFAULT_MODEL_DIR)
+
+
+@dataclass
+class _Window:
+    actor: int
+    sentence: int | None  # index of the focus sentence; None for a whole short text
+    text: str
+
+
+@dataclass
+class _Plan:
+    text: str
+    actors: list[Actor]
+    mentions: list[list[Any]]
+    sentences: list[Sentence]
+    short: bool
+    windows: list[_Window] = field(default_factory=list)
+    unmentioned_scored: set[int] = field(default_factory=set)
+
+
+class StancePredictor:
+    """Stance of texts toward named actors.
+
+    >>> p = StancePredictor.load()                                    # doctest: +SKIP
+    >>> [r.label for r in p.predict(["Sanders is right."], ["Bernie Sanders"])[0]]  # doctest: +SKIP
+    ['favor']
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, meta: ModelMeta, *, device: str | None = None,
+                 batch_size: int = 32, max_windows: int | None = None) -> None:
+        import torch
+
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.meta = meta
+        self.labels = list(meta.labels)
+        self.batch_size = batch_size
+        self.max_length = int(meta.max_length)
+        agg_cfg = (meta.training_config or {}).get("aggregator") or {}
+        self.max_windows = max_windows or int(agg_cfg.get("max_windows", 16))
+        self.aggregator: Aggregator = aggregator_from_json(meta.aggregator)
+
+    @classmethod
+    def load(cls, name_or_path: str | Path | None = None, **kwargs: Any) -> StancePredictor:
+        """Load a slant model directory, a Hugging Face folder or a hub id (default: shipped model)."""
+        model, tokenizer, meta = load_classifier(name_or_path or default_model_path())
+        return cls(model, tokenizer, meta, **kwargs)
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+    @property
+    def version(self) -> str:
+        return self.meta.version
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def predict(self, texts: Sequence[str | bytes], actors: Sequence[Any] | None = None, *,
+                per_text_actors: Sequence[Sequence[Any] | None] | None = None, discover_limit: int = 5,
+                evidence: int = 3, score_unmentioned: bool = False) -> list[list[ActorStance]]:
+        """Stance of each text toward each actor.
+
+        ``actors`` applies to every text; ``per_text_actors`` gives each text its own list
+        (None entries discover). With neither, the actors each text is about are discovered.
+        Actors are names (``"DNC"``) or ``{"name": ..., "aliases": [...]}``.
+        """
+        if isinstance(texts, str | bytes):
+            raise InvalidInputError("expected a list of texts, found a single string", field="texts",
+                                    fix="wrap it in a list: predict([text])")
+        if len(texts) > MAX_TEXTS:
+            raise InvalidInputError(f"{len(texts)} texts in one call; the limit is {MAX_TEXTS}", field="texts",
+                                    fix="send them in chunks")
+        if per_text_actors is not None and len(per_text_actors) != len(texts):
+            raise InvalidInputError(f"per_text_actors has {len(per_text_actors)} entries for {len(texts)} texts",
+                                    field="per_text_actors", fix="give one actor list (or None) per text")
+        given = parse_actors(list(actors)) if actors is not None else None
+        checked = [check_text(t, field=f"texts[{i}]") for i, t in enumerate(texts)]
+        plans = []
+        for i, text in enumerate(checked):
+            own = per_text_actors[i] if per_text_actors is not None else None
+            spec = parse_actors(list(own), field=f"per_text_actors[{i}]") if own is not None else given
+            plans.append(self._plan(text, spec, discover_limit, score_unmentioned))
+        flat = [(p, w) for p in plans for w in p.windows]
+        probs = self.score_pairs([p.actors[w.actor].name for p, w in flat], [w.text for _, w in flat])
+        out, k = [], 0
+        for plan in plans:
+            n = len(plan.windows)
+            out.append(self._finish(plan, probs[k:k + n], evidence))
+            k += n
+        return out
+
+    def window_probabilities(self, text: str, actor: Any) -> tuple[np.ndarray, bool]:
+        """(windows x labels) probabilities for one actor in one text, and whether it was short.
+
+        Used to fit the article aggregator; unmentioned actors are scored on the lead.
+        """
+        plan = self._plan(check_text(text), parse_actors([actor]), 1, True)
+        targets = [plan.actors[w.actor].name for w in plan.windows]
+        return self.score_pairs(targets, [w.text for w in plan.windows]), plan.short
+
+    def score_pairs(self, targets: Sequence[str], texts: Sequence[str]) -> np.ndarray:
+        """Probabilities for (target, text) pairs: one length-sorted, batched pass, order kept."""
+        import torch
+
+        if not texts:
+            return np.zeros((0, len(self.labels)))
+        enc = self.tokenizer(list(targets), list(texts), truncation="only_second", max_length=self.max_length)
+        order = sorted(range(len(texts)), key=lambda i: len(enc["input_ids"][i]))
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
+        with torch.inference_mode():
+            for s in range(0, len(order), self.batch_size):
+                idx = order[s:s + self.batch_size]
+                batch = self.tokenizer.pad({k: [enc[k][i] for i in idx] for k in enc}, return_tensors="pt")
+                batch = {k: v.to(self.device) for k, v in batch.items()}
+                logits = self.model(**batch).logits.float()
+                out[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
+        return out
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    def _fits_one_window(self, text: str) -> bool:
+        # Cheap character test first: 128 word pieces never hold more than ~1,000 characters.
+        if len(text) > self.max_length * 8:
+            return False
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) <= self.max_length - 16
+
+    def _plan(self, text: str, actors: list[Actor] | None, discover_limit: int, score_unmentioned: bool) -> _Plan:
+        cleaned = clean(text)
+        doc = analyse(cleaned)
+        if actors is None:
+            # NER misses some mentions; rank the candidates by the alias matches the stance pass will use.
+            found = discover(doc, limit=2 * discover_limit)
+            counted = [(a, n, len(find_mentions(cleaned, a))) for a, n in found]
+            counted.sort(key=lambda t: (-max(t[1], t[2]), -t[1]))
+            actors = [a for a, _, _ in counted[:discover_limit]]
+        sents = sentences(doc)
+        mentions = [find_mentions(cleaned, a) for a in actors]
+        compact = " ".join(cleaned.split())
+        plan = _Plan(text, actors, mentions, sents, short=self._fits_one_window(compact))
+        for ai, ms in enumerate(mentions):
+            if plan.short:
+                if ms or score_unmentioned:
+                    plan.windows.append(_Window(ai, None, compact))
+                    if not ms:
+                        plan.unmentioned_scored.add(ai)
+                continue
+            focus = self._focus_sentences(sents, ms)
+            if not focus and score_unmentioned and sents:
+                focus = list(range(min(3, len(sents))))  # no mention: read the lead
+                plan.unmentioned_scored.add(ai)
+            for si in focus:
+                plan.windows.append(_Window(ai, si, self._window_text(sents, si)))
+        return plan
+
+    def _focus_sentences(self, sents: list[Sentence], mentions: list[Any]) -> list[int]:
+        hit: list[int] = []
+        j = 0
+        for m in mentions:
+            while j < len(sents) and sents[j].end <= m.start:
+                j += 1
+            if j < len(sents) and sents[j].start <= m.start and (not hit or hit[-1] != j):
+                hit.append(j)
+        if len(hit) > self.max_windows:
+            # Spread the budget over the whole article, always keeping the first mention.
+            picks = np.linspace(0, len(hit) - 1, self.max_windows).round().astype(int)
+            hit = [hit[i] for i in sorted(set(picks.tolist()))]
+        return hit
+
+    @staticmethod
+    def _window_text(sents: list[Sentence], i: int) -> str:
+        # The focus sentence first, so truncation at max_length never cuts it; context after it.
+        parts = [sents[i].text]
+        if i > 0:
+            parts.append(sents[i - 1].text)
+        if i + 1 < len(sents):
+            parts.append(sents[i + 1].text)
+        return " ".join(" ".join(parts).split())
+
+    def _finish(self, plan: _Plan, probs: np.ndarray, n_evidence: int) -> list[ActorStance]:
+        results = []
+        for ai, actor in enumerate(plan.actors):
+            rows = [k for k, w in enumerate(plan.windows) if w.actor == ai]
+            ms = plan.mentions[ai]
+            matched = sorted({plan.text[m.start:m.end] for m in ms})
+            if not rows:
+                results.append(ActorStance(actor.name, "not_mentioned", None, None, 0, [], [], 0,
+                                           "sentence" if plan.short else "article"))
+                continue
+            p = probs[rows]
+            final = p[0] if plan.short else self.aggregator(p, self.labels)
+            label = self.labels[int(np.argmax(final))]
+            ev = self._evidence(plan, [plan.windows[k] for k in rows], p, label, n_evidence)
+            status = "scored_unmentioned" if ai in plan.unmentioned_scored else "scored"
+            results.append(ActorStance(
+                actor=actor.name, status=status, label=label,
+                probabilities={lab: round(float(v), 4) for lab, v in zip(self.labels, final, strict=True)},
+                mentions=len(ms), aliases_matched=matched, evidence=ev, windows=len(rows),
+                level="sentence" if plan.short else "article",
+            ))
+        return results
+
+    def _evidence(self, plan: _Plan, windows: list[_Window], p: np.ndarray, label: str, k: int) -> list[Evidence]:
+        li = self.labels.index(label)
+        out = []
+        for w_i in np.argsort(-p[:, li])[:k]:
+            w, row = windows[int(w_i)], p[int(w_i)]
+            if w.sentence is None:
+                start = len(plan.text) - len(plan.text.lstrip())
+                end = len(plan.text.rstrip())
+            else:
+                start, end = plan.sentences[w.sentence].start, plan.sentences[w.sentence].end
+            out.append(Evidence(
+                text=plan.text[start:end], start=start, end=end, label=self.labels[int(np.argmax(row))],
+                probabilities={lab: round(float(v), 4) for lab, v in zip(self.labels, row, strict=True)},
+            ))
+        return sorted(out, key=lambda e: e.start)

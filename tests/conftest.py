@@ -1,0 +1,78 @@
+"""Shared fixtures: a tiny randomly initialised BERT classifier saved as a slant model directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("SLANT_DATA_ROOT", REPO.parent / "shared" / "data"))
+DEFAULT_MODEL = REPO / "models" / "default"
+
+ARTICLE = (
+    "Bernie Sanders rallies thousands in Iowa\n"
+    "DES MOINES - Senator Bernie Sanders drew a crowd of thousands on Saturday. "
+    "Sanders praised the volunteers who built his campaign. "
+    "The Democratic National Committee declined to comment on the debate schedule. "
+    "Critics say the DNC has tilted the primary toward Hillary Clinton.\n"
+    "Advertisement\n"
+    "Clinton's campaign said it welcomed the debates. "
+    "Sanders told reporters that the DNC must stay neutral. "
+    + "Voters in the state have heard many speeches this year. " * 40
+    + "\nLeave a Reply\nBernie is the worst, lol. Share this!"
+)
+
+
+def build_tiny_model_dir(path: Path, *, seed: int = 0, max_length: int = 64) -> Path:
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from model.labels import STANCE_LABELS
+    from model.loading import ModelMeta, resolve_pretrained, save_model_dir
+
+    torch.manual_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_pretrained("minilm"))
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=128, num_labels=3,
+    )
+    model = BertForSequenceClassification(config)
+    meta = ModelMeta(labels=list(STANCE_LABELS), base_model="tiny-random-bert", max_length=max_length,
+                     name="tiny-test", version="0")
+    return save_model_dir(path, model, tokenizer, meta, fp16=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model_dir(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_predictor(tiny_model_dir: Path):
+    from model import StancePredictor
+
+    return StancePredictor.load(tiny_model_dir, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def article() -> str:
+    return ARTICLE
+
+
+def needs_data(*parts: str) -> Path:
+    """Path under ../shared/data, or skip the test with the reason."""
+    path = DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data not found at {path}: set SLANT_DATA_ROOT to the shared data folder")
+    return path
+
+
+def needs_default_model() -> Path:
+    if not (DEFAULT_MODEL / "slant.json").exists():
+        pytest.fail(f"the shipped default model is missing from {DEFAULT_MODEL}")
+    return DEFAULT_MODEL

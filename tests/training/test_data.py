@@ -1,0 +1,66 @@
+import json
+
+import pytest
+
+from model.errors import InvalidInputError
+from model.labels import normalize_label
+from training.config import DatasetSpec
+from training.data import load_rows
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize(("raw", "label"), [("FAVOR", "favor"), ("none", "neutral"), ("Positive", "favor"),
+                                            ("negative", "against"), ("against", "against")])
+def test_label_synonyms(raw, label):
+    assert normalize_label(raw) == label
+
+
+def test_rows_are_filtered_normalised_and_stripped(tmp_path):
+    path = write_jsonl(tmp_path / "d.jsonl", [
+        {"text": "Go Bernie #SemST", "target": "Bernie Sanders", "label": "FAVOR", "split": "train"},
+        {"text": "No", "target": "Bernie Sanders", "label": "none", "split": "test"},
+        {"text": "Meh #SemST", "target_canonical": "X", "target": "Bernie Sanders", "label": "positive", "split": "train"},
+    ])
+    spec = DatasetSpec(name="d", path=str(path), where={"split": "train"}, strip=[r"\s*#SemST"])
+    rows = load_rows(spec, "/")
+    assert rows == [
+        {"text": "Go Bernie", "target": "Bernie Sanders", "label": "favor", "dataset": "d"},
+        {"text": "Meh", "target": "Bernie Sanders", "label": "favor", "dataset": "d"},
+    ]
+
+
+def test_bad_label_names_the_line(tmp_path):
+    path = write_jsonl(tmp_path / "d.jsonl", [{"text": "a", "target": "b", "label": "favor"},
+                                              {"text": "a", "target": "b", "label": "maybe"}])
+    with pytest.raises(InvalidInputError) as info:
+        load_rows(DatasetSpec(name="d", path=str(path)), "/")
+    assert "d row 2 label: unknown stance label 'maybe'" in str(info.value)
+
+
+def test_bad_json_and_missing_file(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"text": "a", "target": "b", "label": "favor"}\n{oops\n')
+    with pytest.raises(InvalidInputError, match=r"d.jsonl:2 is not valid JSON"):
+        load_rows(DatasetSpec(name="d", path=str(path)), "/")
+    with pytest.raises(InvalidInputError, match="SLANT_DATA_ROOT"):
+        load_rows(DatasetSpec(name="d", path="missing.jsonl"), str(tmp_path))
+
+
+def test_group_holdout_is_disjoint_and_complete(tmp_path):
+    rows = [{"text": f"t{i}", "target": f"topic {i % 40}", "label": "favor"} for i in range(400)]
+    path = write_jsonl(tmp_path / "d.jsonl", rows)
+    train = load_rows(DatasetSpec(name="d", path=str(path), holdout={"by": "target", "fraction": 0.2}), "/")
+    held = load_rows(DatasetSpec(name="d", path=str(path), holdout={"by": "target", "fraction": 0.2, "part": "holdout"}), "/")
+    assert len(train) + len(held) == 400 and held
+    assert not {r["target"] for r in train} & {r["target"] for r in held}
+
+
+def test_csv_and_max_rows(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("text,target,label\n" + "".join(f"t{i},DNC,against\n" for i in range(50)))
+    rows = load_rows(DatasetSpec(name="d", path=str(path), max_rows=10), "/")
+    assert len(rows) == 10 and rows == load_rows(DatasetSpec(name="d", path=str(path), max_rows=10), "/")

@@ -1,0 +1,132 @@
+"""The training configuration: one YAML/TOML file holds every setting, validated strictly.
+
+Unknown keys are rejected (``extra="forbid"``) so a typo fails loudly instead of being ignored.
+Any value can be overridden from the command line with ``--set training.epochs=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from model.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GroupHoldout(_Strict):
+    """Carve a held-out part from a split that has none, grouped so no group is on both sides."""
+
+    by: str = "target"
+    fraction: float = Field(0.1, gt=0, lt=1)
+    part: Literal["train", "holdout"] = "train"
+
+
+class DatasetSpec(_Strict):
+    """One source of labelled rows: a JSONL/CSV file, a saved dataset directory, or a hub dataset."""
+
+    name: str
+    path: str | None = None
+    hf: str | None = Field(None, description="Hugging Face datasets name, e.g. 'tweet_eval'")
+    hf_config: str | None = None
+    hf_split: str = "train"
+    where: dict[str, str | list[str]] = Field(default_factory=dict)
+    text_field: str = "text"
+    target_field: str = "target"
+    label_field: str = "label"
+    max_rows: int | None = Field(None, gt=0)
+    holdout: GroupHoldout | None = None
+    strip: list[str] = Field(default_factory=list, description="regexes removed from the text")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetSpec:
+        if (self.path is None) == (self.hf is None):
+            raise ValueError(f"dataset {self.name!r}: give exactly one of 'path' or 'hf'")
+        return self
+
+
+class Hyper(_Strict):
+    epochs: float = Field(3.0, gt=0)
+    batch_size: int = Field(32, gt=0)
+    grad_accum: int = Field(1, gt=0)
+    learning_rate: float = Field(5e-5, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.06, ge=0, lt=1)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    logging_steps: int = Field(50, gt=0)
+    max_steps: int = Field(-1, description="stop after this many steps (-1: run all epochs)")
+
+
+class AggregatorConfig(_Strict):
+    """Article-level aggregation fitted on labelled articles after fine-tuning."""
+
+    data: list[DatasetSpec] = Field(default_factory=list)
+    max_windows: int = Field(16, gt=0)
+    c: float = Field(1.0, gt=0, description="inverse L2 strength of the logistic aggregator")
+
+
+class TrainConfig(_Strict):
+    name: str
+    version: str = "1"
+    base_model: str
+    seed: int = 13
+    max_length: int = Field(128, ge=16, le=512)
+    data_root: str = "../shared/data"
+    train: list[DatasetSpec] = Field(min_length=1)
+    eval: list[DatasetSpec] = Field(default_factory=list)
+    training: Hyper = Field(default_factory=Hyper)
+    aggregator: AggregatorConfig = Field(default_factory=AggregatorConfig)
+    fp16_weights: bool = True
+    output_dir: str = "runs/model"
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML or TOML config, apply ``key.sub=value`` overrides, validate.
+
+    >>> cfg = load_config("training/configs/default.yaml", ["training.epochs=1"])  # doctest: +SKIP
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist", fix="check the path") from None
+    try:
+        raw = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid {path.suffix[1:].upper()}: {exc}", fix="fix the syntax") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must hold a mapping of settings, found {type(raw).__name__}")
+    for item in overrides or []:
+        _apply_override(raw, item)
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{path} does not validate: {problems}", fix="see training/configs/default.yaml") from None
+
+
+def _apply_override(raw: dict[str, Any], item: str) -> None:
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} is not key=value", fix="write e.g. --set training.epochs=1")
+    key, value = item.split("=", 1)
+    node = raw
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {key!r}: {part!r} is not a section")
+    node[parts[-1]] = yaml.safe_load(value)
+
+
+def data_root(config_root: str) -> Path:
+    """``$SLANT_DATA_ROOT`` wins over the config's ``data_root`` (relative to the working directory)."""
+    return Path(os.environ.get("SLANT_DATA_ROOT", config_root))

@@ -1,0 +1,116 @@
+"""Reading labelled rows from JSONL/CSV files or Hugging Face ``datasets`` sources.
+
+Every row comes out as ``{"text", "target", "label", "dataset"}`` with the label normalised to
+against/neutral/favor. Files are streamed; a bad row stops the load with its line number.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import random
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from model.errors import InvalidInputError
+from model.labels import normalize_label
+
+from .config import DatasetSpec, data_root
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _iter_file(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    if not path.exists():
+        raise InvalidInputError(
+            f"data file {path} does not exist",
+            fix="check the path, or set SLANT_DATA_ROOT to the folder that holds the datasets",
+        )
+    if path.suffix == ".csv":
+        with path.open(encoding="utf-8", newline="") as fh:
+            for i, row in enumerate(csv.DictReader(fh), start=2):
+                yield i, row
+        return
+    with path.open("rb") as fh:
+        for i, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                yield i, json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise InvalidInputError(
+                    f"{path}:{i} is not valid UTF-8 (byte {exc.start})", fix="re-encode the file as UTF-8"
+                ) from None
+            except json.JSONDecodeError as exc:
+                raise InvalidInputError(f"{path}:{i} is not valid JSON ({exc.msg})", fix="fix that line") from None
+
+
+def _iter_hf(spec: DatasetSpec) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        import datasets
+    except ImportError:  # pragma: no cover - depends on the install
+        raise InvalidInputError(
+            "reading a Hugging Face dataset needs the `datasets` package", fix="pip install 'slant[train]'"
+        ) from None
+    assert spec.hf is not None
+    if Path(spec.hf).is_dir():
+        ds = datasets.load_from_disk(spec.hf)
+        if isinstance(ds, datasets.DatasetDict):
+            ds = ds[spec.hf_split]
+    else:
+        ds = datasets.load_dataset(spec.hf, spec.hf_config, split=spec.hf_split)
+    for i, row in enumerate(ds):
+        yield i, row
+
+
+def _in_holdout(key: str, fraction: float) -> bool:
+    digest = hashlib.sha1(key.strip().lower().encode("utf-8")).hexdigest()
+    return int(digest[:8], 16) / 0xFFFFFFFF < fraction
+
+
+def load_rows(spec: DatasetSpec, root: str = "../shared/data") -> list[dict[str, Any]]:
+    """Load, filter, normalise and (deterministically) subsample one dataset spec."""
+    source = _iter_hf(spec) if spec.hf else _iter_file(data_root(root) / str(spec.path))
+    strip = [re.compile(p) for p in spec.strip]
+    rows: list[dict[str, Any]] = []
+    for line, row in source:
+        if any(str(row.get(k)) not in ([v] if isinstance(v, str) else v) for k, v in spec.where.items()):
+            continue
+        if spec.holdout is not None:
+            held = _in_holdout(str(row.get(spec.holdout.by, "")), spec.holdout.fraction)
+            if held != (spec.holdout.part == "holdout"):
+                continue
+        text, target = row.get(spec.text_field), row.get(spec.target_field)
+        if not isinstance(text, str) or not isinstance(target, str):
+            raise InvalidInputError(
+                f"{spec.name} row {line}: expected string fields {spec.text_field!r} and "
+                f"{spec.target_field!r}, found {type(text).__name__} and {type(target).__name__}",
+                fix="set text_field / target_field in the dataset spec",
+            )
+        for pattern in strip:
+            text = pattern.sub("", text)
+        label = normalize_label(row.get(spec.label_field), field=f"{spec.name} row {line} {spec.label_field}")
+        out = {"text": text.strip(), "target": target.strip(), "label": label, "dataset": spec.name}
+        if out["text"] and out["target"]:
+            rows.append(out)
+    if spec.max_rows is not None and len(rows) > spec.max_rows:
+        rng = random.Random(f"{spec.name}:{spec.max_rows}")
+        rows = rng.sample(rows, spec.max_rows)
+    return rows
+
+
+def spec_hash(spec: DatasetSpec, root: str) -> str:
+    """Content hash of a file source (plus the spec), or the spec alone for hub sources."""
+    spec_part = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
+    if spec.path:
+        return f"sha256:{file_sha256(data_root(root) / spec.path)}|spec:{spec_part}"
+    return f"hf:{spec.hf}|spec:{spec_part}"

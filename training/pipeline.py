@@ -1,0 +1,126 @@
+"""``slant train``: fine-tune, fit the article aggregator, evaluate, write the model card."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model import StancePredictor
+from model.aggregate import Aggregator
+from model.loading import read_meta, write_meta
+
+from .aggregator import fit_aggregator
+from .config import TrainConfig
+from .data import load_rows, spec_hash
+from .evaluate import evaluate_rows
+from .metrics import stance_metrics
+from .train import fine_tune
+
+log = logging.getLogger(__name__)
+
+
+def run_training(config: TrainConfig, *, output_dir: str | Path | None = None) -> Path:
+    """Everything ``slant train`` does; returns the finished model directory."""
+    out = fine_tune(config, output_dir=output_dir)
+    return finalize(out, config)
+
+
+def finalize(model_dir: str | Path, config: TrainConfig) -> Path:
+    """Fit the aggregator (if the config names article data), evaluate, write metrics and card.
+
+    Safe to re-run on a fine-tuned directory: it only rewrites slant.json and README.md.
+    """
+    model_dir = Path(model_dir)
+    meta = read_meta(model_dir)
+    meta.aggregator = None
+    predictor = StancePredictor.load(model_dir, max_windows=config.aggregator.max_windows)
+    if config.aggregator.data:
+        rows = [r for spec in config.aggregator.data for r in load_rows(spec, config.data_root)]
+        agg = fit_aggregator(predictor, rows, c=config.aggregator.c, sources=[s.name for s in config.aggregator.data])
+        meta.aggregator = agg.to_json()
+        for spec in config.aggregator.data:
+            meta.data_hashes[f"aggregator:{spec.name}"] = spec_hash(spec, config.data_root)
+        predictor.aggregator = agg
+    report: dict[str, Any] = {}
+    ablations: dict[str, Any] = {}
+    for spec in config.eval:
+        rows = load_rows(spec, config.data_root)
+        meta.data_hashes[f"eval:{spec.name}"] = spec_hash(spec, config.data_root)
+        log.info("evaluating %s (%d rows)", spec.name, len(rows))
+        report[spec.name] = evaluate_rows(predictor, rows, spec.name)
+        if _mostly_articles(predictor, rows):
+            ablations[spec.name] = article_ablations(predictor, rows)
+    meta.metrics = {**meta.metrics, "dev": report, "article_ablations": ablations}
+    write_meta(model_dir, meta)
+    (model_dir / "eval_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (model_dir / "README.md").write_text(model_card(meta.to_json()), encoding="utf-8")
+    return model_dir
+
+
+def _mostly_articles(predictor: StancePredictor, rows: list[dict[str, Any]]) -> bool:
+    sample = rows[:20]
+    return bool(sample) and sum(not predictor._fits_one_window(r["text"]) for r in sample) > len(sample) / 2
+
+
+def article_ablations(predictor: StancePredictor, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The same classifier on whole articles three ways: first tokens only, mean of windows, trained aggregator."""
+    gold = [r["label"] for r in rows]
+    first = predictor.score_pairs([r["target"] for r in rows], [" ".join(r["text"].split()) for r in rows])
+    windows = [predictor.window_probabilities(r["text"], r["target"])[0] for r in rows]
+    mean = np.array([Aggregator()(w, predictor.labels) for w in windows])
+    out = {
+        f"first_{predictor.max_length}_tokens": _short(stance_metrics(gold, first, predictor.labels)),
+        "windows_mean": _short(stance_metrics(gold, mean, predictor.labels)),
+    }
+    if predictor.aggregator.kind != "mean":
+        learned = np.array([predictor.aggregator(w, predictor.labels) for w in windows])
+        out["windows_" + predictor.aggregator.kind] = _short(stance_metrics(gold, learned, predictor.labels))
+    return out
+
+
+def _short(m: dict[str, Any]) -> dict[str, Any]:
+    return {k: m[k] for k in ("n", "macro_f1", "f_avg", "accuracy", "ece")}
+
+
+def model_card(meta: dict[str, Any]) -> str:
+    """A Markdown model card from slant.json."""
+    lines = [
+        f"# {meta['name']} (version {meta['version']})", "",
+        f"Stance (`{'`, `'.join(meta['labels'])}`) toward a named target, fine-tuned by slant's harness "
+        f"from `{meta['base_model']}`, max {meta['max_length']} tokens per window.", "",
+        "## Dev-set results", "",
+        "| dev set | rows | macro-F1 | F_avg | accuracy | ECE |", "|---|---|---|---|---|---|",
+    ]
+    for name, m in (meta.get("metrics", {}).get("dev") or {}).items():
+        lines.append(f"| {name} | {m['n']} | {m['macro_f1']} | {m['f_avg']} | {m['accuracy']} | {m['ece']} |")
+    ab = meta.get("metrics", {}).get("article_ablations") or {}
+    if ab:
+        lines += ["", "## Whole articles: truncation vs windows", "",
+                  "| dev set | method | macro-F1 | F_avg | accuracy | ECE |", "|---|---|---|---|---|---|"]
+        for name, methods in ab.items():
+            for method, m in methods.items():
+                lines.append(f"| {name} | {method} | {m['macro_f1']} | {m['f_avg']} | {m['accuracy']} | {m['ece']} |")
+    train = meta.get("metrics", {}).get("train") or {}
+    tc = meta.get("training_config") or {}
+    lines += [
+        "", "## Training", "",
+        f"- rows: {train.get('rows')}, steps: {train.get('steps')}, final loss: {train.get('loss')}, "
+        f"time: {train.get('seconds')} s on {train.get('device')}",
+        f"- sources: {', '.join(s['name'] for s in tc.get('train', []))}",
+        f"- hyper-parameters: {json.dumps(tc.get('training', {}))}",
+        f"- aggregator: {(meta.get('aggregator') or {}).get('type', 'mean')} "
+        f"{json.dumps((meta.get('aggregator') or {}).get('info', {}))}",
+        "", "## Data licences", "",
+        "SemEval-2016 / TweetEval tweets are NRC data for research use only (do not redistribute); P-Stance "
+        "(MIT, Twitter terms), NewsMTSC (MIT), VAST (no licence stated), PerSenT (licence unclear: CC-BY 4.0 "
+        "per TFDS, unknown per HF). The weights are a derived work: check these terms before commercial use.",
+        "", "## Limits", "",
+        "Stance is learned from tweets, news sentences and reader comments; NewsMTSC's labels are sentiment "
+        "toward a person, which the harness maps to favor/against. Neutral and unseen targets are the weak "
+        "spots; see the dev numbers above.", "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,137 @@
+"""Fine-tuning: a cross-encoder over (target, text) trained with the Hugging Face Trainer.
+
+The Trainer sits on accelerate, so the same code runs on the CPU, one GPU, or several GPUs and
+nodes with ``accelerate launch -m service.cli train --config ...``, with no code change.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import random
+from pathlib import Path
+from typing import Any
+
+from model.labels import STANCE_LABELS
+from model.loading import ModelMeta, resolve_pretrained, save_model_dir
+
+from .config import TrainConfig
+from .data import load_rows, spec_hash
+
+log = logging.getLogger(__name__)
+
+
+def build_training_rows(config: TrainConfig) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The mixed, shuffled training rows and the content hash of every source."""
+    rows: list[dict[str, Any]] = []
+    hashes: dict[str, str] = {}
+    for spec in config.train:
+        part = load_rows(spec, config.data_root)
+        log.info("train source %s: %d rows", spec.name, len(part))
+        rows.extend(part)
+        hashes[spec.name] = spec_hash(spec, config.data_root)
+    random.Random(config.seed).shuffle(rows)
+    return rows, hashes
+
+
+def fine_tune(config: TrainConfig, *, output_dir: str | Path | None = None) -> Path:
+    """Fine-tune ``config.base_model`` on ``config.train`` and write a model directory.
+
+    Returns the directory. Evaluation and the article aggregator are added by
+    :func:`training.pipeline.finalize`; ``slant train`` runs both steps.
+    """
+    import torch
+    from datasets import Dataset
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+        set_seed,
+    )
+
+    out = Path(output_dir or config.output_dir)
+    set_seed(config.seed)
+    rows, hashes = build_training_rows(config)
+    labels = list(STANCE_LABELS)
+    label_id = {label: i for i, label in enumerate(labels)}
+
+    base = resolve_pretrained(config.base_model)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    # fp32 master weights: fp16 parameters under AdamW diverge; bf16 autocast is used on GPUs.
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id=label_id,
+        dtype=torch.float32,
+    )
+
+    def encode(batch: dict[str, list[Any]]) -> dict[str, Any]:
+        enc = tokenizer(
+            batch["target"], batch["text"], truncation="only_second", max_length=config.max_length
+        )
+        enc["labels"] = [label_id[x] for x in batch["label"]]
+        return enc
+
+    dataset = Dataset.from_list(rows).map(encode, batched=True, remove_columns=["text", "target", "label", "dataset"])
+    h = config.training
+    use_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    args = TrainingArguments(
+        output_dir=str(out / "_trainer"),
+        num_train_epochs=h.epochs,
+        max_steps=h.max_steps,
+        per_device_train_batch_size=h.batch_size,
+        gradient_accumulation_steps=h.grad_accum,
+        learning_rate=h.learning_rate,
+        weight_decay=h.weight_decay,
+        warmup_steps=h.warmup_ratio,  # a value below 1 is a fraction of all steps
+        label_smoothing_factor=h.label_smoothing,
+        lr_scheduler_type="linear",
+        # Batches of similar length waste little compute on padding; tweets and news sentences differ a lot.
+        train_sampling_strategy="group_by_length",
+        logging_steps=h.logging_steps,
+        save_strategy="no",
+        eval_strategy="no",
+        report_to=[],
+        seed=config.seed,
+        bf16=use_bf16,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        data_collator=DataCollatorWithPadding(tokenizer),
+    )
+    started = _dt.datetime.now(_dt.UTC)
+    result = trainer.train()
+    if not trainer.is_world_process_zero():
+        return out
+    meta = ModelMeta(
+        labels=labels,
+        base_model=config.base_model,
+        max_length=config.max_length,
+        name=config.name,
+        version=config.version,
+        created=started.isoformat(timespec="seconds"),
+        data_hashes=hashes,
+        training_config=config.model_dump(mode="json"),
+        metrics={
+            "train": {
+                "rows": len(rows),
+                "steps": result.global_step,
+                "loss": round(float(result.training_loss), 4),
+                "seconds": round(result.metrics.get("train_runtime", 0.0), 1),
+                "device": "cuda" if torch.cuda.is_available() else "cpu",
+            }
+        },
+    )
+    model = trainer.model.to("cpu")
+    save_model_dir(out, model, tokenizer, meta, fp16=config.fp16_weights)
+    import shutil
+
+    shutil.rmtree(out / "_trainer", ignore_errors=True)
+    return out
