@@ -7,7 +7,19 @@ from .predictor import StancePredictor, default_model_path
 from .types import ActorStance, Evidence
 
 __all__ = [
-    "Actor", "ActorRegistry", "ActorStance", "Evidence", "InputTooLargeError", "InvalidInputError",
-    "ModelLoadError", "ModelMeta", "SlantError", "StancePredictor", "default_model_path", "default_registry",
-    "load_classifier", "parse_actors", "resolve_pretrained",
+    "Actor",
+    "ActorRegistry",
+    "ActorStance",
+    "Evidence",
+    "InputTooLargeError",
+    "InvalidInputError",
+    "ModelLoadError",
+    "ModelMeta",
+    "SlantError",
+    "StancePredictor",
+    "default_model_path",
+    "default_registry",
+    "load_classifier",
+    "parse_actors",
+    "resolve_pretrained",
 ]

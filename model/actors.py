@@ -20,12 +20,56 @@ MAX_NAME_CHARS = 200
 
 # Words that end organisation names: never shorten such a name to its last word.
 _ORG_TAIL = {
-    "party", "committee", "movement", "association", "union", "council", "court", "house", "senate",
-    "congress", "department", "agency", "administration", "campaign", "foundation", "institute",
-    "university", "news", "times", "post", "corporation", "inc", "group", "bank", "fund", "network",
-    "organization", "organisation", "federation", "league", "coalition", "alliance", "government",
-    "ministry", "office", "service", "commission", "board", "company", "abortion", "change", "concern",
-    "brothers", "sisters", "family", "states", "nations", "people", "democrats", "republicans",
+    "party",
+    "committee",
+    "movement",
+    "association",
+    "union",
+    "council",
+    "court",
+    "house",
+    "senate",
+    "congress",
+    "department",
+    "agency",
+    "administration",
+    "campaign",
+    "foundation",
+    "institute",
+    "university",
+    "news",
+    "times",
+    "post",
+    "corporation",
+    "inc",
+    "group",
+    "bank",
+    "fund",
+    "network",
+    "organization",
+    "organisation",
+    "federation",
+    "league",
+    "coalition",
+    "alliance",
+    "government",
+    "ministry",
+    "office",
+    "service",
+    "commission",
+    "board",
+    "company",
+    "abortion",
+    "change",
+    "concern",
+    "brothers",
+    "sisters",
+    "family",
+    "states",
+    "nations",
+    "people",
+    "democrats",
+    "republicans",
 }
 
 
@@ -65,9 +109,14 @@ class ActorRegistry:
         try:
             raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
-            raise InvalidInputError(f"cannot read actor registry {path}: {exc}", fix="fix the YAML file") from None
+            raise InvalidInputError(
+                f"cannot read actor registry {path}: {exc}", fix="fix the YAML file"
+            ) from None
         empty = cls([])
-        actors = [parse_actor(item, field=f"{path} actors[{i}]", registry=empty) for i, item in enumerate(raw.get("actors", []))]
+        actors = [
+            parse_actor(item, field=f"{path} actors[{i}]", registry=empty)
+            for i, item in enumerate(raw.get("actors", []))
+        ]
         return cls(actors)
 
 
@@ -81,7 +130,9 @@ def default_registry(path: str | None = None) -> ActorRegistry:
 def _default_aliases(name: str) -> tuple[str, ...]:
     """A person's full name also matches their surname ("Benjamin Koellmann" -> "Koellmann")."""
     words = name.split()
-    if 2 <= len(words) <= 4 and all(w[:1].isupper() and w.replace(".", "").replace("-", "").isalpha() for w in words):
+    if 2 <= len(words) <= 4 and all(
+        w[:1].isupper() and w.replace(".", "").replace("-", "").isalpha() for w in words
+    ):
         last = words[-1]
         if last.lower() not in _ORG_TAIL and len(last) > 2 and not last.isupper():
             return (name, last)
@@ -105,15 +156,18 @@ def parse_actor(item: Any, *, field: str = "actors", registry: ActorRegistry | N
         unknown = set(item) - {"name", "aliases", "exclude"}
         if unknown:
             raise InvalidInputError(
-                f"unknown actor keys {sorted(unknown)}", field=field, fix='use {"name": ..., "aliases": [...]}'
+                f"unknown actor keys {sorted(unknown)}",
+                field=field,
+                fix='use {"name": ..., "aliases": [...]}',
             )
-        name = item.get("name")
-        if not isinstance(name, str):
+        raw_name = item.get("name")
+        if not isinstance(raw_name, str):
             raise InvalidInputError(
-                f"actor needs a string 'name', found {type(name).__name__}", field=field,
+                f"actor needs a string 'name', found {type(raw_name).__name__}",
+                field=field,
                 fix='write {"name": "DNC", "aliases": ["Democratic National Committee"]}',
             )
-        name = name.strip()
+        name = raw_name.strip()
         _check_name(name, field)
         aliases = _str_list(item.get("aliases", []), f"{field}.aliases")
         exclude = _str_list(item.get("exclude", []), f"{field}.exclude")
@@ -122,10 +176,14 @@ def parse_actor(item: Any, *, field: str = "actors", registry: ActorRegistry | N
         merged = tuple(dict.fromkeys([name, *aliases, *base_aliases]))
         if len(merged) > MAX_ALIASES:
             raise InvalidInputError(f"{len(merged)} aliases; the limit is {MAX_ALIASES}", field=field)
-        return Actor(name=known.name if known and not aliases else name, aliases=merged,
-                     exclude=tuple(dict.fromkeys([*exclude, *(known.exclude if known else ())])))
+        return Actor(
+            name=known.name if known and not aliases else name,
+            aliases=merged,
+            exclude=tuple(dict.fromkeys([*exclude, *(known.exclude if known else ())])),
+        )
     raise InvalidInputError(
-        f"expected an actor name or an object, found {type(item).__name__}", field=field,
+        f"expected an actor name or an object, found {type(item).__name__}",
+        field=field,
         fix='pass "DNC" or {"name": "DNC", "aliases": ["Democratic National Committee"]}',
     )
 
@@ -134,12 +192,16 @@ def _check_name(name: str, field: str) -> None:
     if not name:
         raise InvalidInputError("actor name is empty", field=field, fix="give a non-empty name")
     if len(name) > MAX_NAME_CHARS:
-        raise InvalidInputError(f"actor name has {len(name)} characters; the limit is {MAX_NAME_CHARS}", field=field)
+        raise InvalidInputError(
+            f"actor name has {len(name)} characters; the limit is {MAX_NAME_CHARS}", field=field
+        )
 
 
 def _str_list(value: Any, field: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise InvalidInputError("expected a list of non-empty strings", field=field, fix='e.g. ["Bernie", "Sanders"]')
+        raise InvalidInputError(
+            "expected a list of non-empty strings", field=field, fix='e.g. ["Bernie", "Sanders"]'
+        )
     for v in value:
         _check_name(v.strip(), field)
     return [v.strip() for v in value]
@@ -149,21 +211,30 @@ def parse_actors(items: Any, *, field: str = "actors") -> list[Actor]:
     """Validate a caller's actor list; duplicates (same canonical name) are merged."""
     if not isinstance(items, list | tuple):
         raise InvalidInputError(
-            f"expected a list of actors, found {type(items).__name__}", field=field, fix='e.g. ["DNC", "Bernie Sanders"]'
+            f"expected a list of actors, found {type(items).__name__}",
+            field=field,
+            fix='e.g. ["DNC", "Bernie Sanders"]',
         )
     if not items:
         raise InvalidInputError(
-            "actor list is empty", field=field, fix="name at least one actor, or leave actors out to discover them"
+            "actor list is empty",
+            field=field,
+            fix="name at least one actor, or leave actors out to discover them",
         )
     if len(items) > MAX_ACTORS:
-        raise InvalidInputError(f"{len(items)} actors; the limit is {MAX_ACTORS}", field=field, fix="send fewer actors")
+        raise InvalidInputError(
+            f"{len(items)} actors; the limit is {MAX_ACTORS}", field=field, fix="send fewer actors"
+        )
     out: dict[str, Actor] = {}
     for i, item in enumerate(items):
         actor = parse_actor(item, field=f"{field}[{i}]")
         if actor.name in out:
             prev = out[actor.name]
-            actor = Actor(actor.name, tuple(dict.fromkeys(prev.aliases + actor.aliases)),
-                          tuple(dict.fromkeys(prev.exclude + actor.exclude)))
+            actor = Actor(
+                actor.name,
+                tuple(dict.fromkeys(prev.aliases + actor.aliases)),
+                tuple(dict.fromkeys(prev.exclude + actor.exclude)),
+            )
         out[actor.name] = actor
     return list(out.values())
 
@@ -194,7 +265,16 @@ def find_mentions(text: str, actor: Actor) -> list[Mention]:
 
 
 _DISCOVER_LABELS = {"PERSON", "ORG", "NORP"}
-_SKIP_ENTITIES = {"AP", "Reuters", "CNN", "Fox News", "Getty Images", "Twitter", "Facebook", "Associated Press"}
+_SKIP_ENTITIES = {
+    "AP",
+    "Reuters",
+    "CNN",
+    "Fox News",
+    "Getty Images",
+    "Twitter",
+    "Facebook",
+    "Associated Press",
+}
 
 
 def discover(doc: Any, *, limit: int = 5, registry: ActorRegistry | None = None) -> list[tuple[Actor, int]]:

@@ -14,10 +14,16 @@ from typing import Any
 import numpy as np
 
 FEATURES = (
-    "mean_against", "mean_neutral", "mean_favor",
-    "max_against", "max_favor", "min_neutral",
-    "share_against", "share_favor",
-    "lead_against", "lead_favor",
+    "mean_against",
+    "mean_neutral",
+    "mean_favor",
+    "max_against",
+    "max_favor",
+    "min_neutral",
+    "share_against",
+    "share_favor",
+    "lead_against",
+    "lead_favor",
 )
 
 
@@ -26,12 +32,21 @@ def window_features(probs: np.ndarray, labels: list[str]) -> np.ndarray:
     idx = {label: i for i, label in enumerate(labels)}
     a, n, f = probs[:, idx["against"]], probs[:, idx["neutral"]], probs[:, idx["favor"]]
     top = probs.argmax(axis=1)
-    return np.array([
-        a.mean(), n.mean(), f.mean(),
-        a.max(), f.max(), n.min(),
-        (top == idx["against"]).mean(), (top == idx["favor"]).mean(),
-        a[0], f[0],  # the first mention (headline or lead) sets the frame of a news story
-    ], dtype=np.float64)
+    return np.array(
+        [
+            a.mean(),
+            n.mean(),
+            f.mean(),
+            a.max(),
+            f.max(),
+            n.min(),
+            (top == idx["against"]).mean(),
+            (top == idx["favor"]).mean(),
+            a[0],
+            f[0],  # the first mention (headline or lead) sets the frame of a news story
+        ],
+        dtype=np.float64,
+    )
 
 
 class Aggregator:
@@ -51,8 +66,15 @@ class LogisticAggregator(Aggregator):
 
     kind = "logistic"
 
-    def __init__(self, coef: np.ndarray, intercept: np.ndarray, mean: np.ndarray, scale: np.ndarray,
-                 classes: list[str], info: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        mean: np.ndarray,
+        scale: np.ndarray,
+        classes: list[str],
+        info: dict[str, Any] | None = None,
+    ) -> None:
         self.coef, self.intercept = np.asarray(coef, float), np.asarray(intercept, float)
         self.mean, self.scale = np.asarray(mean, float), np.asarray(scale, float)
         self.classes = list(classes)
@@ -68,9 +90,14 @@ class LogisticAggregator(Aggregator):
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "type": self.kind, "features": list(FEATURES), "classes": self.classes,
-            "coef": self.coef.tolist(), "intercept": self.intercept.tolist(),
-            "mean": self.mean.tolist(), "scale": self.scale.tolist(), "info": self.info,
+            "type": self.kind,
+            "features": list(FEATURES),
+            "classes": self.classes,
+            "coef": self.coef.tolist(),
+            "intercept": self.intercept.tolist(),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "info": self.info,
         }
 
 
@@ -84,4 +111,6 @@ def aggregator_from_json(raw: dict[str, Any] | None) -> Aggregator:
             f"unknown aggregator {raw.get('type')!r} with features {raw.get('features')}",
             fix="re-fit it with this slant version (`slant train`), or remove 'aggregator' from slant.json",
         )
-    return LogisticAggregator(raw["coef"], raw["intercept"], raw["mean"], raw["scale"], raw["classes"], raw.get("info"))
+    return LogisticAggregator(
+        raw["coef"], raw["intercept"], raw["mean"], raw["scale"], raw["classes"], raw.get("info")
+    )

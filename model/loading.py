@@ -225,7 +225,9 @@ def _looks_like_hub_id(source: str) -> bool:
     return len(parts) == 2 and all(parts) and not source.startswith((".", "/", "~"))
 
 
-def save_model_dir(path: str | Path, model: Any, tokenizer: Any, meta: ModelMeta, *, fp16: bool = True) -> Path:
+def save_model_dir(
+    path: str | Path, model: Any, tokenizer: Any, meta: ModelMeta, *, fp16: bool = True
+) -> Path:
     """Write weights (fp16 by default: half the size, same predictions to ~1e-3), tokenizer, slant.json."""
     import torch
 

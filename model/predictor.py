@@ -16,7 +16,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -41,7 +41,7 @@ def default_model_path() -> str:
 @dataclass
 class _Window:
     actor: int
-    sentence: int | None  # index of the focus sentence; None for a whole short text
+    sentence: int | None  # focus sentence; None: the whole (short) text; -1: the lead of a long one
     text: str
 
 
@@ -64,8 +64,16 @@ class StancePredictor:
     ['favor']
     """
 
-    def __init__(self, model: Any, tokenizer: Any, meta: ModelMeta, *, device: str | None = None,
-                 batch_size: int = 32, max_windows: int | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        meta: ModelMeta,
+        *,
+        device: str | None = None,
+        batch_size: int = 32,
+        max_windows: int | None = None,
+    ) -> None:
         import torch
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -95,9 +103,16 @@ class StancePredictor:
 
     # -- public API ---------------------------------------------------------------------------
 
-    def predict(self, texts: Sequence[str | bytes], actors: Sequence[Any] | None = None, *,
-                per_text_actors: Sequence[Sequence[Any] | None] | None = None, discover_limit: int = 5,
-                evidence: int = 3, score_unmentioned: bool = False) -> list[list[ActorStance]]:
+    def predict(
+        self,
+        texts: Sequence[str | bytes],
+        actors: Sequence[Any] | None = None,
+        *,
+        per_text_actors: Sequence[Sequence[Any] | None] | None = None,
+        discover_limit: int = 5,
+        evidence: int = 3,
+        score_unmentioned: bool = False,
+    ) -> list[list[ActorStance]]:
         """Stance of each text toward each actor.
 
         ``actors`` applies to every text; ``per_text_actors`` gives each text its own list
@@ -105,14 +120,23 @@ class StancePredictor:
         Actors are names (``"DNC"``) or ``{"name": ..., "aliases": [...]}``.
         """
         if isinstance(texts, str | bytes):
-            raise InvalidInputError("expected a list of texts, found a single string", field="texts",
-                                    fix="wrap it in a list: predict([text])")
+            raise InvalidInputError(
+                "expected a list of texts, found a single string",
+                field="texts",
+                fix="wrap it in a list: predict([text])",
+            )
         if len(texts) > MAX_TEXTS:
-            raise InvalidInputError(f"{len(texts)} texts in one call; the limit is {MAX_TEXTS}", field="texts",
-                                    fix="send them in chunks")
+            raise InvalidInputError(
+                f"{len(texts)} texts in one call; the limit is {MAX_TEXTS}",
+                field="texts",
+                fix="send them in chunks",
+            )
         if per_text_actors is not None and len(per_text_actors) != len(texts):
-            raise InvalidInputError(f"per_text_actors has {len(per_text_actors)} entries for {len(texts)} texts",
-                                    field="per_text_actors", fix="give one actor list (or None) per text")
+            raise InvalidInputError(
+                f"per_text_actors has {len(per_text_actors)} entries for {len(texts)} texts",
+                field="per_text_actors",
+                fix="give one actor list (or None) per text",
+            )
         given = parse_actors(list(actors)) if actors is not None else None
         checked = [check_text(t, field=f"texts[{i}]") for i, t in enumerate(texts)]
         plans = []
@@ -125,7 +149,7 @@ class StancePredictor:
         out, k = [], 0
         for plan in plans:
             n = len(plan.windows)
-            out.append(self._finish(plan, probs[k:k + n], evidence))
+            out.append(self._finish(plan, probs[k : k + n], evidence))
             k += n
         return out
 
@@ -149,7 +173,7 @@ class StancePredictor:
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
         with torch.inference_mode():
             for s in range(0, len(order), self.batch_size):
-                idx = order[s:s + self.batch_size]
+                idx = order[s : s + self.batch_size]
                 batch = self.tokenizer.pad({k: [enc[k][i] for i in idx] for k in enc}, return_tensors="pt")
                 batch = {k: v.to(self.device) for k, v in batch.items()}
                 logits = self.model(**batch).logits.float()
@@ -164,7 +188,9 @@ class StancePredictor:
             return False
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) <= self.max_length - 16
 
-    def _plan(self, text: str, actors: list[Actor] | None, discover_limit: int, score_unmentioned: bool) -> _Plan:
+    def _plan(
+        self, text: str, actors: list[Actor] | None, discover_limit: int, score_unmentioned: bool
+    ) -> _Plan:
         cleaned = clean(text)
         doc = analyse(cleaned)
         if actors is None:
@@ -186,7 +212,8 @@ class StancePredictor:
                 continue
             focus = self._focus_sentences(sents, ms)
             if not focus and score_unmentioned and sents:
-                focus = list(range(min(3, len(sents))))  # no mention: read the lead
+                # No mention: read the text from the top, as the classifier was trained (truncated).
+                plan.windows.append(_Window(ai, -1, compact))
                 plan.unmentioned_scored.add(ai)
             for si in focus:
                 plan.windows.append(_Window(ai, si, self._window_text(sents, si)))
@@ -221,25 +248,49 @@ class StancePredictor:
         for ai, actor in enumerate(plan.actors):
             rows = [k for k, w in enumerate(plan.windows) if w.actor == ai]
             ms = plan.mentions[ai]
-            matched = sorted({plan.text[m.start:m.end] for m in ms})
+            matched = sorted({plan.text[m.start : m.end] for m in ms})
             if not rows:
-                results.append(ActorStance(actor.name, "not_mentioned", None, None, 0, [], [], 0,
-                                           "sentence" if plan.short else "article"))
+                results.append(
+                    ActorStance(
+                        actor.name,
+                        "not_mentioned",
+                        None,
+                        None,
+                        0,
+                        [],
+                        [],
+                        0,
+                        "sentence" if plan.short else "article",
+                    )
+                )
                 continue
             p = probs[rows]
             final = p[0] if plan.short else self.aggregator(p, self.labels)
             label = self.labels[int(np.argmax(final))]
             ev = self._evidence(plan, [plan.windows[k] for k in rows], p, label, n_evidence)
-            status = "scored_unmentioned" if ai in plan.unmentioned_scored else "scored"
-            results.append(ActorStance(
-                actor=actor.name, status=status, label=label,
-                probabilities={lab: round(float(v), 4) for lab, v in zip(self.labels, final, strict=True)},
-                mentions=len(ms), aliases_matched=matched, evidence=ev, windows=len(rows),
-                level="sentence" if plan.short else "article",
-            ))
+            status: Literal["scored", "scored_unmentioned"] = (
+                "scored_unmentioned" if ai in plan.unmentioned_scored else "scored"
+            )
+            results.append(
+                ActorStance(
+                    actor=actor.name,
+                    status=status,
+                    label=label,
+                    probabilities={
+                        lab: round(float(v), 4) for lab, v in zip(self.labels, final, strict=True)
+                    },
+                    mentions=len(ms),
+                    aliases_matched=matched,
+                    evidence=ev,
+                    windows=len(rows),
+                    level="sentence" if plan.short else "article",
+                )
+            )
         return results
 
-    def _evidence(self, plan: _Plan, windows: list[_Window], p: np.ndarray, label: str, k: int) -> list[Evidence]:
+    def _evidence(
+        self, plan: _Plan, windows: list[_Window], p: np.ndarray, label: str, k: int
+    ) -> list[Evidence]:
         li = self.labels.index(label)
         out = []
         for w_i in np.argsort(-p[:, li])[:k]:
@@ -247,10 +298,18 @@ class StancePredictor:
             if w.sentence is None:
                 start = len(plan.text) - len(plan.text.lstrip())
                 end = len(plan.text.rstrip())
+            elif w.sentence == -1:
+                lead = plan.sentences[: min(3, len(plan.sentences))]
+                start, end = lead[0].start, lead[-1].end
             else:
                 start, end = plan.sentences[w.sentence].start, plan.sentences[w.sentence].end
-            out.append(Evidence(
-                text=plan.text[start:end], start=start, end=end, label=self.labels[int(np.argmax(row))],
-                probabilities={lab: round(float(v), 4) for lab, v in zip(self.labels, row, strict=True)},
-            ))
+            out.append(
+                Evidence(
+                    text=plan.text[start:end],
+                    start=start,
+                    end=end,
+                    label=self.labels[int(np.argmax(row))],
+                    probabilities={lab: round(float(v), 4) for lab, v in zip(self.labels, row, strict=True)},
+                )
+            )
         return sorted(out, key=lambda e: e.start)

@@ -26,7 +26,8 @@ _BOILER_LINE = re.compile(
     r"|subscribe.*|sign up for.*|follow us.*|related(?: articles| stories| posts)?:?|tags?:.*"
     r"|(?:all rights reserved|copyright|©).*|we use cookies.*|accept cookies.*|skip to (?:main )?content"
     r"|print|email|facebook|twitter|whatsapp|pinterest|linkedin|reddit|share|tweet|menu|search|home"
-    r"|loading\.*|image:? .{0,80}|photo:? .{0,80}|\(?(?:ap|reuters|getty images?)\)?(?: photo.*)?)[\s:.!|»›>-]*$",
+    r"|loading\.*|image:? .{0,80}|photo:? .{0,80}"
+    r"|\(?(?:ap|reuters|getty images?)\)?(?: photo.*)?)[\s:.!|»›>-]*$",
     re.I | re.M,
 )
 # Everything after one of these headings is the comment section.
@@ -50,7 +51,9 @@ def check_text(text: Any, *, field: str = "text", max_chars: int = MAX_TEXT_CHAR
             ) from None
     if not isinstance(text, str):
         raise InvalidInputError(
-            f"expected a string, found {type(text).__name__}", field=field, fix="send the article text as a string"
+            f"expected a string, found {type(text).__name__}",
+            field=field,
+            fix="send the article text as a string",
         )
     if not text.strip():
         raise InvalidInputError("text is empty or only whitespace", field=field, fix="send non-empty text")

@@ -12,12 +12,17 @@ import typer
 
 from model.errors import SlantError
 
-app = typer.Typer(help="Stance toward named actors in news articles, tweets and sentences.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Stance toward named actors in news articles, tweets and sentences.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 
 DEMO_ARTICLE = Path(__file__).with_name("demo_article.txt")
 
-ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model directory or hub id (default: shipped model).")]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", "-m", help="Model directory or hub id (default: shipped model).")
+]
 
 
 def _fail(exc: SlantError) -> None:
@@ -26,8 +31,10 @@ def _fail(exc: SlantError) -> None:
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     if not verbose:
         from transformers.utils import logging as hf_logging
 
@@ -37,8 +44,12 @@ def _logging(verbose: bool) -> None:
 
 @app.command()
 def predict(
-    text: Annotated[str | None, typer.Argument(help="Text to label; '-' or nothing reads standard input.")] = None,
-    actor: Annotated[list[str] | None, typer.Option("--actor", "-a", help="Actor name; repeat for several.")] = None,
+    text: Annotated[
+        str | None, typer.Argument(help="Text to label; '-' or nothing reads standard input.")
+    ] = None,
+    actor: Annotated[
+        list[str] | None, typer.Option("--actor", "-a", help="Actor name; repeat for several.")
+    ] = None,
     file: Annotated[Path | None, typer.Option("--file", "-f", help="Read the text from a file.")] = None,
     model: ModelOpt = None,
     evidence: Annotated[int, typer.Option(help="Evidence sentences per actor.")] = 3,
@@ -53,13 +64,16 @@ def predict(
             raw = sys.stdin.buffer.read()
         else:
             raw = text
-        typer.echo(json.dumps(predict_text(raw, actors=actor or None, model=model, evidence=evidence), indent=2))
+        typer.echo(
+            json.dumps(predict_text(raw, actors=actor or None, model=model, evidence=evidence), indent=2)
+        )
     except SlantError as exc:
         _fail(exc)
 
 
-def predict_text(text: str | bytes, *, actors: list[Any] | None = None, model: str | None = None,
-                 evidence: int = 3) -> dict[str, Any]:
+def predict_text(
+    text: str | bytes, *, actors: list[Any] | None = None, model: str | None = None, evidence: int = 3
+) -> dict[str, Any]:
     """Stance of one text as a JSON-ready dict (model name, version, actor results)."""
     from model import StancePredictor
 
@@ -77,12 +91,17 @@ def demo(model: ModelOpt = None) -> None:
         out = predict_text(text, model=model, evidence=1)
     except SlantError as exc:
         _fail(exc)
-    typer.echo(f"model: {out['model']} v{out['version']}   article: {DEMO_ARTICLE.name} ({len(text.split())} words)\n")
+    typer.echo(
+        f"model: {out['model']} v{out['version']}   "
+        f"article: {DEMO_ARTICLE.name} ({len(text.split())} words)\n"
+    )
     typer.echo(f"{'actor':32} {'stance':8} {'against':>8} {'neutral':>8} {'favor':>8} {'mentions':>8}")
     for r in out["actors"]:
         p = r["probabilities"] or {}
-        typer.echo(f"{r['actor'][:32]:32} {str(r['label']):8} {p.get('against', 0):8.2f} {p.get('neutral', 0):8.2f} "
-                   f"{p.get('favor', 0):8.2f} {r['mentions']:8d}")
+        typer.echo(
+            f"{r['actor'][:32]:32} {str(r['label']):8} {p.get('against', 0):8.2f} {p.get('neutral', 0):8.2f} "
+            f"{p.get('favor', 0):8.2f} {r['mentions']:8d}"
+        )
         for e in r["evidence"]:
             typer.echo(f"    evidence [{e['start']}:{e['end']}] {e['label']}: {e['text'][:110]}")
 
@@ -91,8 +110,12 @@ def demo(model: ModelOpt = None) -> None:
 def train(
     config: Annotated[Path, typer.Option("--config", "-c", help="YAML or TOML training config.")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Model directory to write.")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a setting: key.sub=value.")] = None,
-    finalize_only: Annotated[bool, typer.Option(help="Skip fine-tuning; re-fit aggregator and re-evaluate.")] = False,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a setting: key.sub=value.")
+    ] = None,
+    finalize_only: Annotated[
+        bool, typer.Option(help="Skip fine-tuning; re-fit aggregator and re-evaluate.")
+    ] = False,
 ) -> None:
     """Fine-tune a model from a config, fit its article aggregator, evaluate, write the model card."""
     _logging(True)
@@ -101,7 +124,9 @@ def train(
 
     try:
         cfg = load_config(config, set_ or [])
-        out = finalize(output or cfg.output_dir, cfg) if finalize_only else run_training(cfg, output_dir=output)
+        out = (
+            finalize(output or cfg.output_dir, cfg) if finalize_only else run_training(cfg, output_dir=output)
+        )
     except SlantError as exc:
         _fail(exc)
     typer.echo(str(out))
@@ -109,7 +134,9 @@ def train(
 
 @app.command()
 def evaluate(
-    data: Annotated[list[Path], typer.Option("--data", "-d", help="JSONL/CSV with text, target, label; repeatable.")],
+    data: Annotated[
+        list[Path], typer.Option("--data", "-d", help="JSONL/CSV with text, target, label; repeatable.")
+    ],
     model: ModelOpt = None,
     text_field: str = "text",
     target_field: str = "target",
@@ -123,8 +150,13 @@ def evaluate(
 
     try:
         predictor = StancePredictor.load(model)
-        report = evaluate_files(predictor, [str(p) for p in data], text_field=text_field,
-                                target_field=target_field, label_field=label_field)
+        report = evaluate_files(
+            predictor,
+            [str(p) for p in data],
+            text_field=text_field,
+            target_field=target_field,
+            label_field=label_field,
+        )
     except SlantError as exc:
         _fail(exc)
     text = json.dumps({"model": predictor.name, "version": predictor.version, "reports": report}, indent=2)

@@ -38,12 +38,22 @@ def build_tiny_model_dir(path: Path, *, seed: int = 0, max_length: int = 64) -> 
     torch.manual_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(resolve_pretrained("minilm"))
     config = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=128, num_labels=3,
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        num_labels=3,
     )
     model = BertForSequenceClassification(config)
-    meta = ModelMeta(labels=list(STANCE_LABELS), base_model="tiny-random-bert", max_length=max_length,
-                     name="tiny-test", version="0")
+    meta = ModelMeta(
+        labels=list(STANCE_LABELS),
+        base_model="tiny-random-bert",
+        max_length=max_length,
+        name="tiny-test",
+        version="0",
+    )
     return save_model_dir(path, model, tokenizer, meta, fp16=False)
 
 

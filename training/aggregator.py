@@ -31,27 +31,41 @@ def article_features(predictor: StancePredictor, rows: list[dict[str, Any]]) -> 
     return np.array(feats), gold
 
 
-def fit_aggregator(predictor: StancePredictor, rows: list[dict[str, Any]], *, c: float = 1.0,
-                   sources: list[str] | None = None) -> LogisticAggregator:
+def fit_aggregator(
+    predictor: StancePredictor,
+    rows: list[dict[str, Any]],
+    *,
+    c: float = 1.0,
+    sources: list[str] | None = None,
+) -> LogisticAggregator:
     """Fit a LogisticAggregator on labelled articles (rows with text, target, label)."""
     from sklearn.linear_model import LogisticRegression
 
     x, gold = article_features(predictor, rows)
     if len(set(gold)) < 2:
-        raise ValueError(f"need articles of at least two labels to fit the aggregator, found {sorted(set(gold))}")
+        raise ValueError(
+            f"need articles of at least two labels to fit the aggregator, found {sorted(set(gold))}"
+        )
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
     clf = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
     clf.fit((x - mean) / scale, gold)
     classes = [str(k) for k in clf.classes_]
     coef, intercept = clf.coef_, clf.intercept_
     if len(classes) == 2:  # binary fit: expand to the symmetric multinomial form
-        coef, intercept = np.vstack([-coef[0] / 2, coef[0] / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
+        coef, intercept = (
+            np.vstack([-coef[0] / 2, coef[0] / 2]),
+            np.array([-intercept[0] / 2, intercept[0] / 2]),
+        )
     for label in predictor.labels:  # a class absent from the fit data can never win
         if label not in classes:
             classes.append(label)
             coef = np.vstack([coef, np.zeros(len(FEATURES))])
             intercept = np.append(intercept, -1e3)
-    info = {"articles": len(gold), "c": c, "sources": sources or [],
-            "label_counts": {k: gold.count(k) for k in sorted(set(gold))}}
+    info = {
+        "articles": len(gold),
+        "c": c,
+        "sources": sources or [],
+        "label_counts": {k: gold.count(k) for k in sorted(set(gold))},
+    }
     log.info("aggregator fitted on %d articles", len(gold))
     return LogisticAggregator(coef, intercept, mean, scale, classes, info)

@@ -100,7 +100,9 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
     try:
         raw = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid {path.suffix[1:].upper()}: {exc}", fix="fix the syntax") from None
+        raise ConfigError(
+            f"{path} is not valid {path.suffix[1:].upper()}: {exc}", fix="fix the syntax"
+        ) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping of settings, found {type(raw).__name__}")
     for item in overrides or []:
@@ -108,10 +110,10 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
     try:
         return TrainConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"{path} does not validate: {problems}", fix="see training/configs/default.yaml") from None
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(
+            f"{path} does not validate: {problems}", fix="see training/configs/default.yaml"
+        ) from None
 
 
 def _apply_override(raw: dict[str, Any], item: str) -> None:

@@ -51,7 +51,9 @@ def _iter_file(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     f"{path}:{i} is not valid UTF-8 (byte {exc.start})", fix="re-encode the file as UTF-8"
                 ) from None
             except json.JSONDecodeError as exc:
-                raise InvalidInputError(f"{path}:{i} is not valid JSON ({exc.msg})", fix="fix that line") from None
+                raise InvalidInputError(
+                    f"{path}:{i} is not valid JSON ({exc.msg})", fix="fix that line"
+                ) from None
 
 
 def _iter_hf(spec: DatasetSpec) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -68,8 +70,7 @@ def _iter_hf(spec: DatasetSpec) -> Iterator[tuple[int, dict[str, Any]]]:
             ds = ds[spec.hf_split]
     else:
         ds = datasets.load_dataset(spec.hf, spec.hf_config, split=spec.hf_split)
-    for i, row in enumerate(ds):
-        yield i, row
+    yield from enumerate(ds)
 
 
 def _in_holdout(key: str, fraction: float) -> bool:

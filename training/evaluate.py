@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 MIN_TARGET_ROWS = 10
 
 
-def predict_rows(predictor: StancePredictor, rows: list[dict[str, Any]], *, chunk: int = 64) -> tuple[np.ndarray, int]:
+def predict_rows(
+    predictor: StancePredictor, rows: list[dict[str, Any]], *, chunk: int = 64
+) -> tuple[np.ndarray, int]:
     """Probabilities for labelled rows via ``predictor.predict``; counts rows whose target is unmentioned.
 
     Unmentioned targets are still scored (``score_unmentioned``): a tweet can take a side on
@@ -29,9 +31,10 @@ def predict_rows(predictor: StancePredictor, rows: list[dict[str, Any]], *, chun
     probs = np.zeros((len(rows), len(predictor.labels)))
     unmentioned = 0
     for s in range(0, len(rows), chunk):
-        part = rows[s:s + chunk]
-        results = predictor.predict([r["text"] for r in part], per_text_actors=[[r["target"]] for r in part],
-                                    score_unmentioned=True)
+        part = rows[s : s + chunk]
+        results = predictor.predict(
+            [r["text"] for r in part], per_text_actors=[[r["target"]] for r in part], score_unmentioned=True
+        )
         for k, res in enumerate(results):
             stance = res[0]
             unmentioned += stance.status != "scored"
@@ -44,13 +47,20 @@ def evaluate_rows(predictor: StancePredictor, rows: list[dict[str, Any]], name: 
     """Metrics overall and per target (targets with at least MIN_TARGET_ROWS rows)."""
     probs, unmentioned = predict_rows(predictor, rows)
     gold = [r["label"] for r in rows]
-    report = {"name": name, **stance_metrics(gold, probs, predictor.labels), "target_not_mentioned": unmentioned}
+    report = {
+        "name": name,
+        **stance_metrics(gold, probs, predictor.labels),
+        "target_not_mentioned": unmentioned,
+    }
     by_target: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
         by_target[r["target"]].append(i)
     report["per_target"] = {
-        t: {k: v for k, v in stance_metrics([gold[i] for i in idx], probs[idx], predictor.labels).items()
-            if k in ("n", "macro_f1", "f_avg", "accuracy")}
+        t: {
+            k: v
+            for k, v in stance_metrics([gold[i] for i in idx], probs[idx], predictor.labels).items()
+            if k in ("n", "macro_f1", "f_avg", "accuracy")
+        }
         for t, idx in sorted(by_target.items(), key=lambda kv: -len(kv[1]))
         if len(idx) >= MIN_TARGET_ROWS
     }

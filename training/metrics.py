@@ -36,7 +36,9 @@ def stance_metrics(gold: list[str], probs: np.ndarray, labels: list[str]) -> dic
     per_class = f1_score(y, pred, labels=list(range(len(labels))), average=None, zero_division=0)
     return {
         "n": len(gold),
-        "macro_f1": round(100 * float(f1_score(y, pred, labels=present, average="macro", zero_division=0)), 2),
+        "macro_f1": round(
+            100 * float(f1_score(y, pred, labels=present, average="macro", zero_division=0)), 2
+        ),
         "f_avg": round(100 * float((per_class[idx["favor"]] + per_class[idx["against"]]) / 2), 2),
         "accuracy": round(100 * float(accuracy_score(y, pred)), 2),
         "f1_per_class": {label: round(100 * float(per_class[i]), 2) for i, label in enumerate(labels)},

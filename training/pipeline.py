@@ -40,7 +40,9 @@ def finalize(model_dir: str | Path, config: TrainConfig) -> Path:
     predictor = StancePredictor.load(model_dir, max_windows=config.aggregator.max_windows)
     if config.aggregator.data:
         rows = [r for spec in config.aggregator.data for r in load_rows(spec, config.data_root)]
-        agg = fit_aggregator(predictor, rows, c=config.aggregator.c, sources=[s.name for s in config.aggregator.data])
+        agg = fit_aggregator(
+            predictor, rows, c=config.aggregator.c, sources=[s.name for s in config.aggregator.data]
+        )
         meta.aggregator = agg.to_json()
         for spec in config.aggregator.data:
             meta.data_hashes[f"aggregator:{spec.name}"] = spec_hash(spec, config.data_root)
@@ -67,7 +69,10 @@ def _mostly_articles(predictor: StancePredictor, rows: list[dict[str, Any]]) -> 
 
 
 def article_ablations(predictor: StancePredictor, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The same classifier on whole articles three ways: first tokens only, mean of windows, trained aggregator."""
+    """The same classifier on whole articles three ways.
+
+    First tokens only (the ordinary recipe), mean of the windows, and the trained aggregator.
+    """
     gold = [r["label"] for r in rows]
     first = predictor.score_pairs([r["target"] for r in rows], [" ".join(r["text"].split()) for r in rows])
     windows = [predictor.window_probabilities(r["text"], r["target"])[0] for r in rows]
@@ -89,38 +94,56 @@ def _short(m: dict[str, Any]) -> dict[str, Any]:
 def model_card(meta: dict[str, Any]) -> str:
     """A Markdown model card from slant.json."""
     lines = [
-        f"# {meta['name']} (version {meta['version']})", "",
+        f"# {meta['name']} (version {meta['version']})",
+        "",
         f"Stance (`{'`, `'.join(meta['labels'])}`) toward a named target, fine-tuned by slant's harness "
-        f"from `{meta['base_model']}`, max {meta['max_length']} tokens per window.", "",
-        "## Dev-set results", "",
-        "| dev set | rows | macro-F1 | F_avg | accuracy | ECE |", "|---|---|---|---|---|---|",
+        f"from `{meta['base_model']}`, max {meta['max_length']} tokens per window.",
+        "",
+        "## Dev-set results",
+        "",
+        "| dev set | rows | macro-F1 | F_avg | accuracy | ECE |",
+        "|---|---|---|---|---|---|",
     ]
     for name, m in (meta.get("metrics", {}).get("dev") or {}).items():
         lines.append(f"| {name} | {m['n']} | {m['macro_f1']} | {m['f_avg']} | {m['accuracy']} | {m['ece']} |")
     ab = meta.get("metrics", {}).get("article_ablations") or {}
     if ab:
-        lines += ["", "## Whole articles: truncation vs windows", "",
-                  "| dev set | method | macro-F1 | F_avg | accuracy | ECE |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Whole articles: truncation vs windows",
+            "",
+            "| dev set | method | macro-F1 | F_avg | accuracy | ECE |",
+            "|---|---|---|---|---|---|",
+        ]
         for name, methods in ab.items():
             for method, m in methods.items():
-                lines.append(f"| {name} | {method} | {m['macro_f1']} | {m['f_avg']} | {m['accuracy']} | {m['ece']} |")
+                lines.append(
+                    f"| {name} | {method} | {m['macro_f1']} | {m['f_avg']} | {m['accuracy']} | {m['ece']} |"
+                )
     train = meta.get("metrics", {}).get("train") or {}
     tc = meta.get("training_config") or {}
     lines += [
-        "", "## Training", "",
+        "",
+        "## Training",
+        "",
         f"- rows: {train.get('rows')}, steps: {train.get('steps')}, final loss: {train.get('loss')}, "
         f"time: {train.get('seconds')} s on {train.get('device')}",
         f"- sources: {', '.join(s['name'] for s in tc.get('train', []))}",
         f"- hyper-parameters: {json.dumps(tc.get('training', {}))}",
         f"- aggregator: {(meta.get('aggregator') or {}).get('type', 'mean')} "
         f"{json.dumps((meta.get('aggregator') or {}).get('info', {}))}",
-        "", "## Data licences", "",
+        "",
+        "## Data licences",
+        "",
         "SemEval-2016 / TweetEval tweets are NRC data for research use only (do not redistribute); P-Stance "
         "(MIT, Twitter terms), NewsMTSC (MIT), VAST (no licence stated), PerSenT (licence unclear: CC-BY 4.0 "
         "per TFDS, unknown per HF). The weights are a derived work: check these terms before commercial use.",
-        "", "## Limits", "",
+        "",
+        "## Limits",
+        "",
         "Stance is learned from tweets, news sentences and reader comments; NewsMTSC's labels are sentiment "
         "toward a person, which the harness maps to favor/against. Neutral and unseen targets are the weak "
-        "spots; see the dev numbers above.", "",
+        "spots; see the dev numbers above.",
+        "",
     ]
     return "\n".join(lines)

@@ -75,7 +75,9 @@ def fine_tune(config: TrainConfig, *, output_dir: str | Path | None = None) -> P
         enc["labels"] = [label_id[x] for x in batch["label"]]
         return enc
 
-    dataset = Dataset.from_list(rows).map(encode, batched=True, remove_columns=["text", "target", "label", "dataset"])
+    dataset = Dataset.from_list(rows).map(
+        encode, batched=True, remove_columns=["text", "target", "label", "dataset"]
+    )
     h = config.training
     use_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     args = TrainingArguments(
@@ -129,7 +131,9 @@ def fine_tune(config: TrainConfig, *, output_dir: str | Path | None = None) -> P
             }
         },
     )
-    model = trainer.model.to("cpu")
+    model = trainer.model
+    assert model is not None
+    model = model.to("cpu")  # type: ignore[arg-type]
     save_model_dir(out, model, tokenizer, meta, fp16=config.fp16_weights)
     import shutil
 

@@ -6,15 +6,22 @@ from model.text import analyse
 
 
 def names(text, actor):
-    return [text[m.start:m.end] for m in find_mentions(text, actor)]
+    return [text[m.start : m.end] for m in find_mentions(text, actor)]
 
 
 def test_registry_covers_the_usual_us_actors():
     reg = default_registry()
-    for alias, canonical in [("DNC", "Democratic National Committee"), ("Bernie", "Bernie Sanders"),
-                             ("HRC", "Hillary Clinton"), ("GOP", "Republican Party"), ("RNC", "Republican National Committee"),
-                             ("Obama", "Barack Obama"), ("Biden", "Joe Biden"), ("Trump", "Donald Trump"),
-                             ("Democratic Party", "Democratic Party")]:
+    for alias, canonical in [
+        ("DNC", "Democratic National Committee"),
+        ("Bernie", "Bernie Sanders"),
+        ("HRC", "Hillary Clinton"),
+        ("GOP", "Republican Party"),
+        ("RNC", "Republican National Committee"),
+        ("Obama", "Barack Obama"),
+        ("Biden", "Joe Biden"),
+        ("Trump", "Donald Trump"),
+        ("Democratic Party", "Democratic Party"),
+    ]:
         assert reg.lookup(alias).name == canonical
 
 
@@ -54,7 +61,10 @@ def test_duplicate_actors_are_merged():
         ([42], "expected an actor name or an object, found int"),
         ([{"aliases": ["x"]}], "actor needs a string 'name'"),
         ([{"name": "DNC", "alias": ["x"]}], "unknown actor keys ['alias']"),
-        ([{"name": "DNC", "aliases": "Democratic National Committee"}], "expected a list of non-empty strings"),
+        (
+            [{"name": "DNC", "aliases": "Democratic National Committee"}],
+            "expected a list of non-empty strings",
+        ),
         (["x"] * 33, "33 actors; the limit is 32"),
     ],
 )
@@ -73,8 +83,10 @@ def test_registry_file_can_be_replaced(tmp_path):
 
 
 def test_discovery_ranks_people_and_organisations():
-    text = ("Bernie Sanders criticised the Democratic National Committee. Sanders said the DNC was unfair. "
-            "Sanders repeated it. Hillary Clinton disagreed.")
+    text = (
+        "Bernie Sanders criticised the Democratic National Committee. Sanders said the DNC was unfair. "
+        "Sanders repeated it. Hillary Clinton disagreed."
+    )
     found = discover(analyse(text), limit=3)
     assert found[0][0].name == "Bernie Sanders"
     assert {a.name for a, _ in found} >= {"Bernie Sanders", "Democratic National Committee"}

@@ -16,14 +16,19 @@ def test_result_fields_and_evidence_offsets(tiny_predictor, article):
     assert abs(sum(bernie.probabilities.values()) - 1) < 1e-3
     assert 1 <= len(bernie.evidence) <= 3
     for ev in bernie.evidence:
-        assert article[ev.start:ev.end] == ev.text
+        assert article[ev.start : ev.end] == ev.text
         assert "Sanders" in ev.text or "Bernie" in ev.text
     assert by["DNC" if "DNC" in by else "Democratic National Committee"].mentions == 3
 
 
 def test_unmentioned_actor_is_not_guessed(tiny_predictor, article):
     trump = tiny_predictor.predict([article], ["Donald Trump"])[0][0]
-    assert (trump.status, trump.label, trump.probabilities, trump.evidence) == ("not_mentioned", None, None, [])
+    assert (trump.status, trump.label, trump.probabilities, trump.evidence) == (
+        "not_mentioned",
+        None,
+        None,
+        [],
+    )
     scored = tiny_predictor.predict([article], ["Donald Trump"], score_unmentioned=True)[0][0]
     assert scored.status == "scored_unmentioned" and scored.label is not None
 

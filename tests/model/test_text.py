@@ -8,17 +8,29 @@ def test_clean_keeps_offsets_and_masks_boilerplate():
     text = (
         "<html><head><script>var ad = 1;</script></head><body><p>Sanders won Iowa.</p>\n"
         "Advertisement\nSponsored Links\nThe DNC congratulated him &amp; his staff.\n"
-        "Share this:\nFacebook\n" + "Filler sentence about the weather. " * 20 + "\nLeave a Reply\nBernie sucks lol"
+        "Share this:\nFacebook\n"
+        + "Filler sentence about the weather. " * 20
+        + "\nLeave a Reply\nBernie sucks lol"
     )
     out = clean(text)
     assert len(out) == len(text)
-    for gone in ("script", "Advertisement", "Sponsored", "Share this", "Facebook", "Leave a Reply", "Bernie sucks"):
+    for gone in (
+        "script",
+        "Advertisement",
+        "Sponsored",
+        "Share this",
+        "Facebook",
+        "Leave a Reply",
+        "Bernie sucks",
+    ):
         assert gone not in out
     assert "Sanders won Iowa." in out and out.index("Sanders won Iowa.") == text.index("Sanders won Iowa.")
 
 
 def test_clean_keeps_prose_that_starts_like_boilerplate():
-    prose = "Subscribe to the idea that Sanders is right, and the rest of this long sentence follows on from it."
+    prose = (
+        "Subscribe to the idea that Sanders is right, and the rest of this long sentence follows on from it."
+    )
     assert clean(prose) == prose
 
 
@@ -26,7 +38,7 @@ def test_sentences_have_offsets_into_the_text():
     text = "Headline about Clinton\nClinton spoke today. She said little."
     sents = sentences(analyse(clean(text)))
     assert [s.text for s in sents] == ["Headline about Clinton", "Clinton spoke today.", "She said little."]
-    assert all(text[s.start:s.end] == s.text for s in sents)
+    assert all(text[s.start : s.end] == s.text for s in sents)
 
 
 @pytest.mark.parametrize(

@@ -13,18 +13,35 @@ def write_jsonl(path, rows):
     return path
 
 
-@pytest.mark.parametrize(("raw", "label"), [("FAVOR", "favor"), ("none", "neutral"), ("Positive", "favor"),
-                                            ("negative", "against"), ("against", "against")])
+@pytest.mark.parametrize(
+    ("raw", "label"),
+    [
+        ("FAVOR", "favor"),
+        ("none", "neutral"),
+        ("Positive", "favor"),
+        ("negative", "against"),
+        ("against", "against"),
+    ],
+)
 def test_label_synonyms(raw, label):
     assert normalize_label(raw) == label
 
 
 def test_rows_are_filtered_normalised_and_stripped(tmp_path):
-    path = write_jsonl(tmp_path / "d.jsonl", [
-        {"text": "Go Bernie #SemST", "target": "Bernie Sanders", "label": "FAVOR", "split": "train"},
-        {"text": "No", "target": "Bernie Sanders", "label": "none", "split": "test"},
-        {"text": "Meh #SemST", "target_canonical": "X", "target": "Bernie Sanders", "label": "positive", "split": "train"},
-    ])
+    path = write_jsonl(
+        tmp_path / "d.jsonl",
+        [
+            {"text": "Go Bernie #SemST", "target": "Bernie Sanders", "label": "FAVOR", "split": "train"},
+            {"text": "No", "target": "Bernie Sanders", "label": "none", "split": "test"},
+            {
+                "text": "Meh #SemST",
+                "target_canonical": "X",
+                "target": "Bernie Sanders",
+                "label": "positive",
+                "split": "train",
+            },
+        ],
+    )
     spec = DatasetSpec(name="d", path=str(path), where={"split": "train"}, strip=[r"\s*#SemST"])
     rows = load_rows(spec, "/")
     assert rows == [
@@ -34,8 +51,10 @@ def test_rows_are_filtered_normalised_and_stripped(tmp_path):
 
 
 def test_bad_label_names_the_line(tmp_path):
-    path = write_jsonl(tmp_path / "d.jsonl", [{"text": "a", "target": "b", "label": "favor"},
-                                              {"text": "a", "target": "b", "label": "maybe"}])
+    path = write_jsonl(
+        tmp_path / "d.jsonl",
+        [{"text": "a", "target": "b", "label": "favor"}, {"text": "a", "target": "b", "label": "maybe"}],
+    )
     with pytest.raises(InvalidInputError) as info:
         load_rows(DatasetSpec(name="d", path=str(path)), "/")
     assert "d row 2 label: unknown stance label 'maybe'" in str(info.value)
@@ -54,7 +73,10 @@ def test_group_holdout_is_disjoint_and_complete(tmp_path):
     rows = [{"text": f"t{i}", "target": f"topic {i % 40}", "label": "favor"} for i in range(400)]
     path = write_jsonl(tmp_path / "d.jsonl", rows)
     train = load_rows(DatasetSpec(name="d", path=str(path), holdout={"by": "target", "fraction": 0.2}), "/")
-    held = load_rows(DatasetSpec(name="d", path=str(path), holdout={"by": "target", "fraction": 0.2, "part": "holdout"}), "/")
+    held = load_rows(
+        DatasetSpec(name="d", path=str(path), holdout={"by": "target", "fraction": 0.2, "part": "holdout"}),
+        "/",
+    )
     assert len(train) + len(held) == 400 and held
     assert not {r["target"] for r in train} & {r["target"] for r in held}
 

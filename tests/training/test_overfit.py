@@ -31,13 +31,24 @@ def cross_entropy(predictor, rows):
 def test_overfit_eight_examples(tmp_path, tiny_model_dir):
     data = tmp_path / "eight.jsonl"
     data.write_text("".join(json.dumps({"target": t, "text": x, "label": y}) + "\n" for t, x, y in EXAMPLES))
-    config = TrainConfig.model_validate({
-        "name": "overfit", "base_model": str(tiny_model_dir), "max_length": 32, "data_root": str(tmp_path),
-        "train": [{"name": "eight", "path": "eight.jsonl"}],
-        "eval": [{"name": "eight", "path": "eight.jsonl"}],
-        "training": {"epochs": 60, "batch_size": 8, "learning_rate": 3e-3, "warmup_ratio": 0.0, "logging_steps": 10},
-        "fp16_weights": False,
-    })
+    config = TrainConfig.model_validate(
+        {
+            "name": "overfit",
+            "base_model": str(tiny_model_dir),
+            "max_length": 32,
+            "data_root": str(tmp_path),
+            "train": [{"name": "eight", "path": "eight.jsonl"}],
+            "eval": [{"name": "eight", "path": "eight.jsonl"}],
+            "training": {
+                "epochs": 60,
+                "batch_size": 8,
+                "learning_rate": 3e-3,
+                "warmup_ratio": 0.0,
+                "logging_steps": 10,
+            },
+            "fp16_weights": False,
+        }
+    )
     before = cross_entropy(StancePredictor.load(tiny_model_dir), EXAMPLES)
     out = fine_tune(config, output_dir=tmp_path / "model")
     trained = StancePredictor.load(out)

@@ -1,0 +1,166 @@
+"""The one error format of the HTTP service, and the one place that maps errors to HTTP status.
+
+Every error leaves as ``{"error": {"code": ..., "message": ..., "field": ..., "fix": ...}}``.
+Caller mistakes are logged at INFO at most; only a bug in the service logs at ERROR.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from model.errors import InvalidInputError, SlantError
+
+log = logging.getLogger("service.app")
+
+
+class UnauthorizedError(SlantError):
+    code = "unauthorized"
+
+
+class OverloadedError(SlantError):
+    code = "overloaded"
+
+    def __init__(self, message: str, *, retry_after: int = 1, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class NotReadyError(SlantError):
+    code = "not_ready"
+
+    def __init__(self, message: str, *, retry_after: int = 2, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ClientClosedError(SlantError):
+    """The client went away before its answer was ready (nobody reads this response)."""
+
+    code = "client_closed_request"
+
+
+class HTTPError(SlantError):
+    """A routing-level error (unknown path, wrong method) carried in the same format."""
+
+    def __init__(self, message: str, *, code: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+STATUS_BY_CODE: dict[str, int] = {
+    "invalid_input": 422,
+    "input_too_large": 413,
+    "unauthorized": 401,
+    "overloaded": 429,
+    "not_ready": 503,
+    "client_closed_request": 499,
+    "internal_error": 500,
+}
+"""HTTP status of each error code; any other SlantError is something the caller can fix: 422."""
+
+
+def status_of(exc: SlantError) -> int:
+    if isinstance(exc, HTTPError):
+        return exc.status
+    return STATUS_BY_CODE.get(exc.code, 422)
+
+
+def error_body(code: str, message: str, field: str | None = None, fix: str | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "field": field, "fix": fix}}
+
+
+def error_response(exc: SlantError) -> JSONResponse:
+    """Render any SlantError as the service's error format with its status and headers."""
+    status = status_of(exc)
+    headers: dict[str, str] = {}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(int(retry_after))
+    if status == 401:
+        headers["WWW-Authenticate"] = 'ApiKey header="X-API-Key"'
+    log.log(logging.ERROR if status >= 500 else logging.INFO, "%s %s: %s", status, exc.code, exc)
+    return JSONResponse(error_body(exc.code, exc.message, exc.field, exc.fix), status_code=status, headers=headers)
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str | None:
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and part and not part.startswith(("function-", "tagged-union")):
+            # Union branches show up in loc as type names; they say nothing to a caller.
+            if part in ("str", "ActorObject", "int", "list[...]"):
+                continue
+            out += ("." if out else "") + part
+    return out or None
+
+
+_JSON_TYPE = {dict: "object", list: "array", str: "string", int: "integer", float: "number", bool: "boolean"}
+
+
+def validation_error(exc: RequestValidationError) -> SlantError:
+    """The first pydantic error of a request as an InvalidInputError-shaped error."""
+    errors = list(exc.errors())
+    if not errors:
+        return HTTPError("the request could not be validated", code="invalid_input", status=422)
+    first = errors[0]
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    if first.get("type") == "missing":
+        message = "this field is required"
+    elif str(first.get("type", "")).endswith(("_type", "_parsing")) and "input" in first:
+        found = _JSON_TYPE.get(type(first["input"]), "null" if first["input"] is None else "value")
+        message = f"{message[:1].lower()}{message[1:]}; found {found}"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return InvalidInputError(message, field=_field(first.get("loc", ())),
+                             fix="see the request schema and examples at /docs")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every error the app can raise through :func:`error_response`."""
+
+    async def on_slant_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, SlantError)
+        return error_response(exc)
+
+    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(validation_error(exc))
+
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        status = exc.status_code
+        if status == 400:  # a body the framework could not parse: still a caller's invalid input
+            return error_response(HTTPError(str(exc.detail), code="invalid_input", status=422))
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "error"
+        message = exc.detail if isinstance(exc.detail, str) else phrase
+        code = phrase.lower().replace(" ", "_").replace("-", "_")
+        response = error_response(HTTPError(message, code=code, status=status))
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    async def on_bug(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        body = error_body("internal_error", "the server hit an unexpected error; it has been logged",
+                          fix="retry later; report it if it persists")
+        return JSONResponse(body, status_code=500)
+
+    app.add_exception_handler(SlantError, on_slant_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_bug)

@@ -1,0 +1,190 @@
+"""Wire schemas of the HTTP API. They wrap the core's result types, so either can change alone."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from model.types import ActorStance, Evidence
+
+# -- requests ------------------------------------------------------------------------------------
+
+
+class ActorObject(BaseModel):
+    """An actor with the surface forms that count as mentioning it."""
+
+    model_config = ConfigDict(extra="forbid", title="ActorObject")
+
+    name: str = Field(description="Canonical name, e.g. 'Democratic National Committee'.")
+    aliases: list[str] = Field(default_factory=list, description="Other names, e.g. ['DNC'].")
+    exclude: list[str] = Field(default_factory=list, description="Longer names that must not count, e.g. ['DNC chair'].")
+
+
+ActorSpec = str | ActorObject
+"""An actor: a name ('DNC', looked up in the shipped alias registry) or an object with aliases."""
+
+
+class StanceItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | int | None = Field(None, description="Your identifier, echoed back in the answer.")
+    text: str = Field(description="Article, paragraph, tweet or sentence; HTML is accepted and cleaned.")
+    actors: list[ActorSpec] | None = Field(
+        None, description="Actors to score in this text; default: the request's `actors`, else discovered."
+    )
+
+
+class StanceRequest(BaseModel):
+    """One text (``text``) or several (``items``), with the actors to score.
+
+    Without actors, the people and organisations a text is about are discovered.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(None, description="A single text. Send either `text` or `items`.")
+    items: list[StanceItem] | None = Field(None, description="Several texts, each with an optional id and actors.")
+    actors: list[ActorSpec] | None = Field(
+        None, description="Actors for every text that does not name its own; leave out to discover them."
+    )
+    evidence: int = Field(3, ge=0, le=10, description="Evidence sentences per actor.")
+    score_unmentioned: bool = Field(False, description="Also score actors that the text never mentions.")
+    discover_limit: int = Field(5, ge=1, le=20, description="Most actors discovered per text when none are given.")
+
+    @model_validator(mode="after")
+    def _text_or_items(self) -> StanceRequest:
+        if (self.text is None) == (self.items is None):
+            raise ValueError("send either 'text' (one text) or 'items' (a list of texts), not both or neither")
+        return self
+
+
+STANCE_EXAMPLES: dict[str, dict[str, Any]] = {
+    "one text": {
+        "summary": "One text, named actors",
+        "value": {
+            "text": "Senator Bernie Sanders accused the DNC of rigging the debate schedule to protect "
+                    "Hillary Clinton. The committee said the schedule was agreed with every campaign.",
+            "actors": ["Bernie Sanders", "DNC", "Hillary Clinton"],
+        },
+    },
+    "several texts": {
+        "summary": "Several texts with ids; actors given per item or for all",
+        "value": {
+            "items": [
+                {"id": "a1", "text": "Clinton's plan would finally fix health care.", "actors": ["Hillary Clinton"]},
+                {"id": "a2", "text": "The Democratic Party met in Philadelphia on Monday."},
+            ],
+            "actors": [{"name": "Democratic Party", "aliases": ["Democrats"]}],
+            "evidence": 1,
+        },
+    },
+    "discover actors": {
+        "summary": "No actors: discover who the text is about",
+        "value": {"text": "Donald Trump attacked Hillary Clinton at a rally in Ohio on Saturday."},
+    },
+}
+
+# -- responses ------------------------------------------------------------------------------------
+
+
+def _finite(probs: dict[str, float] | None) -> dict[str, float | None] | None:
+    # JSON has no NaN; a non-finite probability is reported as null rather than crashing the response.
+    if probs is None:
+        return None
+    return {k: (float(v) if math.isfinite(v) else None) for k, v in probs.items()}
+
+
+class EvidenceOut(BaseModel):
+    text: str = Field(description="The sentence, exactly as it appears in the input.")
+    start: int = Field(description="Character offset of the sentence in the input text.")
+    end: int
+    label: str
+    probabilities: dict[str, float | None]
+
+    @classmethod
+    def of(cls, ev: Evidence) -> EvidenceOut:
+        return cls(text=ev.text, start=ev.start, end=ev.end, label=ev.label, probabilities=_finite(ev.probabilities) or {})
+
+
+class ActorResult(BaseModel):
+    actor: str = Field(description="Canonical actor name.")
+    status: Literal["scored", "not_mentioned", "scored_unmentioned"]
+    label: str | None = Field(description="against / neutral / favor; null when the actor is not mentioned.")
+    probabilities: dict[str, float | None] | None
+    mentions: int
+    aliases_matched: list[str]
+    evidence: list[EvidenceOut]
+    windows: int = Field(description="Windows of text the classifier read for this actor.")
+    level: Literal["sentence", "article"]
+
+    @classmethod
+    def of(cls, r: ActorStance) -> ActorResult:
+        return cls(actor=r.actor, status=r.status, label=r.label, probabilities=_finite(r.probabilities),
+                   mentions=r.mentions, aliases_matched=list(r.aliases_matched),
+                   evidence=[EvidenceOut.of(e) for e in r.evidence], windows=r.windows, level=r.level)
+
+
+class ItemResult(BaseModel):
+    id: str | int | None = Field(description="The item's id, or null (also for a single `text`).")
+    actors: list[ActorResult]
+
+
+class StanceResponse(BaseModel):
+    model: str = Field(description="Name of the model that answered.")
+    version: str
+    items: list[ItemResult] = Field(description="One entry per input text, in request order.")
+
+
+class Limits(BaseModel):
+    max_body_bytes: int
+    max_items: int
+    max_text_chars: int
+    max_actors: int
+    max_batch_texts: int
+    queue_size: int
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+    labels: list[str]
+    base_model: str
+    max_length: int
+    max_windows: int
+    created: str
+    metrics: dict[str, Any] | None = Field(description="The model's dev-set evaluation report, if it has one.")
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelInfo]
+    limits: Limits
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "ready"]
+    model: str | None = None
+    version: str | None = None
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Machine-readable: invalid_input, input_too_large, unauthorized, overloaded, ...")
+    message: str = Field(description="What was expected and what was found.")
+    field: str | None = Field(description="The request field at fault, e.g. 'items[3].text'.")
+    fix: str | None = Field(description="How to fix it.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+def json_safe(value: Any) -> Any:
+    """Replace NaN and infinities (which JSON cannot carry) with None, recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value

@@ -1,0 +1,74 @@
+"""Service settings, read from ``SLANT_*`` environment variables (and nothing else at import)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from model.actors import MAX_ACTORS
+from model.text import MAX_TEXT_CHARS
+
+
+def _split_list(value: Any) -> Any:
+    # "a,b" or a JSON list both work from the environment; a list passes through.
+    if isinstance(value, str):
+        value = value.strip()
+        if value.startswith("["):
+            import json
+
+            return json.loads(value)
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything the HTTP service can be told, each from ``SLANT_<NAME>``.
+
+    >>> Settings(max_items=8, api_keys=["secret"]).max_items    # doctest: +SKIP
+    8
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SLANT_", extra="forbid", validate_default=True)
+
+    model: str | None = Field(None, description="Model directory or hub id; empty means the shipped model.")
+    device: str | None = Field(None, description="torch device; empty picks CUDA when present, else CPU.")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest request body (2 MiB).")
+    max_items: int = Field(64, ge=1, description="Most texts in one request.")
+    max_text_chars: int = Field(MAX_TEXT_CHARS, ge=1, le=MAX_TEXT_CHARS, description="Longest text, characters.")
+    max_actors: int = Field(MAX_ACTORS, ge=1, le=MAX_ACTORS, description="Most actors per text.")
+
+    queue_size: int = Field(256, ge=1, description="Texts that may wait for inference before answering 429.")
+    max_batch_texts: int = Field(32, ge=1, description="Most texts in one micro-batch.")
+    max_batch_chars: int = Field(400_000, ge=1, description="Character budget of one micro-batch.")
+    max_wait_ms: float = Field(5.0, ge=0, le=1000, description="How long the first request waits for company.")
+
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, repr=False, description="Accepted X-API-Key values; empty turns auth off."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Origins allowed by CORS.")
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _lists_from_env(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("model", "device", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.max_items > self.queue_size:
+            raise ValueError(
+                f"max_items ({self.max_items}) is larger than queue_size ({self.queue_size}), so a full request "
+                "could never be queued; raise SLANT_QUEUE_SIZE or lower SLANT_MAX_ITEMS"
+            )
+        if any(not key.strip() for key in self.api_keys):
+            raise ValueError("api_keys contains an empty key; remove it")
+        return self

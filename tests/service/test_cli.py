@@ -1,0 +1,78 @@
+import json
+
+from typer.testing import CliRunner
+
+from service.cli import app
+
+runner = CliRunner()
+
+
+def test_predict_prints_json(tiny_model_dir):
+    result = runner.invoke(
+        app,
+        [
+            "predict",
+            "The DNC rigged it, says Sanders.",
+            "-a",
+            "DNC",
+            "-a",
+            "Bernie",
+            "--model",
+            str(tiny_model_dir),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["model"] == "tiny-test"
+    assert [a["actor"] for a in out["actors"]] == ["Democratic National Committee", "Bernie Sanders"]
+
+
+def test_predict_reads_files_and_rejects_bad_bytes(tiny_model_dir, tmp_path):
+    good = tmp_path / "a.txt"
+    good.write_text("Hillary Clinton spoke in Ohio.")
+    assert runner.invoke(app, ["predict", "-f", str(good), "--model", str(tiny_model_dir)]).exit_code == 0
+    bad = tmp_path / "b.txt"
+    bad.write_bytes(b"Clinton \xff\xfe")
+    result = runner.invoke(app, ["predict", "-f", str(bad), "--model", str(tiny_model_dir)])
+    assert result.exit_code == 2
+    assert "not valid UTF-8" in result.output and "Traceback" not in result.output
+
+
+def test_demo_runs_on_a_model(tiny_model_dir):
+    result = runner.invoke(app, ["demo", "--model", str(tiny_model_dir)])
+    assert result.exit_code == 0, result.output
+    assert "Bernie Sanders" in result.output and "evidence [" in result.output
+
+
+def test_evaluate_reports_per_file_and_target(tiny_model_dir, tmp_path):
+    data = tmp_path / "dev.jsonl"
+    rows = [
+        {
+            "text": f"Sanders said thing {i}.",
+            "target": "Bernie Sanders",
+            "label": ["favor", "against", "none"][i % 3],
+        }
+        for i in range(12)
+    ]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = runner.invoke(app, ["evaluate", "--data", str(data), "--model", str(tiny_model_dir)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)["reports"]["dev.jsonl"]
+    assert report["n"] == 12 and set(report) >= {
+        "macro_f1",
+        "f_avg",
+        "accuracy",
+        "ece",
+        "confusion",
+        "per_target",
+    }
+    assert report["per_target"]["Bernie Sanders"]["n"] == 12
+
+
+def test_errors_are_one_line_not_tracebacks(tmp_path):
+    result = runner.invoke(app, ["predict", "hi", "--model", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and result.output.startswith("error: model directory")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("name: x\n")
+    result = runner.invoke(app, ["train", "--config", str(cfg)])
+    assert result.exit_code == 2 and "does not validate" in result.output

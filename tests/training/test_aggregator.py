@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from model.aggregate import FEATURES, Aggregator, LogisticAggregator, aggregator_from_json, window_features
+from model.errors import ModelLoadError
+from training.aggregator import fit_aggregator
+
+LABELS = ["against", "neutral", "favor"]
+FILLER = "The committee spent the afternoon on procedural matters and a long list of budget items. " * 30
+
+
+def articles():
+    rows = []
+    for i in range(12):
+        label = LABELS[i % 3]
+        mood = {
+            "against": "Sanders is a liar and a fraud.",
+            "neutral": "Sanders visited a school.",
+            "favor": "Sanders is brilliant and kind.",
+        }[label]
+        rows.append(
+            {
+                "text": f"Report {i}. {mood} {FILLER} {mood} Later Sanders left.",
+                "target": "Bernie Sanders",
+                "label": label,
+            }
+        )
+    return rows
+
+
+def test_window_features_order():
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    f = window_features(probs, LABELS)
+    assert len(f) == len(FEATURES)
+    assert np.allclose(f[:3], [0.4, 0.25, 0.35]) and f[3] == 0.7 and f[4] == 0.6 and f[5] == 0.2
+    assert np.allclose(f[6:], [0.5, 0.5, 0.7, 0.1])
+
+
+def test_fit_round_trip_and_label_order(tiny_predictor):
+    agg = fit_aggregator(tiny_predictor, articles(), c=1.0, sources=["synthetic"])
+    assert agg.info["articles"] == 12 and agg.info["label_counts"] == {"against": 4, "favor": 4, "neutral": 4}
+    again = aggregator_from_json(agg.to_json())
+    probs = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
+    out = agg(probs, LABELS)
+    assert np.allclose(out, again(probs, LABELS)) and abs(out.sum() - 1) < 1e-9
+    # The same numbers come out whatever the model's label order is.
+    swapped = ["favor", "neutral", "against"]
+    assert np.allclose(agg(probs[:, ::-1], swapped)[::-1], out)
+
+
+def test_mean_is_the_default_and_unknown_aggregators_fail():
+    assert isinstance(aggregator_from_json(None), Aggregator)
+    assert np.allclose(Aggregator()(np.array([[1.0, 0, 0], [0, 0, 1.0]]), LABELS), [0.5, 0, 0.5])
+    with pytest.raises(ModelLoadError, match="unknown aggregator 'tree'"):
+        aggregator_from_json({"type": "tree", "features": []})
+
+
+def test_predictor_uses_a_fitted_aggregator(tiny_predictor):
+    agg = fit_aggregator(tiny_predictor, articles())
+    saved = tiny_predictor.aggregator
+    try:
+        tiny_predictor.aggregator = agg
+        res = tiny_predictor.predict([articles()[0]["text"]], ["Bernie Sanders"])[0][0]
+        probs, short = tiny_predictor.window_probabilities(articles()[0]["text"], "Bernie Sanders")
+        assert not short and res.level == "article"
+        expected = agg(probs, tiny_predictor.labels)
+        assert np.allclose([res.probabilities[k] for k in tiny_predictor.labels], expected, atol=1e-4)
+    finally:
+        tiny_predictor.aggregator = saved
+    assert isinstance(LogisticAggregator, type)
