@@ -52,6 +52,8 @@ class ModelMeta:
     metrics: dict[str, Any] = field(default_factory=dict)
     data_hashes: dict[str, str] = field(default_factory=dict)
     training_config: dict[str, Any] = field(default_factory=dict)
+    parents: list[dict[str, Any]] = field(default_factory=list)
+    """Slant models this one was fine-tuned from, nearest first (name, version, path, data hashes)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -130,7 +132,7 @@ def read_meta(path: str | Path) -> ModelMeta:
             fix="upgrade slant (pip install -U slant) or re-train the model with this version",
         )
     known = set(ModelMeta.__dataclass_fields__)
-    extra = {k: v for k, v in raw.items() if k not in known}
+    extra = {**(raw.get("extra") or {}), **{k: v for k, v in raw.items() if k not in known}}
     fields = {k: v for k, v in raw.items() if k in known and k != "extra"}
     try:
         meta = ModelMeta(**fields, extra=extra)
@@ -223,6 +225,20 @@ def load_classifier(name_or_path: str | Path, *, dtype: Any = None) -> tuple[Any
 def _looks_like_hub_id(source: str) -> bool:
     parts = source.split("/")
     return len(parts) == 2 and all(parts) and not source.startswith((".", "/", "~"))
+
+
+def lineage(base: str) -> tuple[str, list[dict[str, Any]]]:
+    """(root base encoder, parents) for a fine-tune that starts from ``base``.
+
+    Starting from a slant model directory keeps the original encoder as ``base_model`` and
+    records the directory, its name, version and data hashes as the nearest parent.
+    """
+    path = Path(base)
+    if not (path / META_FILE).exists():
+        return base, []
+    parent = read_meta(path)
+    entry = {"path": base, "name": parent.name, "version": parent.version, "data_hashes": parent.data_hashes}
+    return parent.base_model, [entry, *parent.parents]
 
 
 def save_model_dir(

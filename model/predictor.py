@@ -24,7 +24,7 @@ from .actors import Actor, discover, find_mentions, parse_actors
 from .aggregate import Aggregator, aggregator_from_json
 from .errors import InvalidInputError
 from .loading import ModelMeta, load_classifier
-from .text import Sentence, analyse, check_text, clean, sentences
+from .text import Sentence, analyse, analyse_many, check_text, clean, sentences
 from .types import ActorStance, Evidence
 
 log = logging.getLogger(__name__)
@@ -139,11 +139,16 @@ class StancePredictor:
             )
         given = parse_actors(list(actors)) if actors is not None else None
         checked = [check_text(t, field=f"texts[{i}]") for i, t in enumerate(texts)]
-        plans = []
-        for i, text in enumerate(checked):
+        specs = []
+        for i in range(len(checked)):
             own = per_text_actors[i] if per_text_actors is not None else None
-            spec = parse_actors(list(own), field=f"per_text_actors[{i}]") if own is not None else given
-            plans.append(self._plan(text, spec, discover_limit, score_unmentioned))
+            specs.append(parse_actors(list(own), field=f"per_text_actors[{i}]") if own is not None else given)
+        cleaned = [clean(t) for t in checked]
+        docs = analyse_many(cleaned, entities=any(s is None for s in specs))
+        plans = [
+            self._plan(text, spec, discover_limit, score_unmentioned, cleaned=c, doc=d)
+            for text, spec, c, d in zip(checked, specs, cleaned, docs, strict=True)
+        ]
         flat = [(p, w) for p in plans for w in p.windows]
         probs = self.score_pairs([p.actors[w.actor].name for p, w in flat], [w.text for _, w in flat])
         out, k = [], 0
@@ -189,10 +194,18 @@ class StancePredictor:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) <= self.max_length - 16
 
     def _plan(
-        self, text: str, actors: list[Actor] | None, discover_limit: int, score_unmentioned: bool
+        self,
+        text: str,
+        actors: list[Actor] | None,
+        discover_limit: int,
+        score_unmentioned: bool,
+        *,
+        cleaned: str | None = None,
+        doc: Any = None,
     ) -> _Plan:
-        cleaned = clean(text)
-        doc = analyse(cleaned)
+        if cleaned is None or doc is None:
+            cleaned = clean(text)
+            doc = analyse(cleaned, entities=actors is None)
         if actors is None:
             # NER misses some mentions; rank the candidates by the alias matches the stance pass will use.
             found = discover(doc, limit=2 * discover_limit)

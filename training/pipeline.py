@@ -75,14 +75,19 @@ def article_ablations(predictor: StancePredictor, rows: list[dict[str, Any]]) ->
     """
     gold = [r["label"] for r in rows]
     first = predictor.score_pairs([r["target"] for r in rows], [" ".join(r["text"].split()) for r in rows])
-    windows = [predictor.window_probabilities(r["text"], r["target"])[0] for r in rows]
-    mean = np.array([Aggregator()(w, predictor.labels) for w in windows])
+    # Rows short enough for one window are scored whole by every method, as predict() does.
+    windows = [predictor.window_probabilities(r["text"], r["target"]) for r in rows]
+
+    def combine(agg: Aggregator) -> np.ndarray:
+        return np.array([w[0] if short else agg(w, predictor.labels) for w, short in windows])
+
+    mean = combine(Aggregator())
     out = {
         f"first_{predictor.max_length}_tokens": _short(stance_metrics(gold, first, predictor.labels)),
         "windows_mean": _short(stance_metrics(gold, mean, predictor.labels)),
     }
     if predictor.aggregator.kind != "mean":
-        learned = np.array([predictor.aggregator(w, predictor.labels) for w in windows])
+        learned = combine(predictor.aggregator)
         out["windows_" + predictor.aggregator.kind] = _short(stance_metrics(gold, learned, predictor.labels))
     return out
 
@@ -98,6 +103,12 @@ def model_card(meta: dict[str, Any]) -> str:
         "",
         f"Stance (`{'`, `'.join(meta['labels'])}`) toward a named target, fine-tuned by slant's harness "
         f"from `{meta['base_model']}`, max {meta['max_length']} tokens per window.",
+        "",
+        *[
+            f"Fine-tuned from `{p['path']}` ({p['name']} version {p['version']}), itself trained as recorded "
+            "in that model's card."
+            for p in (meta.get("parents") or [])[:1]
+        ],
         "",
         "## Dev-set results",
         "",

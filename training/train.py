@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from model.labels import STANCE_LABELS
-from model.loading import ModelMeta, resolve_pretrained, save_model_dir
+from model.loading import ModelMeta, lineage, resolve_pretrained, save_model_dir
 
 from .config import TrainConfig
 from .data import load_rows, spec_hash
@@ -112,9 +112,11 @@ def fine_tune(config: TrainConfig, *, output_dir: str | Path | None = None) -> P
     result = trainer.train()
     if not trainer.is_world_process_zero():
         return out
+    root_base, parents = lineage(config.base_model)
     meta = ModelMeta(
         labels=labels,
-        base_model=config.base_model,
+        base_model=root_base,
+        parents=parents,
         max_length=config.max_length,
         name=config.name,
         version=config.version,

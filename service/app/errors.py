@@ -6,6 +6,7 @@ Caller mistakes are logged at INFO at most; only a bug in the service logs at ER
 
 from __future__ import annotations
 
+import json
 import logging
 from http import HTTPStatus
 from typing import Any
@@ -77,6 +78,13 @@ def error_body(code: str, message: str, field: str | None = None, fix: str | Non
     return {"error": {"code": code, "message": message, "field": field, "fix": fix}}
 
 
+class ErrorJSONResponse(JSONResponse):
+    """ASCII-escaped JSON: an error may quote input that is not encodable as UTF-8 (lone surrogates)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def error_response(exc: SlantError) -> JSONResponse:
     """Render any SlantError as the service's error format with its status and headers."""
     status = status_of(exc)
@@ -86,8 +94,16 @@ def error_response(exc: SlantError) -> JSONResponse:
         headers["Retry-After"] = str(int(retry_after))
     if status == 401:
         headers["WWW-Authenticate"] = 'ApiKey header="X-API-Key"'
-    log.log(logging.ERROR if status >= 500 else logging.INFO, "%s %s: %s", status, exc.code, exc)
-    return JSONResponse(error_body(exc.code, exc.message, exc.field, exc.fix), status_code=status, headers=headers)
+    # Caller mistakes and load shedding are routine: never ERROR (that is for bugs, see on_bug).
+    log.log(logging.WARNING if status == 429 else logging.INFO, "%s %s: %s", status, exc.code, exc)
+    return ErrorJSONResponse(
+        error_body(exc.code, exc.message, exc.field, exc.fix), status_code=status, headers=headers
+    )
+
+
+# Union branches show up in an error's loc as type names ("str", "list[StanceItem]") or tags; they
+# say nothing to a caller.
+_UNION_TAGS = {"str", "int", "actor-name", "actor-object"}
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str | None:
@@ -98,12 +114,14 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str | None:
     for part in parts:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif isinstance(part, str) and part and not part.startswith(("function-", "tagged-union")):
-            # Union branches show up in loc as type names; they say nothing to a caller.
-            if part in ("str", "ActorObject", "int", "list[...]"):
-                continue
+        elif (
+            isinstance(part, str)
+            and part not in _UNION_TAGS
+            and "[" not in part
+            and not part.startswith("function-")
+        ):
             out += ("." if out else "") + part
-    return out or None
+    return out[:200] or None
 
 
 _JSON_TYPE = {dict: "object", list: "array", str: "string", int: "integer", float: "number", bool: "boolean"}
@@ -116,6 +134,14 @@ def validation_error(exc: RequestValidationError) -> SlantError:
         return HTTPError("the request could not be validated", code="invalid_input", status=422)
     first = errors[0]
     message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    if first.get("type") == "json_invalid":
+        pos = first.get("loc", ("body", "?"))[-1]
+        error = (first.get("ctx") or {}).get("error", "JSON decode error")
+        return InvalidInputError(
+            f"the body is not valid JSON: {error} at character {pos}",
+            field="body",
+            fix='send a JSON object, e.g. {"text": "...", "actors": ["DNC"]}',
+        )
     if first.get("type") == "missing":
         message = "this field is required"
     elif str(first.get("type", "")).endswith(("_type", "_parsing")) and "input" in first:
@@ -123,8 +149,9 @@ def validation_error(exc: RequestValidationError) -> SlantError:
         message = f"{message[:1].lower()}{message[1:]}; found {found}"
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-    return InvalidInputError(message, field=_field(first.get("loc", ())),
-                             fix="see the request schema and examples at /docs")
+    return InvalidInputError(
+        message, field=_field(first.get("loc", ())), fix="see the request schema and examples at /docs"
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -141,24 +168,46 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         status = exc.status_code
-        if status == 400:  # a body the framework could not parse: still a caller's invalid input
-            return error_response(HTTPError(str(exc.detail), code="invalid_input", status=422))
+        if status == 400:
+            # FastAPI's answer to a body json.loads() gave up on (not a JSONDecodeError): nesting too
+            # deep, or an integer with too many digits. Still the caller's invalid input.
+            return error_response(
+                InvalidInputError(
+                    "the body could not be parsed as JSON "
+                    "(nested too deeply, or a number with too many digits)",
+                    field="body",
+                    fix='send a JSON object, e.g. {"text": "...", "actors": ["DNC"]}',
+                )
+            )
         try:
             phrase = HTTPStatus(status).phrase
         except ValueError:
             phrase = "error"
         message = exc.detail if isinstance(exc.detail, str) else phrase
+        fix = None
+        if status == 404:
+            message, fix = f"no route {request.method} {request.url.path[:200]}", "see /docs for the routes"
+        elif status == 405:
+            message, fix = (
+                f"{request.method} is not allowed on {request.url.path[:200]}",
+                "see /docs for the methods",
+            )
         code = phrase.lower().replace(" ", "_").replace("-", "_")
-        response = error_response(HTTPError(message, code=code, status=status))
+        error = HTTPError(message, code=code, status=status)
+        error.fix = fix
+        response = error_response(error)
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
         return response
 
     async def on_bug(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        body = error_body("internal_error", "the server hit an unexpected error; it has been logged",
-                          fix="retry later; report it if it persists")
-        return JSONResponse(body, status_code=500)
+        body = error_body(
+            "internal_error",
+            "the server hit an unexpected error; it has been logged",
+            fix="retry later; report it if it persists",
+        )
+        return ErrorJSONResponse(body, status_code=500)
 
     app.add_exception_handler(SlantError, on_slant_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

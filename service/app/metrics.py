@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,22 +16,44 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter("slant_http_requests", "HTTP requests by route, method and status.",
-                                ["route", "method", "status"], registry=r)
-        self.latency = Histogram("slant_http_request_duration_seconds", "HTTP request latency by route and status.",
-                                 ["route", "method", "status"], buckets=_LATENCY_BUCKETS, registry=r)
-        self.batch_texts = Histogram("slant_batch_texts", "Texts per micro-batch.", buckets=_BATCH_BUCKETS, registry=r)
-        self.batch_requests = Histogram("slant_batch_requests", "Requests per micro-batch.", buckets=_BATCH_BUCKETS,
-                                        registry=r)
-        self.inference = Histogram("slant_inference_duration_seconds", "Time of one micro-batch's predict() call.",
-                                   buckets=_LATENCY_BUCKETS, registry=r)
-        self.queue_wait = Histogram("slant_queue_wait_seconds", "Time a request waited before its batch ran.",
-                                    buckets=_LATENCY_BUCKETS, registry=r)
+        self.requests = Counter(
+            "slant_http_requests",
+            "HTTP requests by route, method and status.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "slant_http_request_duration_seconds",
+            "HTTP request latency by route and status.",
+            ["route", "method", "status"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_texts = Histogram(
+            "slant_batch_texts", "Texts per micro-batch.", buckets=_BATCH_BUCKETS, registry=r
+        )
+        self.batch_requests = Histogram(
+            "slant_batch_requests", "Requests per micro-batch.", buckets=_BATCH_BUCKETS, registry=r
+        )
+        self.inference = Histogram(
+            "slant_inference_duration_seconds",
+            "Time of one micro-batch's predict() call.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.queue_wait = Histogram(
+            "slant_queue_wait_seconds",
+            "Time a request waited before its batch ran.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
         self.queue_depth = Gauge("slant_queue_depth", "Texts waiting for inference.", registry=r)
-        self.rejected = Counter("slant_queue_rejected", "Requests answered 429 because the queue was full.",
-                                registry=r)
-        self.dropped = Counter("slant_queue_dropped", "Queued requests dropped because the client went away.",
-                               registry=r)
+        self.rejected = Counter(
+            "slant_queue_rejected", "Requests answered 429 because the queue was full.", registry=r
+        )
+        self.dropped = Counter(
+            "slant_queue_dropped", "Queued requests dropped because the client went away.", registry=r
+        )
         self.ready = Gauge("slant_ready", "1 once the model is loaded and warm.", registry=r)
         self.model_info = Info("slant_model", "The loaded model.", registry=r)
 
@@ -39,10 +61,10 @@ class Metrics:
 class MetricsMiddleware:
     """Counts and times every HTTP request by route template (not raw path: bounded label values)."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, known_paths: Any) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, known_paths: Callable[[], frozenset[str]]) -> None:
         self.app = app
         self.metrics = metrics
-        self.known_paths = known_paths  # callable returning the app's route paths
+        self.known_paths = known_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,10 +82,8 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            path = getattr(route, "path", None)
-            if path is None:
-                path = scope.get("path") if scope.get("path") in self.known_paths() else "other"
-            labels = (path, scope.get("method", ""), str(status))
+            # Every route of this app is a fixed path, so the raw path is the template when known.
+            path = scope.get("path", "")
+            labels = (path if path in self.known_paths() else "other", scope.get("method", ""), str(status))
             self.metrics.requests.labels(*labels).inc()
             self.metrics.latency.labels(*labels).observe(time.perf_counter() - start)

@@ -11,7 +11,8 @@ from .errors import error_response
 
 def _too_large(size: str, limit: int) -> InputTooLargeError:
     return InputTooLargeError(
-        f"request body is {size} bytes; the limit is {limit:,}", field="body",
+        f"request body is {size} bytes; the limit is {limit:,}",
+        field="body",
         fix="send fewer or shorter texts per request (see max_body_bytes at /v1/models)",
     )
 
@@ -42,7 +43,9 @@ class BodyLimitMiddleware:
             except ValueError:
                 length = -1
             if length < 0:
-                bad = InvalidInputError(f"Content-Length header {declared[:40]!r} is not a byte count", field="body")
+                bad = InvalidInputError(
+                    f"Content-Length header {declared[:40]!r} is not a byte count", field="body"
+                )
                 await error_response(bad)(scope, receive, send)
                 return
             if length > self.max_bytes:

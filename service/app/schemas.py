@@ -3,13 +3,41 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from model.types import ActorStance, Evidence
 
 # -- requests ------------------------------------------------------------------------------------
+
+
+def _valid_unicode(value: str) -> str:
+    # JSON can carry lone UTF-16 surrogates ("\ud800"); they are not text and cannot be echoed back.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"contains an unpaired UTF-16 surrogate (\\u{ord(value[exc.start]):04x}) at character "
+            f"{exc.start}, which is not valid Unicode"
+        ) from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_valid_unicode)]
+# The schema documents what the core checks (non-blank text); the core's own error says what was wrong.
+InputText = Annotated[Text, WithJsonSchema({"type": "string", "minLength": 1, "pattern": "\\S"})]
+Name = Annotated[Text, WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"})]
 
 
 class ActorObject(BaseModel):
@@ -17,22 +45,46 @@ class ActorObject(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="ActorObject")
 
-    name: str = Field(description="Canonical name, e.g. 'Democratic National Committee'.")
-    aliases: list[str] = Field(default_factory=list, description="Other names, e.g. ['DNC'].")
-    exclude: list[str] = Field(default_factory=list, description="Longer names that must not count, e.g. ['DNC chair'].")
+    name: Name = Field(description="Canonical name, e.g. 'Democratic National Committee'.")
+    aliases: list[Name] = Field(default_factory=list, description="Other names, e.g. ['DNC'].")
+    exclude: list[Name] = Field(
+        default_factory=list, description="Longer names that must not count, e.g. ['DNC chair']."
+    )
 
 
-ActorSpec = str | ActorObject
+def _actor_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "actor-name"
+    if isinstance(value, dict | ActorObject):
+        return "actor-object"
+    return None
+
+
+ActorSpec = Annotated[
+    Annotated[Name, Tag("actor-name")] | Annotated[ActorObject, Tag("actor-object")],
+    Discriminator(
+        _actor_kind,
+        custom_error_type="actor_type",
+        custom_error_message="expected an actor name or an object with a 'name'",
+    ),
+]
 """An actor: a name ('DNC', looked up in the shipped alias registry) or an object with aliases."""
+ActorList = Annotated[list[ActorSpec], Field(json_schema_extra={"minItems": 1})]
 
 
 class StanceItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str | int | None = Field(None, description="Your identifier, echoed back in the answer.")
-    text: str = Field(description="Article, paragraph, tweet or sentence; HTML is accepted and cleaned.")
-    actors: list[ActorSpec] | None = Field(
-        None, description="Actors to score in this text; default: the request's `actors`, else discovered."
+    id: Annotated[Text, Field(max_length=256)] | Annotated[int, Field(ge=-(2**63), lt=2**63)] | None = Field(
+        None, description="Your identifier (string or integer), echoed back in the answer."
+    )
+    text: InputText = Field(
+        description="Article, paragraph, tweet or sentence; HTML is accepted and cleaned."
+    )
+    actors: ActorList | None = Field(
+        None,
+        description="Actors to score in this text (at most `max_actors`); "
+        "default: the request's `actors`, else discovered.",
     )
 
 
@@ -42,21 +94,35 @@ class StanceRequest(BaseModel):
     Without actors, the people and organisations a text is about are discovered.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"oneOf": [{"required": ["text"]}, {"required": ["items"]}]}
+    )
 
-    text: str | None = Field(None, description="A single text. Send either `text` or `items`.")
-    items: list[StanceItem] | None = Field(None, description="Several texts, each with an optional id and actors.")
-    actors: list[ActorSpec] | None = Field(
+    text: InputText | SkipJsonSchema[None] = Field(
+        None, description="A single text. Send either `text` or `items`."
+    )
+    items: Annotated[list[StanceItem], Field(json_schema_extra={"minItems": 1})] | SkipJsonSchema[None] = (
+        Field(
+            None,
+            description="Several texts (at most `max_items`, see GET /v1/models), "
+            "each with an optional id and actors.",
+        )
+    )
+    actors: ActorList | None = Field(
         None, description="Actors for every text that does not name its own; leave out to discover them."
     )
     evidence: int = Field(3, ge=0, le=10, description="Evidence sentences per actor.")
     score_unmentioned: bool = Field(False, description="Also score actors that the text never mentions.")
-    discover_limit: int = Field(5, ge=1, le=20, description="Most actors discovered per text when none are given.")
+    discover_limit: int = Field(
+        5, ge=1, le=20, description="Most actors discovered per text when none are given."
+    )
 
     @model_validator(mode="after")
     def _text_or_items(self) -> StanceRequest:
         if (self.text is None) == (self.items is None):
-            raise ValueError("send either 'text' (one text) or 'items' (a list of texts), not both or neither")
+            raise ValueError(
+                "send either 'text' (one text) or 'items' (a list of texts), not both or neither"
+            )
         return self
 
 
@@ -65,7 +131,7 @@ STANCE_EXAMPLES: dict[str, dict[str, Any]] = {
         "summary": "One text, named actors",
         "value": {
             "text": "Senator Bernie Sanders accused the DNC of rigging the debate schedule to protect "
-                    "Hillary Clinton. The committee said the schedule was agreed with every campaign.",
+            "Hillary Clinton. The committee said the schedule was agreed with every campaign.",
             "actors": ["Bernie Sanders", "DNC", "Hillary Clinton"],
         },
     },
@@ -73,7 +139,11 @@ STANCE_EXAMPLES: dict[str, dict[str, Any]] = {
         "summary": "Several texts with ids; actors given per item or for all",
         "value": {
             "items": [
-                {"id": "a1", "text": "Clinton's plan would finally fix health care.", "actors": ["Hillary Clinton"]},
+                {
+                    "id": "a1",
+                    "text": "Clinton's plan would finally fix health care.",
+                    "actors": ["Hillary Clinton"],
+                },
                 {"id": "a2", "text": "The Democratic Party met in Philadelphia on Monday."},
             ],
             "actors": [{"name": "Democratic Party", "aliases": ["Democrats"]}],
@@ -105,7 +175,13 @@ class EvidenceOut(BaseModel):
 
     @classmethod
     def of(cls, ev: Evidence) -> EvidenceOut:
-        return cls(text=ev.text, start=ev.start, end=ev.end, label=ev.label, probabilities=_finite(ev.probabilities) or {})
+        return cls(
+            text=ev.text,
+            start=ev.start,
+            end=ev.end,
+            label=ev.label,
+            probabilities=_finite(ev.probabilities) or {},
+        )
 
 
 class ActorResult(BaseModel):
@@ -121,9 +197,17 @@ class ActorResult(BaseModel):
 
     @classmethod
     def of(cls, r: ActorStance) -> ActorResult:
-        return cls(actor=r.actor, status=r.status, label=r.label, probabilities=_finite(r.probabilities),
-                   mentions=r.mentions, aliases_matched=list(r.aliases_matched),
-                   evidence=[EvidenceOut.of(e) for e in r.evidence], windows=r.windows, level=r.level)
+        return cls(
+            actor=r.actor,
+            status=r.status,
+            label=r.label,
+            probabilities=_finite(r.probabilities),
+            mentions=r.mentions,
+            aliases_matched=list(r.aliases_matched),
+            evidence=[EvidenceOut.of(e) for e in r.evidence],
+            windows=r.windows,
+            level=r.level,
+        )
 
 
 class ItemResult(BaseModel):
@@ -154,7 +238,9 @@ class ModelInfo(BaseModel):
     max_length: int
     max_windows: int
     created: str
-    metrics: dict[str, Any] | None = Field(description="The model's dev-set evaluation report, if it has one.")
+    metrics: dict[str, Any] | None = Field(
+        description="The model's dev-set evaluation report, if it has one."
+    )
 
 
 class ModelsResponse(BaseModel):
@@ -169,7 +255,9 @@ class HealthResponse(BaseModel):
 
 
 class ErrorDetail(BaseModel):
-    code: str = Field(description="Machine-readable: invalid_input, input_too_large, unauthorized, overloaded, ...")
+    code: str = Field(
+        description="Machine-readable: invalid_input, input_too_large, unauthorized, overloaded, ..."
+    )
     message: str = Field(description="What was expected and what was found.")
     field: str | None = Field(description="The request field at fault, e.g. 'items[3].text'.")
     fix: str | None = Field(description="How to fix it.")

@@ -39,18 +39,24 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest request body (2 MiB).")
     max_items: int = Field(64, ge=1, description="Most texts in one request.")
-    max_text_chars: int = Field(MAX_TEXT_CHARS, ge=1, le=MAX_TEXT_CHARS, description="Longest text, characters.")
+    max_text_chars: int = Field(
+        MAX_TEXT_CHARS, ge=1, le=MAX_TEXT_CHARS, description="Longest text, characters."
+    )
     max_actors: int = Field(MAX_ACTORS, ge=1, le=MAX_ACTORS, description="Most actors per text.")
 
     queue_size: int = Field(256, ge=1, description="Texts that may wait for inference before answering 429.")
     max_batch_texts: int = Field(32, ge=1, description="Most texts in one micro-batch.")
     max_batch_chars: int = Field(400_000, ge=1, description="Character budget of one micro-batch.")
-    max_wait_ms: float = Field(5.0, ge=0, le=1000, description="How long the first request waits for company.")
+    max_wait_ms: float = Field(
+        5.0, ge=0, le=1000, description="How long the first request waits for company."
+    )
 
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, repr=False, description="Accepted X-API-Key values; empty turns auth off."
     )
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Origins allowed by CORS.")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Origins allowed by CORS."
+    )
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
@@ -66,8 +72,8 @@ class Settings(BaseSettings):
     def _consistent(self) -> Settings:
         if self.max_items > self.queue_size:
             raise ValueError(
-                f"max_items ({self.max_items}) is larger than queue_size ({self.queue_size}), so a full request "
-                "could never be queued; raise SLANT_QUEUE_SIZE or lower SLANT_MAX_ITEMS"
+                f"max_items ({self.max_items}) is larger than queue_size ({self.queue_size}), "
+                "so a full request could never be queued; raise SLANT_QUEUE_SIZE or lower SLANT_MAX_ITEMS"
             )
         if any(not key.strip() for key in self.api_keys):
             raise ValueError("api_keys contains an empty key; remove it")

@@ -86,3 +86,23 @@ def test_csv_and_max_rows(tmp_path):
     path.write_text("text,target,label\n" + "".join(f"t{i},DNC,against\n" for i in range(50)))
     rows = load_rows(DatasetSpec(name="d", path=str(path), max_rows=10), "/")
     assert len(rows) == 10 and rows == load_rows(DatasetSpec(name="d", path=str(path), max_rows=10), "/")
+
+
+def test_hugging_face_dataset_directory(tmp_path):
+    import datasets
+
+    ds = datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_list(
+                [
+                    {"tweet": "Go Bernie", "topic": "Bernie Sanders", "stance": "FAVOR"},
+                    {"tweet": "Bernie lies", "topic": "Bernie Sanders", "stance": "AGAINST"},
+                ]
+            ),
+        }
+    )
+    ds.save_to_disk(tmp_path / "hfds")
+    spec = DatasetSpec(
+        name="hf", hf=str(tmp_path / "hfds"), text_field="tweet", target_field="topic", label_field="stance"
+    )
+    assert [r["label"] for r in load_rows(spec, "/")] == ["favor", "against"]

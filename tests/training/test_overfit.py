@@ -58,7 +58,10 @@ def test_overfit_eight_examples(tmp_path, tiny_model_dir):
     # The model directory is self-describing, and finalize adds the dev report and card.
     finalize(out, config)
     meta = json.loads((out / "slant.json").read_text())
-    assert meta["labels"] == ["against", "neutral", "favor"] and meta["base_model"] == str(tiny_model_dir)
+    assert meta["labels"] == ["against", "neutral", "favor"]
+    # Fine-tuned from a slant model: the root encoder stays the base, the directory is the parent.
+    assert meta["base_model"] == "tiny-random-bert"
+    assert meta["parents"][0]["path"] == str(tiny_model_dir) and meta["parents"][0]["name"] == "tiny-test"
     assert meta["training_config"]["name"] == "overfit" and meta["data_hashes"]["eight"].startswith("sha256:")
     assert meta["metrics"]["dev"]["eight"]["accuracy"] == 100.0
     assert "# overfit" in (out / "README.md").read_text()

@@ -1,0 +1,274 @@
+"""Benchmark the HTTP service against a naive transformers pipeline, on real long news articles.
+
+The service runs in a subprocess (``python -m service.cli serve``); this process drives it over
+HTTP at several concurrency levels, then (with the server stopped, so they do not share the CPU)
+runs the baseline: the same weights through ``pipeline("text-classification")``, one
+(actor, article) pair at a time, truncated to the first 512 tokens. Run from the repository root:
+
+    python benchmarks/bench_service.py --model models/default            # or: slant bench ...
+
+Every knob is bounded (articles, requests per level, seconds per level), so a run takes minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import lzma
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("SLANT_DATA_ROOT", REPO.parent / "shared" / "data"))
+ARTICLES = DATA / "article_bias_prediction" / "articles.jsonl.xz"
+ACTORS = ["Donald Trump", "Hillary Clinton", "Democratic Party"]
+
+
+def load_articles(path: Path, *, count: int, min_words: int = 600, scan_lines: int = 400) -> list[str]:
+    """The first ``count`` articles of at least ``min_words`` words among the first ``scan_lines`` lines."""
+    out: list[str] = []
+    with lzma.open(path, "rt", encoding="utf-8") as f:
+        for line in itertools.islice(f, scan_lines):
+            content = json.loads(line).get("content") or ""
+            if len(content.split()) >= min_words:
+                out.append(content)
+                if len(out) == count:
+                    break
+    if not out:
+        raise SystemExit(f"no article of {min_words}+ words in the first {scan_lines} lines of {path}")
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """``slant serve`` in a subprocess on a free loopback port."""
+
+    def __init__(self, model: str, *, port: int, log: Path) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+        cmd = [
+            sys.executable,
+            "-m",
+            "service.cli",
+            "serve",
+            "--model",
+            model,
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ]
+        self.log = log.open("w")
+        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"the server exited with {self.proc.returncode}; see {self.log.name}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        raise SystemExit(f"the server was not ready after {timeout:.0f}s; see {self.log.name}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def _batch_stats(url: str) -> tuple[float, float]:
+    import httpx
+
+    text = httpx.get(url + "/metrics", timeout=10).text
+    found = dict(re.findall(r"^slant_batch_texts_(sum|count) (\S+)$", text, re.M))
+    return float(found.get("sum", 0)), float(found.get("count", 0))
+
+
+def drive(
+    url: str, articles: list[str], *, concurrency: int, requests: int, max_seconds: float
+) -> dict[str, Any]:
+    """``requests`` POST /v1/stance calls from ``concurrency`` threads (one article, 3 actors each)."""
+    import httpx
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    counter = itertools.count()
+    lock = threading.Lock()
+    deadline = time.monotonic() + max_seconds
+
+    def worker() -> None:
+        with httpx.Client(base_url=url, timeout=300) as client:
+            while time.monotonic() < deadline:
+                i = next(counter)
+                if i >= requests:
+                    return
+                body = {"text": articles[i % len(articles)], "actors": ACTORS, "evidence": 1}
+                t0 = time.perf_counter()
+                r = client.post("/v1/stance", json=body)
+                dt = time.perf_counter() - t0
+                with lock:
+                    if r.status_code == 200:
+                        latencies.append(dt)
+                    else:
+                        errors.append(f"{r.status_code} {r.text[:120]}")
+
+    before = _batch_stats(url)
+    start = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    after = _batch_stats(url)
+    batches = after[1] - before[1]
+    return {
+        "latencies": latencies,
+        "errors": errors,
+        "elapsed": elapsed,
+        "mean_batch": (after[0] - before[0]) / batches if batches else 0.0,
+    }
+
+
+def baseline(model: str, articles: list[str], *, max_seconds: float) -> dict[str, Any]:
+    """The same weights through a plain pipeline: one (actor, article) pair per call, first 512 tokens."""
+    import torch
+    from transformers import pipeline
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    clf = pipeline("text-classification", model=model, tokenizer=model, device=-1, dtype=torch.float32)
+    max_length = min(512, int(getattr(clf.model.config, "max_position_embeddings", 512)))
+    clf(
+        {"text": ACTORS[0], "text_pair": articles[0]}, truncation="only_second", max_length=max_length
+    )  # warm
+    latencies: list[float] = []
+    deadline = time.monotonic() + max_seconds
+    start = time.perf_counter()
+    for article in articles:
+        if time.monotonic() > deadline:
+            break
+        t0 = time.perf_counter()
+        for actor in ACTORS:
+            clf({"text": actor, "text_pair": article}, truncation="only_second", max_length=max_length)
+        latencies.append(time.perf_counter() - t0)
+    return {
+        "latencies": latencies,
+        "errors": [],
+        "elapsed": time.perf_counter() - start,
+        "mean_batch": 1.0,
+        "max_length": max_length,
+    }
+
+
+def row(name: str, concurrency: int, res: dict[str, Any]) -> str:
+    lat = [x * 1000 for x in res["latencies"]]
+    if not lat:
+        return f"| {name} | {concurrency} | 0 | - | - | - | - | - | {len(res['errors'])} |"
+    rate = len(lat) / res["elapsed"]
+    return (
+        f"| {name} | {concurrency} | {len(lat)} | {rate:.2f} | {percentile(lat, 50):.0f} "
+        f"| {percentile(lat, 95):.0f} | {percentile(lat, 99):.0f} | {res['mean_batch']:.1f} "
+        f"| {len(res['errors'])} |"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument(
+        "--model", default=str(REPO / "models" / "default"), help="model directory (default: shipped)"
+    )
+    ap.add_argument(
+        "--articles", type=int, default=32, help="distinct articles (600+ words) to cycle through"
+    )
+    ap.add_argument("--concurrency", default="1,4,16", help="comma-separated client concurrency levels")
+    ap.add_argument(
+        "--requests", type=int, default=0, help="requests per level (default: max(12, 3 x concurrency))"
+    )
+    ap.add_argument("--baseline-articles", type=int, default=16, help="articles for the pipeline baseline")
+    ap.add_argument(
+        "--max-seconds", type=float, default=120, help="cap on each level's (and the baseline's) time"
+    )
+    ap.add_argument("--out", type=Path, help="also write the markdown table to this file")
+    args = ap.parse_args(argv)
+    levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    if any(c < 1 or c > 64 for c in levels):
+        ap.error("concurrency levels must be between 1 and 64")
+
+    articles = load_articles(ARTICLES, count=args.articles)
+    words = statistics.mean(len(a.split()) for a in articles)
+    print(f"{len(articles)} articles, mean {words:.0f} words; actors: {', '.join(ACTORS)}", flush=True)
+
+    server = Server(
+        args.model, port=_free_port(), log=Path(os.environ.get("TMPDIR", "/tmp")) / "slant-bench-server.log"
+    )
+    rows = []
+    try:
+        server.wait_ready(timeout=300)
+        drive(server.url, articles, concurrency=1, requests=2, max_seconds=60)  # first-request effects
+        for c in levels:
+            n = args.requests or max(12, 3 * c)
+            res = drive(server.url, articles, concurrency=c, requests=n, max_seconds=args.max_seconds)
+            rows.append(row("service /v1/stance", c, res))
+            print(rows[-1], flush=True)
+            for e in res["errors"][:3]:
+                print("   error:", e, flush=True)
+    finally:
+        server.stop()
+    base = baseline(args.model, articles[: args.baseline_articles], max_seconds=args.max_seconds)
+    rows.append(row(f"naive pipeline, first {base['max_length']} tokens", 1, base))
+    print(rows[-1], flush=True)
+
+    import torch
+
+    header = [
+        f"Machine: {platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads); Python {platform.python_version()}.",
+        f"Articles: {len(articles)} from articles.jsonl.xz (600+ words, mean {words:.0f}); "
+        f"actors per article: {', '.join(ACTORS)}. Model: {args.model}.",
+        "",
+        "| mode | concurrency | articles | articles/s | p50 ms | p95 ms | p99 ms | mean batch (texts) "
+        "| errors |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    table = "\n".join(header + rows)
+    print("\n" + table)
+    if args.out:
+        args.out.write_text(table + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The app factory and its lifespan: load the model, start the batcher, warm up, then turn ready."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Security
+from fastapi.middleware.cors import CORSMiddleware
+
+from model import StancePredictor
+
+from .batcher import MicroBatcher
+from .errors import install_error_handlers
+from .metrics import Metrics, MetricsMiddleware
+from .middleware import BodyLimitMiddleware
+from .routers import health, models, stance
+from .settings import Settings
+from .state import ServiceState, api_key_scheme
+
+log = logging.getLogger("service.app")
+
+_WARMUP_ARTICLE = Path(__file__).resolve().parent.parent / "demo_article.txt"
+_DESCRIPTION = """Stance (against / neutral / favor) of news articles, tweets and sentences toward
+named actors.
+
+Every error has the form `{"error": {"code", "message", "field", "fix"}}`. When the server runs with
+API keys (`SLANT_API_KEYS`), every `/v1` route needs the header `X-API-Key`.
+"""
+
+
+def create_app(settings: Settings | None = None, predictor: StancePredictor | None = None) -> FastAPI:
+    """Build the HTTP app. The model is loaded in the lifespan (never here), unless one is passed.
+
+    >>> app = create_app(Settings(model="models/default"))          # doctest: +SKIP
+    >>> uvicorn.run(app, host="127.0.0.1", port=8000)                # doctest: +SKIP
+    """
+    settings = settings or Settings()
+    metrics = Metrics()
+    state = ServiceState(settings=settings, metrics=metrics, predictor=predictor)
+    app = FastAPI(title="slant", version="1", description=_DESCRIPTION, lifespan=_lifespan)
+    app.state.slant = state
+    install_error_handlers(app)
+
+    app.include_router(health.router)
+    secured = [Security(api_key_scheme)] if settings.api_keys else []
+    v1 = APIRouter(prefix="/v1", dependencies=secured)
+    v1.include_router(stance.router)
+    v1.include_router(models.router)
+    app.include_router(v1)
+
+    # Added last = runs first: metrics see every answer, CORS headers reach 413s too.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-API-Key"],
+            expose_headers=["X-Queue-Time-Ms", "X-Inference-Time-Ms", "X-Batch-Texts", "Retry-After"],
+        )
+    app.add_middleware(MetricsMiddleware, metrics=metrics, known_paths=_known_paths(app))
+    return app
+
+
+def _known_paths(app: FastAPI) -> Callable[[], frozenset[str]]:
+    """The app's paths, for bounded metric labels; read from the OpenAPI schema on first use."""
+    paths: frozenset[str] | None = None
+
+    def known() -> frozenset[str]:
+        nonlocal paths
+        if paths is None:
+            extra = [app.docs_url, app.openapi_url, app.redoc_url]
+            paths = frozenset([*app.openapi().get("paths", {}), *(p for p in extra if p)])
+        return paths
+
+    return known
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state: ServiceState = app.state.slant
+    s = state.settings
+    if state.predictor is None:
+        # A model that cannot be loaded stops the server at start-up with the loader's message.
+        state.predictor = await asyncio.to_thread(StancePredictor.load, s.model, device=s.device)
+    p = state.predictor
+    state.metrics.model_info.info(
+        {"name": p.name, "version": p.version, "base_model": str(p.meta.base_model)}
+    )
+    state.batcher = MicroBatcher(
+        p,
+        queue_size=s.queue_size,
+        max_batch_texts=s.max_batch_texts,
+        max_batch_chars=s.max_batch_chars,
+        max_wait_ms=s.max_wait_ms,
+        metrics=state.metrics,
+    )
+    state.batcher.start()
+    warm = asyncio.create_task(_warm_up(state))
+    try:
+        yield
+    finally:
+        state.ready = False
+        state.metrics.ready.set(0)
+        warm.cancel()
+        await state.batcher.stop()
+
+
+async def _warm_up(state: ServiceState) -> None:
+    """One real prediction (spaCy, tokenizer, both the windowed and the whole-text paths) before ready."""
+    assert state.batcher is not None and state.predictor is not None
+    texts = [_WARMUP_ARTICLE.read_text(encoding="utf-8"), "Bernie Sanders is right about wages."]
+    try:
+        await state.batcher.call(state.predictor.predict, texts, ["Bernie Sanders", "DNC"])
+    except Exception as exc:
+        state.warmup_error = str(exc) or type(exc).__name__
+        log.error("warm-up prediction failed; the server stays not ready", exc_info=exc)
+        return
+    state.ready = True
+    state.metrics.ready.set(1)
+    log.info("model %s v%s is warm; ready", state.predictor.name, state.predictor.version)

@@ -1,0 +1,1 @@
+"""One router module per resource: stance, models, health (health, readiness, metrics)."""

@@ -1,0 +1,19 @@
+"""OpenAPI descriptions of the error responses, all in the one error format."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..schemas import ErrorResponse
+
+_WHAT = {
+    401: "Missing or invalid X-API-Key (only when the server has API keys configured).",
+    413: "Body, item count, actor count or a text over a limit (see GET /v1/models).",
+    422: "Invalid input: malformed JSON, wrong types, a missing or empty text, invalid UTF-8, binary data.",
+    429: "The queue is full; retry after the seconds in Retry-After.",
+    503: "The model is still loading or warming up; retry after the seconds in Retry-After.",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {s: {"model": ErrorResponse, "description": _WHAT[s]} for s in statuses}

@@ -1,0 +1,124 @@
+"""POST /v1/stance: stance of one or more texts toward actors, through the micro-batcher."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request, Response
+
+from model.actors import parse_actors
+from model.errors import InputTooLargeError, InvalidInputError
+from model.text import check_text
+
+from ..batcher import BatchResult, Options
+from ..errors import ClientClosedError
+from ..routing import GuardedRoute
+from ..schemas import STANCE_EXAMPLES, ActorResult, ItemResult, StanceItem, StanceRequest, StanceResponse
+from ..settings import Settings
+from ..state import ReadyDep
+from .responses import errors
+
+router = APIRouter(route_class=GuardedRoute, strict_content_type=False, tags=["stance"])
+
+
+@router.post(
+    "/stance",
+    response_model=StanceResponse,
+    summary="Stance of texts toward named actors",
+    responses=errors(401, 413, 422, 429, 503),
+)
+async def stance(
+    body: Annotated[StanceRequest, Body(openapi_examples=STANCE_EXAMPLES)],
+    request: Request,
+    response: Response,
+    state: ReadyDep,
+) -> StanceResponse:
+    """Label each text's stance (against / neutral / favor) toward each actor, with evidence sentences.
+
+    Send `{"text": ..., "actors": [...]}` for one text or `{"items": [{"id", "text", "actors"}, ...]}`
+    for several. Actors are names (looked up in the alias registry) or `{"name", "aliases"}` objects;
+    leave them out to discover who each text is about. Long articles are read in windows around
+    each mention; an actor that the text never mentions comes back as `not_mentioned`.
+
+    Requests are micro-batched with other concurrent requests. `X-Queue-Time-Ms` and
+    `X-Inference-Time-Ms` say where the time went.
+    """
+    assert state.batcher is not None and state.predictor is not None  # ReadyDep guarantees both
+    ids, texts, actors = _validated(body, state.settings)
+    options = Options(
+        evidence=body.evidence, score_unmentioned=body.score_unmentioned, discover_limit=body.discover_limit
+    )
+    result = await _await_result(state.batcher.submit(texts, actors, options), request)
+    response.headers["X-Queue-Time-Ms"] = f"{result.queue_ms:.1f}"
+    response.headers["X-Inference-Time-Ms"] = f"{result.inference_ms:.1f}"
+    response.headers["X-Batch-Texts"] = str(result.batch_texts)
+    return StanceResponse(
+        model=state.predictor.name,
+        version=state.predictor.version,
+        items=[
+            ItemResult(id=i, actors=[ActorResult.of(r) for r in res])
+            for i, res in zip(ids, result.results, strict=True)
+        ],
+    )
+
+
+def _validated(
+    body: StanceRequest, settings: Settings
+) -> tuple[list[Any], list[str], list[list[Any] | None]]:
+    """Check every text and actor list before queueing, so one bad request never fails a batch."""
+    single = body.items is None
+    items = [StanceItem(text=body.text or "")] if body.items is None else body.items
+    if not items:
+        raise InvalidInputError("items is an empty list", field="items", fix="send at least one item")
+    if len(items) > settings.max_items:
+        raise InputTooLargeError(
+            f"{len(items):,} items in one request; the limit is {settings.max_items}",
+            field="items",
+            fix=f"send at most {settings.max_items} items per request",
+        )
+    ids: list[Any] = []
+    texts: list[str] = []
+    actors: list[list[Any] | None] = []
+    for i, item in enumerate(items):
+        where = "" if single else f"items[{i}]."
+        texts.append(check_text(item.text, field=f"{where}text", max_chars=settings.max_text_chars))
+        ids.append(item.id)
+        spec = item.actors if item.actors is not None else body.actors
+        if spec is None:
+            actors.append(None)
+            continue
+        field = f"{where}actors" if item.actors is not None else "actors"
+        if len(spec) > settings.max_actors:
+            raise InputTooLargeError(
+                f"{len(spec)} actors; the limit is {settings.max_actors}",
+                field=field,
+                fix="send fewer actors per text",
+            )
+        raw: list[Any] = [a if isinstance(a, str) else a.model_dump() for a in spec]
+        parse_actors(raw, field=field)
+        actors.append(raw)
+    return ids, texts, actors
+
+
+async def _await_result(future: asyncio.Future[BatchResult], request: Request) -> BatchResult:
+    """The batch result, or withdraw the job if the client disconnects first."""
+    watcher: asyncio.Future[None] = asyncio.ensure_future(_disconnected(request))
+    waiting: set[asyncio.Future[Any]] = {future, watcher}
+    try:
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        future.cancel()
+        raise
+    finally:
+        watcher.cancel()
+    if future not in done:
+        future.cancel()
+        raise ClientClosedError("the client closed the connection before the answer was ready")
+    return future.result()
+
+
+async def _disconnected(request: Request) -> None:
+    # The body has been read, so the next message the server sends is the disconnect.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass

@@ -1,0 +1,64 @@
+"""The route class of the /v1 API: auth and a strict JSON body check before FastAPI reads the body."""
+
+from __future__ import annotations
+
+import email.message
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+from model.errors import InvalidInputError
+
+from .state import API_KEY_HEADER, check_api_key, get_state
+
+
+class GuardedRoute(APIRoute):
+    """Checks the API key first (a caller without one learns nothing about the body rules),
+    then that a body is UTF-8 JSON, with errors that say where it is not.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        has_body = self.body_field is not None
+
+        async def guarded(request: Request) -> Response:
+            check_api_key(get_state(request).settings, request.headers.get(API_KEY_HEADER))
+            if has_body:
+                await _check_json_body(request)
+            return await handler(request)
+
+        return guarded
+
+
+async def _check_json_body(request: Request) -> None:
+    content_type = request.headers.get("content-type")
+    if content_type:
+        msg = email.message.Message()
+        msg["content-type"] = content_type
+        subtype = msg.get_content_subtype()
+        if msg.get_content_maintype() != "application" or not (
+            subtype == "json" or subtype.endswith("+json")
+        ):
+            raise InvalidInputError(
+                "expected a JSON body (Content-Type: application/json), "
+                f"found Content-Type {content_type[:80]!r}",
+                field="body",
+                fix="send JSON with the header Content-Type: application/json",
+            )
+    body = await request.body()
+    if not body.strip():
+        raise InvalidInputError(
+            "the request body is empty",
+            field="body",
+            fix='send a JSON object, e.g. {"text": "...", "actors": ["DNC"]}',
+        )
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"the body is not valid UTF-8 (bad byte 0x{body[exc.start]:02x} at byte {exc.start})",
+            field="body",
+            fix="send the JSON encoded as UTF-8; binary files are not accepted",
+        ) from None

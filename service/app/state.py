@@ -1,0 +1,72 @@
+"""What the app holds at run time, and the dependencies that hand it to the routes."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
+
+from model import StancePredictor
+
+from .batcher import MicroBatcher
+from .errors import NotReadyError, UnauthorizedError
+from .metrics import Metrics
+from .settings import Settings
+
+API_KEY_HEADER = "X-API-Key"
+
+# Declared on the /v1 routers when keys are configured, so /docs shows the lock and sends the key.
+# Enforcement happens in GuardedRoute, before the body is read (see routing.py).
+api_key_scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="One of SLANT_API_KEYS.")
+
+
+@dataclass
+class ServiceState:
+    settings: Settings
+    metrics: Metrics
+    predictor: StancePredictor | None = None
+    batcher: MicroBatcher | None = None
+    ready: bool = False
+    warmup_error: str | None = None
+
+
+def check_api_key(settings: Settings, provided: str | None) -> None:
+    """Raise UnauthorizedError unless auth is off or ``provided`` is one of the configured keys."""
+    if not settings.api_keys:
+        return
+    if not provided:
+        raise UnauthorizedError(
+            f"this server needs an API key in the {API_KEY_HEADER} header",
+            field=API_KEY_HEADER,
+            fix=f"send the header {API_KEY_HEADER}: <your key>",
+        )
+    given = provided.encode("utf-8", "surrogateescape")
+    # compare_digest on every key: the time taken does not depend on which key (if any) matched.
+    matched = [hmac.compare_digest(given, key.encode("utf-8")) for key in settings.api_keys]
+    if not any(matched):
+        raise UnauthorizedError(
+            f"the {API_KEY_HEADER} header does not hold a valid key",
+            field=API_KEY_HEADER,
+            fix="check the key with whoever runs this server",
+        )
+
+
+def get_state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.slant
+    return state
+
+
+def ready_state(state: Annotated[ServiceState, Depends(get_state)]) -> ServiceState:
+    if not state.ready or state.predictor is None or state.batcher is None:
+        why = f" (warm-up failed: {state.warmup_error})" if state.warmup_error else ""
+        raise NotReadyError(
+            f"the model is not loaded and warm yet{why}", fix="retry when /readyz answers 200"
+        )
+    return state
+
+
+StateDep = Annotated[ServiceState, Depends(get_state)]
+ReadyDep = Annotated[ServiceState, Depends(ready_state)]

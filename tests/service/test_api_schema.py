@@ -1,0 +1,104 @@
+"""Property-based: requests generated from the app's own OpenAPI schema (schemathesis), and raw
+bytes and arbitrary JSON (hypothesis), never get a 5xx, and every answer matches the schema.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import schemathesis
+from _api_fixtures import client_fixture  # noqa: F401  (fixtures)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+BOUNDED = settings(
+    max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
+
+
+@pytest.fixture(scope="module")
+def schema(client):
+    return schemathesis.openapi.from_dict(client.get("/openapi.json").json())
+
+
+@pytest.mark.parametrize(
+    "path, method, mode",
+    [
+        ("/v1/stance", "POST", GenerationMode.POSITIVE),
+        ("/v1/stance", "POST", GenerationMode.NEGATIVE),
+        ("/v1/models", "GET", GenerationMode.POSITIVE),
+        ("/healthz", "GET", GenerationMode.POSITIVE),
+        ("/readyz", "GET", GenerationMode.POSITIVE),
+        ("/metrics", "GET", GenerationMode.POSITIVE),
+    ],
+)  # the GET routes take no parameters, so they have no negative cases
+def test_schema_fuzz(client, schema, path, method, mode):
+    operation = schema[path][method]
+    seen: dict[int, int] = {}
+
+    @BOUNDED
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def run(case):
+        response = client.request(**case.as_transport_kwargs(base_url="http://testserver"))
+        seen[response.status_code] = seen.get(response.status_code, 0) + 1
+        case.validate_response(response, checks=CHECKS)
+        if response.status_code >= 400:
+            assert set(response.json()) == {"error"}
+
+    run()
+    print(path, mode, seen)
+    assert all(status < 500 for status in seen)
+    if path == "/v1/stance" and mode is GenerationMode.POSITIVE:
+        assert 200 in seen, seen  # the generator does reach the model, not just the validators
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "text",
+                    "items",
+                    "actors",
+                    "id",
+                    "name",
+                    "aliases",
+                    "evidence",
+                    "score_unmentioned",
+                    "discover_limit",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=5,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@BOUNDED
+@given(
+    body=st.binary(max_size=300) | JSON.map(lambda v: json.dumps(v).encode()),
+    content_type=st.sampled_from(["application/json", "text/plain", None, "application/octet-stream"]),
+)
+def test_any_body_gets_an_answer_in_the_error_format_or_a_result(client, body, content_type):
+    headers = {"content-type": content_type} if content_type else {}
+    r = client.post("/v1/stance", content=body, headers=headers)
+    assert r.status_code in (200, 413, 422), r.text
+    payload = r.json()
+    if r.status_code == 200:
+        assert set(payload) == {"model", "version", "items"}
+    else:
+        assert set(payload["error"]) == {"code", "message", "field", "fix"}
