@@ -1,7 +1,11 @@
+from pathlib import Path
+
 import pytest
 
 from model.errors import ConfigError
 from training.config import load_config
+
+CONFIGS = Path(__file__).resolve().parents[2] / "training" / "configs"
 
 BASE = """
 name: t
@@ -19,7 +23,7 @@ def write(tmp_path, text, name="c.yaml"):
 
 
 def test_shipped_config_validates():
-    cfg = load_config("training/configs/default.yaml")
+    cfg = load_config(CONFIGS / "default.yaml")
     assert cfg.base_model == "sentence-transformers/all-MiniLM-L6-v2"
     assert [s.name for s in cfg.train] == ["semeval2016a", "pstance", "newsmtsc", "vast"]
 
@@ -59,3 +63,9 @@ def test_bad_override_and_missing_file(tmp_path):
         load_config(write(tmp_path, BASE), ["epochs"])
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_committed_config_validates(path):
+    cfg = load_config(path)
+    assert cfg.eval and cfg.aggregator.data, "committed recipes report dev numbers and fit the aggregator"
