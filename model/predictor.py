@@ -146,7 +146,7 @@ class StancePredictor:
         cleaned = [clean(t) for t in checked]
         docs = analyse_many(cleaned, entities=any(s is None for s in specs))
         plans = [
-            self._plan(text, spec, discover_limit, score_unmentioned, cleaned=c, doc=d)
+            self._plan(text, spec, discover_limit, score_unmentioned, c, d)
             for text, spec, c, d in zip(checked, specs, cleaned, docs, strict=True)
         ]
         flat = [(p, w) for p in plans for w in p.windows]
@@ -163,7 +163,9 @@ class StancePredictor:
 
         Used to fit the article aggregator; unmentioned actors are scored on the lead.
         """
-        plan = self._plan(check_text(text), parse_actors([actor]), 1, True)
+        text = check_text(text)
+        cleaned = clean(text)
+        plan = self._plan(text, parse_actors([actor]), 1, True, cleaned, analyse(cleaned, entities=False))
         targets = [plan.actors[w.actor].name for w in plan.windows]
         return self.score_pairs(targets, [w.text for w in plan.windows]), plan.short
 
@@ -199,13 +201,10 @@ class StancePredictor:
         actors: list[Actor] | None,
         discover_limit: int,
         score_unmentioned: bool,
-        *,
-        cleaned: str | None = None,
-        doc: Any = None,
+        cleaned: str,
+        doc: Any,
     ) -> _Plan:
-        if cleaned is None or doc is None:
-            cleaned = clean(text)
-            doc = analyse(cleaned, entities=actors is None)
+        """Windows for one text; ``cleaned`` is ``clean(text)`` and ``doc`` its spaCy analysis."""
         if actors is None:
             # NER misses some mentions; rank the candidates by the alias matches the stance pass will use.
             found = discover(doc, limit=2 * discover_limit)
