@@ -171,6 +171,29 @@ def check_model_dir(path: Path) -> None:
         )
 
 
+def preflight(name_or_path: str | Path) -> bool:
+    """Cheap checks before a load: True for a complete local directory, False for a hub id.
+
+    Raises ModelLoadError for a file, an incomplete directory or a path that does not exist,
+    so that a server can refuse to start with that message instead of a traceback.
+    """
+    source = str(name_or_path)
+    path = Path(source)
+    if path.exists() and not path.is_dir():
+        raise ModelLoadError(f"{path} is a file, not a model directory", fix="pass the directory")
+    if path.is_dir():
+        check_model_dir(path)
+        if (path / META_FILE).exists():
+            read_meta(path)  # raises on a corrupt slant.json
+        return True
+    if source.startswith((".", "/", "~")) or os.sep in source and not _looks_like_hub_id(source):
+        raise ModelLoadError(
+            f"model directory {source} does not exist",
+            fix="check the path, or run `slant train` to create it",
+        )
+    return False
+
+
 def load_classifier(name_or_path: str | Path, *, dtype: Any = None) -> tuple[Any, Any, ModelMeta]:
     """Load (model, tokenizer, meta) from a slant directory, a HF folder or a hub id.
 
@@ -182,16 +205,8 @@ def load_classifier(name_or_path: str | Path, *, dtype: Any = None) -> tuple[Any
     dtype = dtype or torch.float32
     source = str(name_or_path)
     path = Path(source)
-    if path.exists() and not path.is_dir():
-        raise ModelLoadError(f"{path} is a file, not a model directory", fix="pass the directory")
-    if path.is_dir():
-        check_model_dir(path)
+    if preflight(source):
         meta = read_meta(path) if (path / META_FILE).exists() else None
-    elif source.startswith((".", "/", "~")) or os.sep in source and not _looks_like_hub_id(source):
-        raise ModelLoadError(
-            f"model directory {source} does not exist",
-            fix="check the path, or run `slant train` to create it",
-        )
     else:
         meta = None
         source = resolve_pretrained(source)

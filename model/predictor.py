@@ -22,6 +22,7 @@ import numpy as np
 
 from .actors import Actor, discover, find_mentions, parse_actors
 from .aggregate import Aggregator, aggregator_from_json
+from .backends import DEFAULT_BACKEND, Backend, make_backend
 from .errors import InvalidInputError
 from .loading import ModelMeta, load_classifier
 from .text import Sentence, analyse, analyse_many, check_text, clean, sentences
@@ -73,11 +74,16 @@ class StancePredictor:
         device: str | None = None,
         batch_size: int = 32,
         max_windows: int | None = None,
+        backend: str = DEFAULT_BACKEND,
+        onnx_dir: str | Path | None = None,
     ) -> None:
         import torch
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = model.to(self.device).eval()
+        self.backend: Backend = make_backend(
+            backend, self.model, tokenizer, self.device, onnx_dir=Path(onnx_dir) if onnx_dir else None
+        )
         self.tokenizer = tokenizer
         self.meta = meta
         self.labels = list(meta.labels)
@@ -89,7 +95,11 @@ class StancePredictor:
 
     @classmethod
     def load(cls, name_or_path: str | Path | None = None, **kwargs: Any) -> StancePredictor:
-        """Load a slant model directory, a Hugging Face folder or a hub id (default: shipped model)."""
+        """Load a slant model directory, a Hugging Face folder or a hub id (default: shipped model).
+
+        ``backend`` picks where the forward pass runs (``torch``, ``onnx``, ``onnx-int8``; see
+        :mod:`model.backends`); other keyword arguments go to the constructor.
+        """
         model, tokenizer, meta = load_classifier(name_or_path or default_model_path())
         return cls(model, tokenizer, meta, **kwargs)
 
@@ -171,20 +181,18 @@ class StancePredictor:
 
     def score_pairs(self, targets: Sequence[str], texts: Sequence[str]) -> np.ndarray:
         """Probabilities for (target, text) pairs: one length-sorted, batched pass, order kept."""
-        import torch
-
         if not texts:
             return np.zeros((0, len(self.labels)))
         enc = self.tokenizer(list(targets), list(texts), truncation="only_second", max_length=self.max_length)
         order = sorted(range(len(texts)), key=lambda i: len(enc["input_ids"][i]))
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
-        with torch.inference_mode():
-            for s in range(0, len(order), self.batch_size):
-                idx = order[s : s + self.batch_size]
-                batch = self.tokenizer.pad({k: [enc[k][i] for i in idx] for k in enc}, return_tensors="pt")
-                batch = {k: v.to(self.device) for k, v in batch.items()}
-                logits = self.model(**batch).logits.float()
-                out[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
+        for s in range(0, len(order), self.batch_size):
+            idx = order[s : s + self.batch_size]
+            batch = self.tokenizer.pad({k: [enc[k][i] for i in idx] for k in enc}, return_tensors="np")
+            logits = self.backend.logits({k: np.asarray(v) for k, v in batch.items()}).astype(np.float64)
+            logits -= logits.max(axis=-1, keepdims=True)
+            e = np.exp(logits)
+            out[idx] = e / e.sum(axis=-1, keepdims=True)
         return out
 
     # -- steps ----------------------------------------------------------------------------------

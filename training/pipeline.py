@@ -37,7 +37,8 @@ def finalize(model_dir: str | Path, config: TrainConfig) -> Path:
     model_dir = Path(model_dir)
     meta = read_meta(model_dir)
     meta.aggregator = None
-    predictor = StancePredictor.load(model_dir, max_windows=config.aggregator.max_windows)
+    # The model card reports the weights as trained (torch); the serving backends' cost is measured apart.
+    predictor = StancePredictor.load(model_dir, max_windows=config.aggregator.max_windows, backend="torch")
     if config.aggregator.data:
         rows = [r for spec in config.aggregator.data for r in load_rows(spec, config.data_root)]
         agg = fit_aggregator(

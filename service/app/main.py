@@ -10,14 +10,16 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Security
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 
 from model import StancePredictor
 
 from .batcher import MicroBatcher
 from .errors import install_error_handlers
+from .label_store import StoreHolder
 from .metrics import Metrics, MetricsMiddleware
 from .middleware import BodyLimitMiddleware
-from .routers import health, models, stance
+from .routers import health, labels, models, stance
 from .settings import Settings
 from .state import ServiceState, api_key_scheme
 
@@ -41,8 +43,10 @@ def create_app(settings: Settings | None = None, predictor: StancePredictor | No
     settings = settings or Settings()
     metrics = Metrics()
     state = ServiceState(settings=settings, metrics=metrics, predictor=predictor)
-    app = FastAPI(title="slant", version="1", description=_DESCRIPTION, lifespan=_lifespan)
+    # Swagger UI and ReDoc served from the package's own copies: /docs works with no network.
+    app = FastAPIOffline(title="slant", version="1", description=_DESCRIPTION, lifespan=_lifespan)
     app.state.slant = state
+    app.state.label_store = StoreHolder(settings.database_url)  # opened on first use
     install_error_handlers(app)
 
     app.include_router(health.router)
@@ -50,6 +54,7 @@ def create_app(settings: Settings | None = None, predictor: StancePredictor | No
     v1 = APIRouter(prefix="/v1", dependencies=secured)
     v1.include_router(stance.router)
     v1.include_router(models.router)
+    v1.include_router(labels.router)
     app.include_router(v1)
 
     # Added last = runs first: metrics see every answer, CORS headers reach 413s too.
@@ -73,7 +78,7 @@ def _known_paths(app: FastAPI) -> Callable[[], frozenset[str]]:
     def known() -> frozenset[str]:
         nonlocal paths
         if paths is None:
-            extra = [app.docs_url, app.openapi_url, app.redoc_url]
+            extra = ["/docs", app.openapi_url, "/redoc"]
             paths = frozenset([*app.openapi().get("paths", {}), *(p for p in extra if p)])
         return paths
 
@@ -86,7 +91,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     s = state.settings
     if state.predictor is None:
         # A model that cannot be loaded stops the server at start-up with the loader's message.
-        state.predictor = await asyncio.to_thread(StancePredictor.load, s.model, device=s.device)
+        state.predictor = await asyncio.to_thread(
+            StancePredictor.load, s.model, device=s.device, backend=s.backend
+        )
     p = state.predictor
     state.metrics.model_info.info(
         {"name": p.name, "version": p.version, "base_model": str(p.meta.base_model)}
@@ -108,6 +115,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.metrics.ready.set(0)
         warm.cancel()
         await state.batcher.stop()
+        await asyncio.to_thread(app.state.label_store.close)
 
 
 async def _warm_up(state: ServiceState) -> None:

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from model.actors import MAX_ACTORS
+from model.backends import BACKENDS, DEFAULT_BACKEND
 from model.text import MAX_TEXT_CHARS
 
 
@@ -34,6 +35,10 @@ class Settings(BaseSettings):
 
     model: str | None = Field(None, description="Model directory or hub id; empty means the shipped model.")
     device: str | None = Field(None, description="torch device; empty picks CUDA when present, else CPU.")
+    backend: str = Field(
+        DEFAULT_BACKEND,
+        description="Forward pass: auto, torch, onnx or onnx-int8 (CPU; see the README's speed table).",
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
 
@@ -57,16 +62,43 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Origins allowed by CORS."
     )
+    database_url: str | None = Field(
+        None,
+        repr=False,
+        description="Label store: sqlite:////path/labels.db or postgresql://user:pass@host/db; "
+        "empty means ~/.local/share/slant/labels.db.",
+    )
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
     def _lists_from_env(cls, value: Any) -> Any:
         return _split_list(value)
 
-    @field_validator("model", "device", mode="before")
+    @field_validator("model", "device", "database_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        # A malformed URL stops the server at start-up; an unreachable database only fails /v1/labels.
+        if value is not None:
+            from model.errors import SlantError
+            from training.store import database_url
+
+            try:
+                database_url(value)
+            except SlantError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value not in BACKENDS:
+            raise ValueError(f"unknown backend {value!r}; use one of {', '.join(BACKENDS)}")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

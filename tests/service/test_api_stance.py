@@ -234,6 +234,20 @@ def test_docs_examples_work_as_written(client):
         assert all(item["actors"] for item in r.json()["items"]), name
 
 
+def test_docs_need_no_network(client):
+    """/docs and /redoc load their scripts and styles from this server, never from a CDN."""
+    import re
+
+    for page in ["/docs", "/redoc"]:
+        html = client.get(page).text
+        urls = re.findall(r"""(?:src|href)=["']([^"']+)["']|url: ?["']([^"']+)["']""", html)
+        assets = [u for pair in urls for u in pair if u]
+        assert assets, page
+        assert not [u for u in assets if u.startswith(("http:", "https:", "//"))], (page, assets)
+        for url in assets:
+            assert client.get(url).status_code == 200, url
+
+
 @pytest.mark.parametrize("path", ["/v1/stance", "/v1/models"])
 def test_v1_routes_answer_503_until_warm(serve, gated, path):
     with serve(gated, ready=False) as c:

@@ -76,3 +76,24 @@ def test_errors_are_one_line_not_tracebacks(tmp_path):
     cfg.write_text("name: x\n")
     result = runner.invoke(app, ["train", "--config", str(cfg)])
     assert result.exit_code == 2 and "does not validate" in result.output
+
+
+def test_serve_refuses_a_missing_model_before_starting(tmp_path):
+    result = runner.invoke(app, ["serve", "--model", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output and "Traceback" not in result.output
+    (tmp_path / "half").mkdir()
+    result = runner.invoke(app, ["serve", "--model", str(tmp_path / "half")])
+    assert result.exit_code == 2 and "is missing: config.json" in result.output
+
+
+def test_serve_rejects_an_unknown_backend(tiny_model_dir):
+    result = runner.invoke(app, ["serve", "--model", str(tiny_model_dir), "--backend", "tpu"])
+    assert result.exit_code == 2
+    assert "SLANT_BACKEND" in result.output and "onnx-int8" in result.output
+
+
+def test_export_onnx_writes_both_files(tiny_model_dir, tmp_path):
+    result = runner.invoke(app, ["export-onnx", "--model", str(tiny_model_dir), "-o", str(tmp_path / "x")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == ["model-int8.onnx", "model.onnx"]
