@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 #: ``auto``: torch on a GPU; on a CPU, this one.
-CPU_BACKEND = "torch"
+CPU_BACKEND = "onnx-int8"
 DEFAULT_BACKEND = "auto"
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 

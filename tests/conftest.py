@@ -66,7 +66,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_predictor(tiny_model_dir: Path):
     from model import StancePredictor
 
-    return StancePredictor.load(tiny_model_dir, device="cpu")
+    return StancePredictor.load(tiny_model_dir, device="cpu", backend="torch")
 
 
 @pytest.fixture(scope="session")

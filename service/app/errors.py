@@ -62,6 +62,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "unauthorized": 401,
     "overloaded": 429,
     "not_ready": 503,
+    "store_unavailable": 503,
     "client_closed_request": 499,
     "internal_error": 500,
 }

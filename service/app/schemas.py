@@ -237,6 +237,7 @@ class ModelInfo(BaseModel):
     base_model: str
     max_length: int
     max_windows: int
+    backend: str = Field(description="Where the forward pass runs: torch, onnx or onnx-int8.")
     created: str
     metrics: dict[str, Any] | None = Field(
         description="The model's dev-set evaluation report, if it has one."

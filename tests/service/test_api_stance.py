@@ -175,6 +175,7 @@ def test_models(client):
         "base_model": "tiny-random-bert",
         "max_length": 64,
         "max_windows": 16,
+        "backend": "torch",
         "created": "",
         "metrics": None,
     }

@@ -49,9 +49,9 @@ def test_overfit_eight_examples(tmp_path, tiny_model_dir):
             "fp16_weights": False,
         }
     )
-    before = cross_entropy(StancePredictor.load(tiny_model_dir), EXAMPLES)
+    before = cross_entropy(StancePredictor.load(tiny_model_dir, backend="torch"), EXAMPLES)
     out = fine_tune(config, output_dir=tmp_path / "model")
-    trained = StancePredictor.load(out)
+    trained = StancePredictor.load(out, backend="torch")
     after = cross_entropy(trained, EXAMPLES)
     assert after < before / 4, (before, after)
 
@@ -68,7 +68,7 @@ def test_overfit_eight_examples(tmp_path, tiny_model_dir):
 
     # Save and load again: identical predictions; batched equals single.
     again = save_model_dir(tmp_path / "again", trained.model, trained.tokenizer, trained.meta, fp16=False)
-    reloaded = StancePredictor.load(again)
+    reloaded = StancePredictor.load(again, backend="torch")
     texts, targets = [r[1] for r in EXAMPLES], [r[0] for r in EXAMPLES]
     batched = reloaded.score_pairs(targets, texts)
     assert np.allclose(trained.score_pairs(targets, texts), batched, atol=1e-6)

@@ -30,6 +30,7 @@ async def models(state: ReadyDep) -> ModelsResponse:
         base_model=p.meta.base_model,
         max_length=int(p.meta.max_length),
         max_windows=int(p.max_windows),
+        backend=p.backend.name,
         created=p.meta.created,
         metrics=json_safe(dev) if isinstance(dev, dict) else None,
     )

@@ -1,0 +1,411 @@
+"""The label store on SQLite and on a real PostgreSQL server (tests/_postgres.py starts one)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from _postgres import postgres_server_fixture, postgres_url_fixture  # noqa: F401  (fixtures)
+from sqlalchemy import create_engine, inspect, text
+
+from model.errors import ConfigError, InvalidInputError
+from training.store import LabelStore, StoreUnavailableError, database_url, new_label
+from training.store.files import export_labels, import_file
+from training.store.store import LabelIn, text_sha256
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/labels.db"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def store(store_url: str):
+    with LabelStore.open(store_url) as s:
+        yield s
+
+
+def lab(text: str, actor: str, label: str, **kw) -> LabelIn:
+    return new_label(text=text, actor=actor, label=label, **kw)
+
+
+def test_migrations_from_empty_match_the_schema(store_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from training.store.schema import Base
+
+    for _ in range(2):  # the second open finds the schema at head and changes nothing
+        LabelStore.open(store_url).close()
+    engine = create_engine(database_url(store_url))
+    with engine.connect() as conn:
+        assert set(inspect(conn).get_table_names()) == {"texts", "labels", "slant_alembic_version"}
+        assert conn.execute(text("SELECT version_num FROM slant_alembic_version")).scalar() == "0001"
+        ctx = MigrationContext.configure(
+            conn, opts={"compare_type": True, "version_table": "slant_alembic_version"}
+        )
+        assert compare_metadata(ctx, Base.metadata) == []
+    engine.dispose()
+
+
+def test_sqlite_is_wal_with_foreign_keys(tmp_path):
+    with LabelStore.open(str(tmp_path / "sub" / "labels.db")) as s, s.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert s.backend == "sqlite" and s.url == f"sqlite:///{tmp_path}/sub/labels.db"
+
+
+def test_stored_duplicate_conflict(store):
+    r = store.add([lab("Go Bernie!", "Bernie", "positive", annotator="al")])
+    assert r.committed and [o.status for o in r.outcomes] == ["stored"]
+    first = r.outcomes[0]
+    assert (first.actor, first.label) == ("Bernie Sanders", "favor")
+
+    # Same text (modulo whitespace), same canonical actor, same label: a duplicate, not stored again.
+    r = store.add([lab("  Go   Bernie! ", "Bernie Sanders", "favor", annotator="bo")])
+    assert [o.status for o in r.outcomes] == ["duplicate"] and r.outcomes[0].label_id == first.label_id
+    # A different label: a conflict, stored, and it supersedes the first.
+    r = store.add([lab("Go Bernie!", "Bernie Sanders", "against", annotator="cy")])
+    c = r.outcomes[0]
+    assert (c.status, c.previous_label, c.previous_label_id) == ("conflict", "favor", first.label_id)
+    assert c.label_id > first.label_id
+    # Back to favor: compared with the *current* label (against), so a conflict again.
+    r = store.add([lab("Go Bernie!", "Bernie Sanders", "favor")])
+    assert (r.outcomes[0].status, r.outcomes[0].previous_label) == ("conflict", "against")
+    assert store.counts() == {"texts": 1, "labels": 3, "current": 1}
+    page = store.labels()
+    assert [(x.label, x.current) for x in page.items] == [
+        ("favor", True),
+        ("against", False),
+        ("favor", False),
+    ]
+
+
+def test_duplicates_and_conflicts_inside_one_batch(store):
+    r = store.add(
+        [
+            lab("The DNC met.", "DNC", "neutral"),
+            lab("The DNC met.", "Democratic National Committee", "neutral"),
+            lab("The DNC met.", "DNC", "against"),
+            lab("The DNC met.", "Bernie Sanders", "neutral"),
+        ]
+    )
+    assert [o.status for o in r.outcomes] == ["stored", "duplicate", "conflict", "stored"]
+    assert r.outcomes[1].label_id == r.outcomes[0].label_id
+    assert r.outcomes[2].previous_label_id == r.outcomes[0].label_id
+    assert (r.stored, r.duplicates, r.conflicts) == (2, 1, 1)
+    assert {o.text_id for o in r.outcomes} == {r.outcomes[0].text_id}
+    rows = store.training_rows()
+    assert sorted((x["target"], x["label"]) for x in rows) == [
+        ("Bernie Sanders", "neutral"),
+        ("Democratic National Committee", "against"),
+    ]
+    assert {x["dataset"] for x in rows} == {"labels"}
+
+
+def test_text_identity_is_the_normalised_hash(store):
+    a = "Cafe\u0301 owners\n  back   Sanders."
+    b = "Café owners back Sanders. "
+    assert text_sha256(a) == text_sha256(b)
+    r = store.add(
+        [
+            lab(a, "Bernie Sanders", "favor"),
+            lab(b, "Bernie Sanders", "favor", source_ref="https://x.example/1"),
+        ]
+    )
+    assert [o.status for o in r.outcomes] == ["stored", "duplicate"]
+    (t,) = store.recent_texts()
+    assert t.text == a and t.source_ref == "https://x.example/1" and t.labels == 1
+
+
+def test_label_fields_round_trip(store):
+    pred = {"label": "against", "probabilities": {"against": 0.6, "none": 0.3, "pro": 0.1}}
+    store.add(
+        [
+            lab(
+                "Clinton spoke.",
+                "Hillary",
+                "neutral",
+                annotator=" ann ",
+                corrected_prediction=pred,
+                model_version="tiny 0",
+                source="import",
+            )
+        ],
+        batch_id="b1",
+    )
+    (x,) = store.labels(batch_id="b1").items
+    assert (x.actor, x.label, x.annotator, x.source, x.model_version) == (
+        "Hillary Clinton",
+        "neutral",
+        "ann",
+        "import",
+        "tiny 0",
+    )
+    assert x.corrected_prediction == {
+        "label": "against",
+        "probabilities": {"against": 0.6, "neutral": 0.3, "favor": 0.1},
+    }
+    assert x.created_at.utcoffset() is not None and x.created_at.utcoffset().total_seconds() == 0
+    assert abs(time.time() - x.created_at.timestamp()) < 60
+
+
+@pytest.mark.parametrize(
+    "kwargs, field, message",
+    [
+        ({"label": "maybe"}, "label", "unknown stance label 'maybe'"),
+        ({"text": "  "}, "text", "text is empty"),
+        ({"actor": ""}, "actor", "actor name is empty"),
+        ({"actor": 3}, "actor", "expected an actor name (a string), found int"),
+        ({"source": "web"}, "source", "unknown label source 'web'"),
+        ({"annotator": "x" * 201}, "annotator", "201 characters; the limit is 200"),
+        (
+            {"corrected_prediction": {"label": "favor", "probabilities": {"favor": 1.5}}},
+            "corrected_prediction.probabilities.favor",
+            "must be a number from 0 to 1",
+        ),
+        ({"corrected_prediction": {"lbl": "favor"}}, "corrected_prediction", "with a 'label'"),
+    ],
+)
+def test_new_label_says_what_is_wrong(kwargs, field, message):
+    args = {"text": "Go Bernie!", "actor": "Bernie", "label": "favor"} | kwargs
+    with pytest.raises(InvalidInputError, match=re.escape(message)) as info:
+        new_label(**args, field="items[2].")
+    assert info.value.field == f"items[2].{field}"
+    assert info.value.fix
+
+
+def test_a_failing_batch_stores_nothing(store, monkeypatch):
+    store.add([lab("Earlier text.", "DNC", "favor")])
+    before = store.counts()
+    # A database-level failure mid-batch: the third label breaks the CHECK constraint on insert,
+    # after the batch's new texts were inserted.
+    bad = LabelIn(text="New text two.", actor="DNC", label="sideways")
+    with pytest.raises(Exception, match="(?i)check|constraint"):
+        store.add([lab("New text one.", "DNC", "favor"), lab("Earlier text.", "DNC", "against"), bad])
+    assert store.counts() == before
+    # A crash in our own code between the text inserts and the label inserts.
+    from training.store.store import LabelStore as Cls
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("simulated crash mid-batch")
+
+    monkeypatch.setattr(Cls, "_current", boom)
+    with pytest.raises(RuntimeError, match="simulated"):
+        store.add([lab("New text three.", "DNC", "favor")])
+    monkeypatch.undo()
+    assert store.counts() == before
+    assert [t.text for t in store.recent_texts()] == ["Earlier text."]
+
+
+def test_dry_run_reports_and_stores_nothing(store):
+    store.add([lab("Go Bernie!", "Bernie", "favor")])
+    r = store.add([lab("Go Bernie!", "Bernie", "favor"), lab("New.", "DNC", "neutral")], dry_run=True)
+    assert not r.committed and [o.status for o in r.outcomes] == ["duplicate", "stored"]
+    assert store.counts()["labels"] == 1
+
+
+_CHILD = """
+import sys, time
+from pathlib import Path
+from training.store import LabelStore, new_label
+from training.store.store import LabelStore as Cls
+real = Cls._current
+def stall(self, *args, **kwargs):
+    out = real(self, *args, **kwargs)
+    Path(sys.argv[2]).write_text("in the middle")
+    time.sleep(120)
+    return out
+Cls._current = stall
+store = LabelStore.open(sys.argv[1])
+store.add([new_label(text=f"Crash text {i}.", actor="DNC", label="favor") for i in range(50)])
+"""
+
+
+def test_a_killed_writer_leaves_the_store_consistent(store, store_url, tmp_path):
+    """A writer killed (SIGKILL) inside its transaction, texts already inserted: nothing of it remains."""
+    store.add([lab("Before the crash.", "DNC", "favor")])
+    marker = tmp_path / "marker"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, store_url, str(marker)], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert child.poll() is None, "the writer exited before reaching the middle of its batch"
+            assert time.monotonic() < deadline, "the writer never reached the middle of its batch"
+            time.sleep(0.05)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+    assert store.counts() == {"texts": 1, "labels": 1, "current": 1}
+    # The lock the dead writer held is gone: writing works again at once.
+    assert store.add([lab("After the crash.", "DNC", "favor")]).stored == 1
+    if store.backend == "sqlite":
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+
+
+def test_concurrent_writers_never_double_a_label(store):
+    barrier = threading.Barrier(4)
+    reports = []
+
+    def write():
+        barrier.wait()
+        reports.append(
+            store.add([lab("Same text.", "DNC", "favor"), lab(f"t{threading.get_ident()}", "DNC", "favor")])
+        )
+
+    threads = [threading.Thread(target=write) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    statuses = sorted(r.outcomes[0].status for r in reports)
+    assert statuses == ["duplicate", "duplicate", "duplicate", "stored"]
+    assert store.counts() == {"texts": 5, "labels": 5, "current": 5}
+
+
+def test_filters_paging_and_recent_texts(store):
+    store.add(
+        [lab(f"Text {i}.", "DNC" if i % 2 else "Bernie", "favor", annotator=f"a{i % 3}") for i in range(7)]
+    )
+    store.add([lab("Text 0.", "Bernie", "against")], batch_id="fix")
+    store.add([lab("Imported.", "Trump", "neutral", source="import")])
+    page = store.labels(actor="Bernie", limit=2)
+    assert page.total == 5 and [x.text for x in page.items] == ["Text 0.", "Text 6."]
+    assert store.labels(actor="bernie sanders", current_only=True).total == 4
+    assert store.labels(source="import").items[0].actor == "Donald Trump"
+    assert store.labels(label="against").total == 1 and store.labels(annotator="a1").total == 2
+    oldest = store.labels(newest_first=False, limit=3, offset=1)
+    assert [x.text for x in oldest.items] == ["Text 1.", "Text 2.", "Text 3."] and oldest.total == 9
+    recent = store.recent_texts(limit=3)
+    assert [t.text for t in recent] == ["Imported.", "Text 6.", "Text 5."]
+    since = store.labels(batch_id="fix").items[0].created_at
+    assert [t.text for t in store.recent_texts(since=since)] == ["Imported."]
+    assert store.recent_texts(limit=20)[-1].labels == 2  # Text 0: favor, then against
+
+
+def test_export_then_import_gives_only_duplicates(store, tmp_path):
+    store.add([lab("Go Bernie!", "Bernie", "favor", annotator="al"), lab("The DNC met.", "DNC", "neutral")])
+    store.add([lab("Go Bernie!", "Bernie", "against", annotator="bo", source_ref="https://x.example/a")])
+    for fmt in ("jsonl", "csv"):
+        path = tmp_path / f"export.{fmt}"
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            assert export_labels(store, fh, fmt=fmt) == 2  # current labels only
+        result = import_file(store, path)
+        assert result.bad == [] and result.report is not None
+        assert [o.status for o in result.report.outcomes] == ["duplicate", "duplicate"]
+    rows = [json.loads(line) for line in (tmp_path / "export.jsonl").read_text().splitlines()]
+    assert rows[0]["target"] == "Democratic National Committee" and rows[1]["label"] == "against"
+    assert rows[1]["annotator"] == "bo" and rows[1]["source"] == "correction"
+    assert rows[1]["source_ref"] == "https://x.example/a" and rows[1]["created_at"].endswith("+00:00")
+    assert store.counts()["labels"] == 3
+
+
+def test_import_reports_bad_rows_and_stores_the_rest(store, tmp_path):
+    path = tmp_path / "labels.jsonl"
+    path.write_bytes(
+        b'{"text": "Go Bernie!", "target": "Bernie", "label": "FAVOR"}\n'
+        b"\n"
+        b'{"text": "Bad label.", "target": "DNC", "label": "maybe"}\n'
+        b"{not json\n"
+        b'{"text": "No target.", "label": "favor"}\n'
+        b'{"text": "Bad \xff byte.", "target": "DNC", "label": "favor"}\n'
+        b'["a list"]\n'
+        b'{"text": "The DNC met.", "target": "DNC", "label": "none", "annotator": "zed"}\n'
+    )
+    result = import_file(store, path, annotator="importer")
+    assert result.rows == 7
+    assert [(b.line, b.message.split(" Fix")[0]) for b in result.bad] == [
+        (3, "label: unknown stance label 'maybe'"),
+        (4, "not valid JSON (Expecting property name enclosed in double quotes at column 2)"),
+        (5, "missing 'target'"),
+        (6, "not valid UTF-8 (bad byte 0xff at column 15)"),
+        (7, "expected a JSON object, found list"),
+    ]
+    assert result.lines == [1, 8] and result.report is not None and result.report.stored == 2
+    assert {(x.annotator, x.source) for x in store.labels().items} == {
+        ("importer", "import"),
+        ("zed", "import"),
+    }
+    assert "7 rows, 5 bad (not stored), 2 stored, 0 duplicates, 0 conflicts" in result.summary()
+
+
+def test_import_csv_with_line_numbers(store, tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text(
+        'text,target,label\n"Two\nlines.",DNC,favor\n"Bad.",DNC,maybe\n"x",DNC,favor,extra\nOk.,Bernie,con\n',
+        encoding="utf-8",
+    )
+    result = import_file(store, path)
+    assert [(b.line, b.message[:34]) for b in result.bad] == [
+        (4, "label: unknown stance label 'maybe"),
+        (5, "4 fields; the header has 3"),
+    ]
+    assert result.lines == [2, 6]
+    bad_header = tmp_path / "h.csv"
+    bad_header.write_text("body,actor,label\nx,y,favor\n", encoding="utf-8")
+    with pytest.raises(InvalidInputError, match=r"\['text', 'target'\] missing"):
+        import_file(store, bad_header)
+
+
+def test_database_urls(monkeypatch, tmp_path):
+    monkeypatch.delenv("SLANT_DATABASE_URL", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert database_url().render_as_string() == f"sqlite:///{tmp_path}/slant/labels.db"
+    monkeypatch.setenv("SLANT_DATABASE_URL", "postgres://u:secret@db:5433/labels")
+    url = database_url()
+    assert url.drivername == "postgresql+psycopg" and url.port == 5433
+    assert "secret" not in LabelStore.__module__ + url.render_as_string(hide_password=True)
+    assert database_url("relative.db").database == str(Path("relative.db").resolve())
+    for bad, message in [
+        ("mysql://u@h/db", "'mysql' is not supported"),
+        ("sqlite://", "in-memory"),
+        ("sqlite:///:memory:", "in-memory"),
+        ("postgresql+asyncpg://u@h/db", "'asyncpg' is not supported"),
+        ("not a url://x", "not a database URL"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            database_url(bad)
+
+
+def test_unreachable_or_unwritable_store_is_unavailable(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StoreUnavailableError, match="cannot create the folder"):
+        LabelStore.open(f"sqlite:///{blocker}/sub/labels.db")
+    with pytest.raises(
+        StoreUnavailableError, match=r"label store at postgresql\+psycopg://u:\*\*\*@127.0.0.1:1/x"
+    ):
+        LabelStore.open("postgresql://u:pw@127.0.0.1:1/x")
+
+
+def test_a_store_from_a_newer_slant_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path}/labels.db"
+    LabelStore.open(url).close()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE slant_alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(ConfigError, match="a newer slant may have written it"):
+        LabelStore.open(url)
+
+
+def test_the_postgres_fixture_skips_with_the_reason_without_a_server(monkeypatch):
+    import _postgres
+
+    monkeypatch.setattr(_postgres, "find_bin_dir", lambda: None)
+    with pytest.raises(pytest.skip.Exception, match=r"apt-get install postgresql"):
+        next(_postgres.start_postgres())

@@ -1,0 +1,1 @@
+"""Alembic migrations of the label store (run by ``LabelStore.open``; no alembic.ini needed)."""

@@ -1,0 +1,102 @@
+"""The label store's tables as typed SQLAlchemy 2 ORM classes.
+
+Two tables: ``texts`` (each distinct text once, keyed by the SHA-256 of its normalised form) and
+``labels`` (every stance label ever given to a (text, actor) pair; the newest is the current one).
+Changing a column here needs a new migration in ``migrations/versions``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, MetaData, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from model.labels import STANCE_LABELS
+
+SOURCES: tuple[str, ...] = ("correction", "import")
+"""How a label arrived: a person correcting a prediction, or a file import."""
+
+MAX_ACTOR_CHARS = 200
+MAX_ANNOTATOR_CHARS = 200
+MAX_MODEL_VERSION_CHARS = 200
+MAX_SOURCE_REF_CHARS = 2048
+
+# Constraint names fixed by convention, so later migrations can name what they alter on both backends.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite stores none and returns naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# none_as_null: a missing prediction is SQL NULL, not the JSON value null.
+_JSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class TextRow(Base):
+    """One distinct text. ``sha256`` is of the normalised text (see ``normalize_text``)."""
+
+    __tablename__ = "texts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    source_ref: Mapped[str | None] = mapped_column(String(MAX_SOURCE_REF_CHARS))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+    labels: Mapped[list[LabelRow]] = relationship(back_populates="text_row", passive_deletes=True)
+
+
+class LabelRow(Base):
+    """One stance label for a (text, actor) pair, with who gave it, when, how and what it corrected."""
+
+    __tablename__ = "labels"
+    __table_args__ = (
+        CheckConstraint(f"label IN {STANCE_LABELS!r}", name="label"),
+        CheckConstraint(f"source IN {SOURCES!r}", name="source"),
+        # The current label of a (text, actor) is the one with the highest id.
+        Index("ix_labels_text_actor", "text_id", "actor", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text_id: Mapped[int] = mapped_column(ForeignKey("texts.id", ondelete="CASCADE"))
+    actor: Mapped[str] = mapped_column(String(MAX_ACTOR_CHARS), index=True)
+    label: Mapped[str] = mapped_column(String(16))
+    annotator: Mapped[str | None] = mapped_column(String(MAX_ANNOTATOR_CHARS))
+    source: Mapped[str] = mapped_column(String(16), index=True)
+    corrected_prediction: Mapped[dict[str, Any] | None] = mapped_column(_JSON)
+    model_version: Mapped[str | None] = mapped_column(String(MAX_MODEL_VERSION_CHARS))
+    batch_id: Mapped[str] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+    text_row: Mapped[TextRow] = relationship(back_populates="labels")
