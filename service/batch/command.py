@@ -1,0 +1,108 @@
+"""The ``slant label`` typer command: a thin wrapper over :func:`service.batch.label_corpus`.
+
+Kept apart from ``service/cli.py`` (which registers it) so the CLI module stays small; it imports
+nothing heavy, so ``slant --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated
+
+import typer
+
+from model.errors import SlantError
+
+
+def label(
+    input: Annotated[
+        str,
+        typer.Argument(
+            help="JSONL, CSV or Parquet file, a `datasets` save_to_disk directory or a dataset name "
+            "(with --engine ray: any path Ray reads, e.g. s3://bucket/news.parquet).",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Output .jsonl or .parquet (Ray: a directory).")
+    ],
+    text_field: Annotated[str, typer.Option(help="Column holding the text.")] = "text",
+    id_field: Annotated[
+        str | None, typer.Option(help="Column holding the row id (default: the 0-based row number).")
+    ] = None,
+    actor: Annotated[
+        list[str] | None,
+        typer.Option("--actor", "-a", help="Actor for every row; repeat for several."),
+    ] = None,
+    actors_field: Annotated[
+        str | None,
+        typer.Option(help="Column with each row's actors: a list or a ';'-separated string."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model directory or hub id (default: shipped model).")
+    ] = None,
+    evidence: Annotated[int, typer.Option(help="Evidence sentences per actor.")] = 3,
+    batch_size: Annotated[int, typer.Option(help="Rows per predict call (per worker task).")] = 32,
+    workers: Annotated[int, typer.Option(help="Worker processes (local) or model actors (ray).")] = 1,
+    chunk_size: Annotated[int, typer.Option(help="Rows per committed chunk (the unit of resume).")] = 1000,
+    format: Annotated[
+        str | None, typer.Option("--format", help="Output format: jsonl or parquet (default: from --output).")
+    ] = None,
+    input_format: Annotated[
+        str | None, typer.Option(help="Input format: jsonl, csv, parquet or hf (default: from INPUT).")
+    ] = None,
+    split: Annotated[str, typer.Option(help="Split of a Hugging Face dataset.")] = "train",
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing OUTPUT; discard a mismatched partial run.")
+    ] = False,
+    engine: Annotated[str, typer.Option(help="local (resumable) or ray (Ray Data, clusters).")] = "local",
+    gpus_per_worker: Annotated[float, typer.Option(help="Ray: GPUs per model actor (0: CPU).")] = 0.0,
+    cpus_per_worker: Annotated[float, typer.Option(help="Ray: CPUs per model actor.")] = 1.0,
+    device: Annotated[
+        str | None, typer.Option(help="torch device, e.g. cpu or cuda (default: cuda when available).")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Progress bar on a terminal, log lines otherwise.")] = True,
+) -> None:
+    """Label a whole corpus: one JSON/Parquet row per input row, bad rows to OUTPUT.errors.jsonl.
+
+    Resumable: re-run the same command after a crash and finished chunks are kept. Prints a JSON
+    summary (rows read, labelled, errors, seconds, rows/s, output paths) at the end.
+    """
+    from transformers.utils import logging as hf_logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    from .runner import label_corpus
+
+    try:
+        summary = label_corpus(
+            input,
+            output=output,
+            text_field=text_field,
+            id_field=id_field,
+            actors=actor or None,
+            actors_field=actors_field,
+            model=model,
+            evidence=evidence,
+            batch_size=batch_size,
+            workers=workers,
+            chunk_size=chunk_size,
+            output_format=format,
+            input_format=input_format,
+            split=split,
+            force=force,
+            engine=engine,  # type: ignore[arg-type]
+            gpus_per_worker=gpus_per_worker,
+            cpus_per_worker=cpus_per_worker,
+            device=device,
+            progress=progress,
+        )
+    except SlantError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted: finished chunks are kept; run the same command again to resume", err=True)
+        raise typer.Exit(130) from None
+    typer.echo(json.dumps(summary.to_json(), indent=2))

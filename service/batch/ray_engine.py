@@ -1,0 +1,283 @@
+"""The Ray engine: the same labelling as a Ray Data pipeline, for clusters and object stores.
+
+    read_parquet / read_json / read_csv (any path Ray reads: local, s3://, gs://, ...)
+      -> zip with range(n): the 0-based row number of every row
+      -> map_batches(_RayLabeller): one model per actor, ``concurrency=workers``,
+         ``num_gpus`` per actor when ``--gpus-per-worker`` > 0, else ``num_cpus``
+      -> write_parquet / write_json into the OUTPUT directory (one file per block)
+
+Each actor runs :func:`service.batch.rows.label_batch`, the function the local engine uses, so
+both engines write the same rows. Bad rows are collected on the driver into
+``OUTPUT.errors.jsonl``. Ray is imported only here, and only when ``--engine ray`` is chosen.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from model.errors import ConfigError, InvalidInputError
+
+from .io import RawRow, atomic_write_bytes, detect_input_format, dump_jsonl, output_schema
+from .rows import RowOptions, label_batch
+from .runner import LabelSummary, model_identity
+
+ROW_COL = "__slant_row"
+_ERROR_COLS = ("error_code", "error_field", "error_reason")
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "--engine ray needs Ray Data, which is not installed",
+            field="--engine",
+            fix="pip install 'slant[cluster]' (or: pip install 'ray[data]>=2.40'), or use --engine local",
+        ) from None
+    return ray
+
+
+def _combined_schema(id_is_row: bool) -> Any:
+    import pyarrow as pa
+
+    schema = output_schema(id_is_row=id_is_row)
+    for name in _ERROR_COLS:
+        schema = schema.append(pa.field(name, pa.string()))
+    return schema
+
+
+class _RayLabeller:
+    """A Ray Data actor: loads the model once, labels pyarrow batches with ``label_batch``."""
+
+    def __init__(self, *, model: str | None, opts: RowOptions, threads: int, device: str | None) -> None:
+        from .local import load_predictor, quiet_worker
+
+        quiet_worker(threads)
+        self.predictor = load_predictor(model, device=device)
+        self.opts = opts
+        self.schema = _combined_schema(opts.id_field is None)
+
+    def __call__(self, batch: Any) -> Any:
+        import pyarrow as pa
+
+        raws = []
+        for record in batch.to_pylist():
+            row = int(record.pop(ROW_COL))
+            raws.append(RawRow(row, record))
+        results, errors = label_batch(self.predictor, raws, self.opts)
+        rows: list[dict[str, Any]] = list(results)
+        for e in errors:
+            rows.append(
+                {
+                    "id": e["id"],
+                    "row": e["row"],
+                    "error_code": e["code"],
+                    "error_field": e["field"],
+                    "error_reason": e["reason"],
+                }
+            )
+        rows.sort(key=lambda r: r["row"])
+        return pa.Table.from_pylist(rows, schema=self.schema)
+
+
+def _only_results(batch: Any) -> Any:
+    import pyarrow.compute as pc
+
+    return batch.filter(pc.is_null(batch["error_code"])).drop_columns(list(_ERROR_COLS))
+
+
+def _only_errors(batch: Any) -> Any:
+    import pyarrow.compute as pc
+
+    kept = batch.filter(pc.is_valid(batch["error_code"]))
+    return kept.select(["id", "row", *_ERROR_COLS]).rename_columns(["id", "row", "code", "field", "reason"])
+
+
+def _filesystem(path: str) -> tuple[Any, str, bool]:
+    """(pyarrow filesystem, path inside it, is_local) for a local path or a URI such as s3://b/k."""
+    import pyarrow.fs as pafs
+
+    if "://" in path and not path.startswith("file://"):
+        fs, inner = pafs.FileSystem.from_uri(path)
+        return fs, inner, False
+    local = os.path.abspath(path.removeprefix("file://"))
+    return pafs.LocalFileSystem(), local, True
+
+
+def _remote_format(uri: str, given: str | None) -> str:
+    """The format of a remote input from ``--input-format`` or its suffix (a prefix has none)."""
+    if given:
+        return detect_input_format(uri, given)
+    name = uri.rstrip("/").rsplit("/", 1)[-1]
+    for suffixes, fmt in (((".parquet", ".pq"), "parquet"), ((".jsonl", ".json", ".ndjson"), "jsonl")):
+        if name.lower().endswith(suffixes) or name.lower().endswith(tuple(x + ".gz" for x in suffixes)):
+            return fmt
+    if name.lower().endswith((".csv", ".csv.gz")):
+        return "csv"
+    raise InvalidInputError(
+        f"cannot tell the format of {uri} from its name",
+        field="--input-format",
+        fix="pass --input-format parquet, jsonl or csv",
+    )
+
+
+def _clear(fs: Any, path: str, *, force: bool, what: str) -> None:
+    import pyarrow.fs as pafs
+
+    info = fs.get_file_info(path)
+    if info.type == pafs.FileType.NotFound:
+        return
+    if not force:
+        raise InvalidInputError(
+            f"{what} {path} already exists",
+            field="--output",
+            fix="pass --force to overwrite it, or choose another --output",
+        )
+    if info.type == pafs.FileType.Directory:
+        fs.delete_dir(path)
+    else:
+        fs.delete_file(path)
+
+
+def _read(ray: Any, input: str, *, fmt: str, columns: list[str], split: str) -> Any:
+    if fmt == "parquet":
+        return ray.data.read_parquet(input, columns=columns)
+    if fmt == "jsonl":
+        return ray.data.read_json(input, lines=True).select_columns(columns)
+    if fmt == "csv":
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        # Every column as text, as the csv module reads it locally (ids stay "007", not 7).
+        convert = pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in columns}, include_columns=columns
+        )
+        return ray.data.read_csv(input, convert_options=convert)
+    from .io import HfSource
+
+    return ray.data.from_huggingface(HfSource(input, columns, split=split).dataset)
+
+
+def label_with_ray(
+    input: str,
+    *,
+    output: str,
+    opts: RowOptions,
+    model: str | None,
+    output_format: str,
+    input_format: str | None,
+    split: str,
+    batch_size: int,
+    workers: int,
+    gpus_per_worker: float = 0.0,
+    cpus_per_worker: float = 1.0,
+    device: str | None = None,
+    force: bool = False,
+) -> LabelSummary:
+    """Label a corpus with Ray Data; OUTPUT becomes a directory of Parquet or JSONL files.
+
+    Connects to the cluster named by ``$RAY_ADDRESS`` (or starts a local Ray) unless Ray is
+    already initialised. Not resumable chunk by chunk: a failed run is re-run with ``--force``.
+
+    >>> label_with_ray("s3://b/news.parquet", output="s3://b/stance", opts=RowOptions(),  # doctest: +SKIP
+    ...                model=None, output_format="parquet", input_format=None, split="train",
+    ...                batch_size=32, workers=4, gpus_per_worker=1)
+    """
+    ray = _import_ray()
+    t0 = time.perf_counter()
+    fmt = (
+        detect_input_format(input, input_format)
+        if "://" not in input
+        else _remote_format(input, input_format)
+    )
+    if model is None:  # resolve the default here: $SLANT_MODEL on the nodes may differ
+        from model.predictor import default_model_path
+
+        model = default_model_path()
+    out = output.rstrip("/")
+    fs, out_path, is_local = _filesystem(out)
+    errors_uri = out + ".errors.jsonl"
+    _, errors_path, _ = _filesystem(errors_uri)
+    _clear(fs, out_path, force=force, what="output")
+    _clear(fs, errors_path, force=force, what="errors file")
+
+    if not ray.is_initialized():
+        ray.init()  # honours RAY_ADDRESS; without it, a local Ray on this machine
+    ctx = ray.data.DataContext.get_current()
+    ctx.execution_options.preserve_order = True
+
+    # The input is read and numbered before the model actors start: actors hold their CPUs (or
+    # GPUs) for the whole map, and on a small cluster read tasks queued behind them would wait
+    # forever. Materialised blocks spill to disk when the object store fills.
+    try:
+        ds = _read(ray, input, fmt=fmt, columns=opts.columns, split=split).materialize()
+    except Exception as exc:  # Ray wraps reader errors in its own task errors
+        lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+        raise InvalidInputError(
+            f"Ray could not read {input}: {lines[-1] if lines else type(exc).__name__}",
+            field="INPUT",
+            fix="Ray reads with Arrow and stops at a malformed line or a column of mixed types; "
+            "--engine local reads row by row and lists such rows in the errors file",
+        ) from None
+    n = ds.count()
+    # Row numbers: zip is positional, so row k of the input gets k (the local engine's numbering).
+    ds = ds.zip(ray.data.range(n).rename_columns({"id": ROW_COL})).materialize()
+    if n and ds.num_blocks() < 2 * workers:
+        # At least two blocks per actor, or some actors sit idle on a small input.
+        ds = ds.repartition(min(n, 2 * workers)).materialize()
+    compute: dict[str, Any] = {"concurrency": workers}
+    if gpus_per_worker > 0:
+        compute["num_gpus"] = gpus_per_worker
+    else:
+        compute["num_cpus"] = cpus_per_worker
+    labelled = ds.map_batches(
+        _RayLabeller,
+        fn_constructor_kwargs={
+            "model": model,
+            "opts": opts,
+            "threads": int(cpus_per_worker),
+            "device": device,
+        },
+        batch_size=batch_size,
+        batch_format="pyarrow",
+        **compute,
+    ).materialize()
+
+    # Errors first, then the output: an OUTPUT that exists belongs to a finished run.
+    errors = labelled.map_batches(_only_errors, batch_format="pyarrow")
+    error_rows = [{k: row[k] for k in ("id", "row", "code", "field", "reason")} for row in errors.iter_rows()]
+    error_rows.sort(key=lambda r: r["row"])
+    data = dump_jsonl(error_rows)
+    if is_local:
+        atomic_write_bytes(Path(errors_path), data)
+    else:
+        with fs.open_output_stream(errors_path) as f:
+            f.write(data)
+
+    results = labelled.map_batches(_only_results, batch_format="pyarrow")
+    target = out_path + f".tmp-{uuid.uuid4().hex[:8]}" if is_local else out
+    if output_format == "parquet":
+        results.write_parquet(target)
+    else:
+        results.write_json(target, force_ascii=False)
+    if is_local:
+        os.replace(target, out_path)
+
+    first = results.take(1)
+    loaded = {"name": first[0]["model"], "version": first[0]["version"]} if first else {}
+    return LabelSummary(
+        rows_read=n,
+        labelled=results.count(),
+        errors=len(error_rows),
+        seconds=time.perf_counter() - t0,
+        output=out,
+        errors_file=errors_uri,
+        engine="ray",
+        workers=workers,
+        model=model_identity(model, loaded),
+    )

@@ -1,0 +1,225 @@
+"""The row-processing function both engines share: validate rows, predict, build output records.
+
+A batch of raw rows becomes (results, errors). Rows are validated first (text with
+``check_text``, actors with ``parse_actors``), so a bad row never reaches the predictor; if
+``predict`` still raises for a batch, the batch is retried row by row and only the row that
+fails is reported. Every error record carries the row number, the id when known, a code
+(``SlantError.code`` where the core raised one) and the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from model.actors import parse_actors
+from model.errors import InvalidInputError, SlantError
+from model.text import check_text
+
+from .io import RawRow
+
+log = logging.getLogger(__name__)
+
+UNREADABLE = "unreadable_row"
+PREDICTION_FAILED = "prediction_failed"
+
+
+@dataclass(frozen=True)
+class RowOptions:
+    """Options that decide what a row's output is (they are recorded in the resume manifest)."""
+
+    text_field: str = "text"
+    id_field: str | None = None
+    actors: tuple[Any, ...] | None = None
+    actors_field: str | None = None
+    evidence: int = 3
+    discover_limit: int = 5
+
+    @property
+    def columns(self) -> list[str]:
+        """Input columns to read, the text column first."""
+        cols = [self.text_field]
+        for c in (self.id_field, self.actors_field):
+            if c and c not in cols:
+                cols.append(c)
+        return cols
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text_field": self.text_field,
+            "id_field": self.id_field,
+            "actors": list(self.actors) if self.actors is not None else None,
+            "actors_field": self.actors_field,
+            "evidence": self.evidence,
+            "discover_limit": self.discover_limit,
+        }
+
+
+@dataclass
+class _Prepared:
+    row: int
+    id: Any
+    text: str
+    actors: list[Any] | None
+
+
+def _as_text(value: Any, field: str) -> str:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            # Undecodable input bytes were kept as surrogates by the reader: give them back as
+            # bytes so check_text reports the bad byte and its position.
+            try:
+                value = value.encode("utf-8", errors="surrogateescape")
+            except UnicodeEncodeError:
+                raise InvalidInputError(
+                    "text contains unpaired UTF-16 surrogates", field=field, fix="send valid Unicode text"
+                ) from None
+    return check_text(value, field=field)
+
+
+def _row_id(raw: RawRow, opts: RowOptions) -> Any:
+    if opts.id_field is None:
+        return raw.row
+    value = (raw.record or {}).get(opts.id_field)
+    if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
+        found = "nothing" if value in (None, "") else type(value).__name__
+        raise InvalidInputError(
+            f"expected a string or number id, found {found}",
+            field=opts.id_field,
+            fix="give every row an id, or leave out --id-field to use row numbers",
+        )
+    text = str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError("id is not valid UTF-8", field=opts.id_field) from None
+    return text
+
+
+def _strip_nulls(item: Any) -> Any:
+    # Parquet structs and Arrow-read JSON give every struct field, with None for the missing ones.
+    if isinstance(item, dict):
+        return {k: v for k, v in item.items() if v is not None}
+    return item
+
+
+def _row_actors(raw: RawRow, opts: RowOptions) -> list[Any] | None:
+    """The row's own actor list, or None to discover (no --actors-field, or an empty cell)."""
+    if opts.actors_field is None:
+        return None
+    value = (raw.record or {}).get(opts.actors_field)
+    field = opts.actors_field
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise InvalidInputError(
+                    "actors cell starts with '[' but is not a JSON list",
+                    field=field,
+                    fix='write a JSON list (["DNC", "Bernie Sanders"]) or names separated by ";"',
+                ) from None
+        else:
+            value = [part.strip() for part in text.split(";") if part.strip()]
+    if isinstance(value, tuple):
+        value = list(value)
+    if not isinstance(value, list):
+        raise InvalidInputError(
+            f"expected a list of actors or a ';'-separated string, found {type(value).__name__}",
+            field=field,
+            fix='e.g. ["DNC", "Bernie Sanders"] or "DNC; Bernie Sanders"',
+        )
+    value = [_strip_nulls(v) for v in value]
+    parse_actors(value, field=field)
+    return value
+
+
+def error_record(
+    raw_row: int, row_id: Any, code: str, reason: str, field: str | None = None
+) -> dict[str, Any]:
+    """One line of the errors file."""
+    return {"id": row_id, "row": raw_row, "code": code, "field": field, "reason": reason}
+
+
+def _prepare(raw: RawRow, opts: RowOptions) -> _Prepared | dict[str, Any]:
+    if raw.record is None:
+        return error_record(raw.row, None, UNREADABLE, raw.problem or "row cannot be read")
+    row_id: Any = raw.row if opts.id_field is None else None
+    try:
+        row_id = _row_id(raw, opts)
+        text = _as_text(raw.record.get(opts.text_field), opts.text_field)
+        actors = _row_actors(raw, opts)
+    except SlantError as exc:
+        return error_record(raw.row, row_id, exc.code, str(exc), exc.field)
+    return _Prepared(raw.row, row_id, text, actors)
+
+
+def _predict(predictor: Any, rows: Sequence[_Prepared], opts: RowOptions) -> list[list[Any]]:
+    per_text = [r.actors for r in rows] if opts.actors_field is not None else None
+    return predictor.predict(  # type: ignore[no-any-return]
+        [r.text for r in rows],
+        list(opts.actors) if opts.actors is not None else None,
+        per_text_actors=per_text,
+        discover_limit=opts.discover_limit,
+        evidence=opts.evidence,
+    )
+
+
+def _result(predictor: Any, row: _Prepared, stances: list[Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "row": row.row,
+        "actors": [s.to_dict() for s in stances],
+        "model": predictor.name,
+        "version": predictor.version,
+    }
+
+
+def label_batch(
+    predictor: Any, batch: Sequence[RawRow], opts: RowOptions
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Label one batch of raw rows: (output records, error records), each in input order.
+
+    >>> results, errors = label_batch(predictor, rows, RowOptions(actors=("DNC",)))  # doctest: +SKIP
+    """
+    results: dict[int, dict[str, Any]] = {}
+    errors: list[dict[str, Any]] = []
+    good: list[_Prepared] = []
+    for raw in batch:
+        prepared = _prepare(raw, opts)
+        if isinstance(prepared, dict):
+            errors.append(prepared)
+        else:
+            good.append(prepared)
+    if good:
+        try:
+            for row, stances in zip(good, _predict(predictor, good, opts), strict=True):
+                results[row.row] = _result(predictor, row, stances)
+        except Exception as exc:
+            if len(good) == 1:
+                errors.append(_failure(good[0], exc))
+            else:
+                log.warning("a batch of %d rows failed (%s); retrying row by row", len(good), exc)
+                for row in good:
+                    try:
+                        results[row.row] = _result(predictor, row, _predict(predictor, [row], opts)[0])
+                    except Exception as one:
+                        errors.append(_failure(row, one))
+    errors.sort(key=lambda e: e["row"])
+    return [results[k] for k in sorted(results)], errors
+
+
+def _failure(row: _Prepared, exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, SlantError):
+        return error_record(row.row, row.id, exc.code, str(exc), exc.field)
+    log.warning("row %d failed: %s: %s", row.row, type(exc).__name__, exc)
+    return error_record(row.row, row.id, PREDICTION_FAILED, f"{type(exc).__name__}: {exc}")
