@@ -45,6 +45,11 @@ class Backend(Protocol):
     def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray: ...
 
 
+def default_backend() -> str:
+    """``$SLANT_BACKEND`` if set, else ``auto`` (the predictor's default, like ``$SLANT_MODEL``)."""
+    return os.environ.get("SLANT_BACKEND") or DEFAULT_BACKEND
+
+
 def check_backend(name: str) -> str:
     if name not in BACKENDS:
         raise ConfigError(

@@ -22,7 +22,7 @@ import numpy as np
 
 from .actors import Actor, discover, find_mentions, parse_actors
 from .aggregate import Aggregator, aggregator_from_json
-from .backends import DEFAULT_BACKEND, Backend, make_backend
+from .backends import Backend, default_backend, make_backend
 from .errors import InvalidInputError
 from .loading import ModelMeta, load_classifier
 from .text import Sentence, analyse, analyse_many, check_text, clean, sentences
@@ -74,15 +74,16 @@ class StancePredictor:
         device: str | None = None,
         batch_size: int = 32,
         max_windows: int | None = None,
-        backend: str = DEFAULT_BACKEND,
+        backend: str | None = None,
         onnx_dir: str | Path | None = None,
     ) -> None:
         import torch
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = model.to(self.device).eval()
+        where = Path(onnx_dir) if onnx_dir else None
         self.backend: Backend = make_backend(
-            backend, self.model, tokenizer, self.device, onnx_dir=Path(onnx_dir) if onnx_dir else None
+            backend or default_backend(), self.model, tokenizer, self.device, onnx_dir=where
         )
         self.tokenizer = tokenizer
         self.meta = meta
@@ -97,8 +98,9 @@ class StancePredictor:
     def load(cls, name_or_path: str | Path | None = None, **kwargs: Any) -> StancePredictor:
         """Load a slant model directory, a Hugging Face folder or a hub id (default: shipped model).
 
-        ``backend`` picks where the forward pass runs (``torch``, ``onnx``, ``onnx-int8``; see
-        :mod:`model.backends`); other keyword arguments go to the constructor.
+        ``backend`` picks where the forward pass runs (``auto``, ``torch``, ``onnx``, ``onnx-int8``;
+        default ``$SLANT_BACKEND`` or ``auto``; see :mod:`model.backends`); other keyword arguments
+        go to the constructor.
         """
         model, tokenizer, meta = load_classifier(name_or_path or default_model_path())
         return cls(model, tokenizer, meta, **kwargs)

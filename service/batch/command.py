@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Annotated
 
 import typer
 
+from model.backends import check_backend
 from model.errors import SlantError
 
 
@@ -59,6 +61,10 @@ def label(
     engine: Annotated[str, typer.Option(help="local (resumable) or ray (Ray Data, clusters).")] = "local",
     gpus_per_worker: Annotated[float, typer.Option(help="Ray: GPUs per model actor (0: CPU).")] = 0.0,
     cpus_per_worker: Annotated[float, typer.Option(help="Ray: CPUs per model actor.")] = 1.0,
+    backend: Annotated[
+        str | None,
+        typer.Option(help="Forward pass: auto, torch, onnx, onnx-int8 (default $SLANT_BACKEND or auto)."),
+    ] = None,
     device: Annotated[
         str | None, typer.Option(help="torch device, e.g. cpu or cuda (default: cuda when available).")
     ] = None,
@@ -77,6 +83,9 @@ def label(
     from .runner import label_corpus
 
     try:
+        if backend is not None:
+            # Workers (processes, local Ray actors) inherit the environment: one setting for all.
+            os.environ["SLANT_BACKEND"] = check_backend(backend)
         summary = label_corpus(
             input,
             output=output,

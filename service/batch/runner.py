@@ -187,12 +187,17 @@ def label_corpus(
 
 
 def model_identity(model: str | None, loaded: dict[str, str]) -> dict[str, str]:
-    """What the manifest records about the model: where it came from, its name and version."""
+    """What the manifest records about the model: where it came from, its name, version and backend."""
+    from model.backends import default_backend
     from model.predictor import default_model_path
 
     source = model or default_model_path()
     path = Path(source)
-    return {"source": str(path.resolve()) if path.exists() else source, **loaded}
+    return {
+        "source": str(path.resolve()) if path.exists() else source,
+        "backend": default_backend(),
+        **loaded,
+    }
 
 
 def _chunks(rows: Iterable[RawRow], size: int) -> Iterator[list[RawRow]]:

@@ -32,7 +32,8 @@ def predictors(tiny_model_dir, onnx_dir):
 
 def _probs(predictor):
     out = predictor.predict(TEXTS, ACTORS, evidence=1)
-    return np.array([[r.probabilities[k] for k in predictor.labels] for res in out for r in res if r.probabilities])
+    rows = [r.probabilities for res in out for r in res if r.probabilities]
+    return np.array([[p[k] for k in predictor.labels] for p in rows])
 
 
 def test_onnx_fp32_matches_torch(predictors):
@@ -92,3 +93,10 @@ def test_corrupt_cached_file_says_how_to_fix(tiny_model_dir, tmp_path):
     with pytest.raises(ModelLoadError) as err:
         StancePredictor.load(tiny_model_dir, device="cpu", backend="onnx", onnx_dir=tmp_path)
     assert str(tmp_path) in err.value.fix
+
+
+def test_slant_backend_environment_variable_sets_the_default(tiny_model_dir, onnx_dir, monkeypatch):
+    monkeypatch.setenv("SLANT_BACKEND", "onnx")
+    assert StancePredictor.load(tiny_model_dir, device="cpu", onnx_dir=onnx_dir).backend.name == "onnx"
+    monkeypatch.setenv("SLANT_BACKEND", "torch")
+    assert StancePredictor.load(tiny_model_dir, device="cpu").backend.name == "torch"

@@ -370,6 +370,19 @@ def test_cli_prints_a_summary_and_one_line_errors(tiny_model_dir, tmp_path):
     assert result.exit_code == 2 and "no column 'body'" in result.output
 
 
+def test_cli_backend_option(tiny_model_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("SLANT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SLANT_BACKEND", raising=False)
+    src = write_input(tmp_path / "in.jsonl", corpus(2))
+    out = tmp_path / "out.jsonl"
+    base = ["label", str(src), "-o", str(out), "-m", str(tiny_model_dir), "-a", "DNC"]
+    result = CliRunner().invoke(app, [*base, "--backend", "tpu"])
+    assert result.exit_code == 2 and "unknown inference backend" in result.output and not out.exists()
+    result = CliRunner().invoke(app, [*base, "--backend", "onnx"])
+    assert result.exit_code == 0, result.output
+    assert len(read_output(out)) == 2 and list((tmp_path / "cache" / "onnx").glob("*/model.onnx"))
+
+
 def test_plain_progress_lines_off_a_terminal(capsys):
     from service.batch.runner import _Progress
 
