@@ -13,6 +13,7 @@ import typer
 from model.errors import SlantError
 from service.batch.command import label as label_command
 from service.labels_cli import labels
+from service.registry_cli import models, retrain_command
 
 app = typer.Typer(
     help="Stance toward named actors in news articles, tweets and sentences.",
@@ -20,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(labels, name="labels")
+app.add_typer(models, name="models")
 
 DEMO_ARTICLE = Path(__file__).with_name("demo_article.txt")
 
@@ -290,6 +292,7 @@ def bench(ctx: typer.Context) -> None:
 
 
 app.command("label")(label_command)
+app.command("retrain")(retrain_command)
 
 
 def main() -> None:  # pragma: no cover

@@ -34,11 +34,20 @@ def build_training_rows(config: TrainConfig) -> tuple[list[dict[str, Any]], dict
     return rows, hashes
 
 
-def fine_tune(config: TrainConfig, *, output_dir: str | Path | None = None) -> Path:
+def fine_tune(
+    config: TrainConfig,
+    *,
+    output_dir: str | Path | None = None,
+    rows: list[dict[str, Any]] | None = None,
+    data_hashes: dict[str, str] | None = None,
+    callbacks: list[Any] | None = None,
+) -> Path:
     """Fine-tune ``config.base_model`` on ``config.train`` and write a model directory.
 
     Returns the directory. Evaluation and the article aggregator are added by
-    :func:`training.pipeline.finalize`; ``slant train`` runs both steps.
+    :func:`training.pipeline.finalize`; ``slant train`` runs both steps. ``rows`` (with their
+    ``data_hashes``) replaces the rows of ``config.train``: ``slant retrain`` mixes in labels.
+    ``callbacks`` are Hugging Face ``TrainerCallback`` objects (progress reports).
     """
     import torch
     from datasets import Dataset
@@ -53,7 +62,10 @@ def fine_tune(config: TrainConfig, *, output_dir: str | Path | None = None) -> P
 
     out = Path(output_dir or config.output_dir)
     set_seed(config.seed)
-    rows, hashes = build_training_rows(config)
+    if rows is None:
+        rows, hashes = build_training_rows(config)
+    else:
+        hashes = dict(data_hashes or {})
     labels = list(STANCE_LABELS)
     label_id = {label: i for i, label in enumerate(labels)}
 
@@ -107,6 +119,7 @@ def fine_tune(config: TrainConfig, *, output_dir: str | Path | None = None) -> P
         args=args,
         train_dataset=dataset,
         data_collator=DataCollatorWithPadding(tokenizer),
+        callbacks=callbacks,
     )
     started = _dt.datetime.now(_dt.UTC)
     result = trainer.train()

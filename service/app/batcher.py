@@ -8,6 +8,10 @@ inference thread, with ``per_text_actors`` so every text keeps its own actors. R
 back to each job's future. While a batch runs, new requests queue up and form the next batch.
 
 Jobs whose client went away are removed from the queue before inference.
+
+Hot swap: :meth:`MicroBatcher.swap` replaces the predictor. Each batch takes the predictor when it
+is formed, so batches formed after a swap use the new model while a batch already running
+finishes on the old one; every result says which model computed it.
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ class BatchResult:
     queue_ms: float
     inference_ms: float
     batch_texts: int
+    model: str = ""
+    """Name and version of the predictor that computed these results (it can change on a swap)."""
+    version: str = ""
 
 
 @dataclass(eq=False)
@@ -144,6 +151,15 @@ class MicroBatcher:
             fn()
         else:
             loop.call_soon_threadsafe(fn)
+
+    def swap(self, predictor: StancePredictor) -> StancePredictor:
+        """Use ``predictor`` for every batch formed from now on; returns the one it replaces.
+
+        Call it on the event loop. A batch already running finishes on the old predictor, which
+        is freed when that batch lets go of it.
+        """
+        old, self.predictor = self.predictor, predictor
+        return old
 
     @property
     def queued_texts(self) -> int:
@@ -253,10 +269,13 @@ class MicroBatcher:
         options = batch[0].options
         texts = [t for job in batch for t in job.texts]
         actors = [a for job in batch for a in job.actors]
+        predictor = self.predictor  # taken when the batch is formed: a swap from now on does not touch it
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         try:
-            results = await loop.run_in_executor(self._executor, self._predict, texts, actors, options)
+            results = await loop.run_in_executor(
+                self._executor, self._predict, predictor, texts, actors, options
+            )
         except SlantError as exc:
             # Requests are validated before they are queued, so this is rare; never let one
             # request's problem fail the others: run them one by one.
@@ -291,12 +310,18 @@ class MicroBatcher:
                         queue_ms=(started - job.enqueued) * 1000,
                         inference_ms=seconds * 1000,
                         batch_texts=len(texts),
+                        # getattr: a stand-in predictor (tests, wrappers) may not carry a name.
+                        model=str(getattr(predictor, "name", "")),
+                        version=str(getattr(predictor, "version", "")),
                     )
                 )
             k += n
 
-    def _predict(self, texts: list[str], actors: list[Any], options: Options) -> list[list[ActorStance]]:
-        return self.predictor.predict(
+    @staticmethod
+    def _predict(
+        predictor: StancePredictor, texts: list[str], actors: list[Any], options: Options
+    ) -> list[list[ActorStance]]:
+        return predictor.predict(
             texts,
             per_text_actors=actors,
             evidence=options.evidence,

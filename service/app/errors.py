@@ -41,6 +41,32 @@ class NotReadyError(SlantError):
         self.retry_after = retry_after
 
 
+class ForbiddenError(SlantError):
+    """An admin route without admin rights: no admin keys configured, or the key is not one."""
+
+    code = "forbidden"
+
+
+class NotFoundError(SlantError):
+    code = "not_found"
+
+
+class JobRunningError(SlantError):
+    """A background job was asked for while another one runs (one at a time)."""
+
+    code = "job_running"
+
+    def __init__(self, message: str, *, job_id: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.job_id = job_id
+
+
+class ReloadFailedError(SlantError):
+    """The new model could not be loaded; the old one keeps serving."""
+
+    code = "reload_failed"
+
+
 class ClientClosedError(SlantError):
     """The client went away before its answer was ready (nobody reads this response)."""
 
@@ -60,6 +86,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_input": 422,
     "input_too_large": 413,
     "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "job_running": 409,
+    "reload_failed": 500,
     "overloaded": 429,
     "not_ready": 503,
     "store_unavailable": 503,
@@ -95,6 +125,8 @@ def error_response(exc: SlantError) -> JSONResponse:
         headers["Retry-After"] = str(int(retry_after))
     if status == 401:
         headers["WWW-Authenticate"] = 'ApiKey header="X-API-Key"'
+    if isinstance(exc, JobRunningError):
+        headers["Location"] = f"/v1/jobs/{exc.job_id}"
     # Caller mistakes and load shedding are routine: never ERROR (that is for bugs, see on_bug).
     log.log(logging.WARNING if status == 429 else logging.INFO, "%s %s: %s", status, exc.code, exc)
     return ErrorJSONResponse(

@@ -13,13 +13,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from model import StancePredictor
+from model.predictor import default_model_path
 
 from .batcher import MicroBatcher
 from .errors import install_error_handlers
 from .label_store import StoreHolder
 from .metrics import Metrics, MetricsMiddleware
 from .middleware import BodyLimitMiddleware
-from .routers import health, labels, models, stance
+from .reload import model_info, poll_registry, startup_version
+from .routers import health, jobs, labels, models, page, review, stance
 from .settings import Settings
 from .state import ServiceState, api_key_scheme
 
@@ -55,7 +57,12 @@ def create_app(settings: Settings | None = None, predictor: StancePredictor | No
     v1.include_router(stance.router)
     v1.include_router(models.router)
     v1.include_router(labels.router)
+    v1.include_router(review.router)
+    v1.include_router(models.admin_router)
+    v1.include_router(jobs.router)
     app.include_router(v1)
+    app.include_router(page.router)  # the review page at /, open like /docs; its API calls need the key
+    app.mount(page.STATIC_PATH, page.static_files(), name="static")
 
     # Added last = runs first: metrics see every answer, CORS headers reach 413s too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -90,14 +97,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: ServiceState = app.state.slant
     s = state.settings
     if state.predictor is None:
+        # No model configured: the model registry's promoted version, if there is one.
+        promoted = None if s.model else await asyncio.to_thread(startup_version, state)
+        source = promoted.path if promoted else s.model or default_model_path()
         # A model that cannot be loaded stops the server at start-up with the loader's message.
         state.predictor = await asyncio.to_thread(
-            StancePredictor.load, s.model, device=s.device, backend=s.backend
+            StancePredictor.load, source, device=s.device, backend=s.backend
         )
+        state.model_path = source
+        state.registry_version = promoted.version if promoted else None
     p = state.predictor
-    state.metrics.model_info.info(
-        {"name": p.name, "version": p.version, "base_model": str(p.meta.base_model)}
-    )
+    state.metrics.model_info.info(model_info(p, state.registry_version))
     state.batcher = MicroBatcher(
         p,
         queue_size=s.queue_size,
@@ -108,12 +118,19 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     state.batcher.start()
     warm = asyncio.create_task(_warm_up(state))
+    poll = (
+        asyncio.create_task(poll_registry(state, app.state.label_store, s.reload_seconds))
+        if s.reload_seconds > 0
+        else None
+    )
     try:
         yield
     finally:
         state.ready = False
         state.metrics.ready.set(0)
         warm.cancel()
+        if poll is not None:
+            poll.cancel()
         await state.batcher.stop()
         await asyncio.to_thread(app.state.label_store.close)
 

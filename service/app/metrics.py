@@ -56,6 +56,12 @@ class Metrics:
         )
         self.ready = Gauge("slant_ready", "1 once the model is loaded and warm.", registry=r)
         self.model_info = Info("slant_model", "The loaded model.", registry=r)
+        self.reloads = Counter(
+            "slant_model_reloads",
+            "Model hot swaps by outcome (swapped, unchanged, failed).",
+            ["outcome"],
+            registry=r,
+        )
 
 
 class MetricsMiddleware:

@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 
 from model.errors import InvalidInputError
 
-from .state import API_KEY_HEADER, check_api_key, get_state
+from .state import API_KEY_HEADER, check_admin_key, check_api_key, get_state
 
 
 class GuardedRoute(APIRoute):
@@ -26,6 +26,23 @@ class GuardedRoute(APIRoute):
         async def guarded(request: Request) -> Response:
             check_api_key(get_state(request).settings, request.headers.get(API_KEY_HEADER))
             if has_body:
+                await _check_json_body(request)
+            return await handler(request)
+
+        return guarded
+
+
+class AdminRoute(APIRoute):
+    """The admin routes (retrain, jobs, model reload): an admin key first (403 while the server has
+    none configured), then the JSON body checks when a body was sent (an empty body is allowed)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        has_body = self.body_field is not None
+
+        async def guarded(request: Request) -> Response:
+            check_admin_key(get_state(request).settings, request.headers.get(API_KEY_HEADER))
+            if has_body and (await request.body()).strip():
                 await _check_json_body(request)
             return await handler(request)
 

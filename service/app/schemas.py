@@ -242,6 +242,9 @@ class ModelInfo(BaseModel):
     metrics: dict[str, Any] | None = Field(
         description="The model's dev-set evaluation report, if it has one."
     )
+    registry_version: str | None = Field(
+        None, description="The model registry's version being served (e.g. 'r3'), or null when not from it."
+    )
 
 
 class ModelsResponse(BaseModel):

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, repr=False, description="Accepted X-API-Key values; empty turns auth off."
     )
+    admin_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        repr=False,
+        description="X-API-Key values allowed on the admin routes (retrain, jobs, model reload); "
+        "empty turns those routes off (403). Admin keys are accepted on every other route too.",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Origins allowed by CORS."
     )
@@ -69,12 +75,23 @@ class Settings(BaseSettings):
         "empty means ~/.local/share/slant/labels.db.",
     )
 
-    @field_validator("api_keys", "cors_origins", mode="before")
+    registry: str | None = Field(
+        None,
+        description="Folder of the model registry; empty means $SLANT_REGISTRY's default, "
+        "~/.local/share/slant/registry. Its index is in the label store's database.",
+    )
+    reload_seconds: float = Field(
+        0.0,
+        ge=0,
+        description="Check the registry's promoted version every N seconds and hot-swap to it; 0 = off.",
+    )
+
+    @field_validator("api_keys", "admin_keys", "cors_origins", mode="before")
     @classmethod
     def _lists_from_env(cls, value: Any) -> Any:
         return _split_list(value)
 
-    @field_validator("model", "device", "database_url", mode="before")
+    @field_validator("model", "device", "database_url", "registry", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -109,4 +126,6 @@ class Settings(BaseSettings):
             )
         if any(not key.strip() for key in self.api_keys):
             raise ValueError("api_keys contains an empty key; remove it")
+        if any(not key.strip() for key in self.admin_keys):
+            raise ValueError("admin_keys contains an empty key; remove it")
         return self

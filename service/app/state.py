@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-from dataclasses import dataclass
-from typing import Annotated
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
@@ -12,7 +14,8 @@ from fastapi.security import APIKeyHeader
 from model import StancePredictor
 
 from .batcher import MicroBatcher
-from .errors import NotReadyError, UnauthorizedError
+from .errors import ForbiddenError, NotReadyError, UnauthorizedError
+from .jobs import JobRunner
 from .metrics import Metrics
 from .settings import Settings
 
@@ -31,11 +34,22 @@ class ServiceState:
     batcher: MicroBatcher | None = None
     ready: bool = False
     warmup_error: str | None = None
+    # Hot swap (reload.py): where the serving model came from, and the registry version it is.
+    model_path: str | None = None
+    registry_version: str | None = None
+    reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    reload_error: str | None = None
+    # Background jobs (jobs.py); ``retrain`` runs one retrain, replaceable in tests:
+    # (options, progress callback) -> JSON-ready result.
+    jobs: JobRunner = field(default_factory=JobRunner)
+    retrain: Callable[[Any, Callable[[str], None]], dict[str, Any]] | None = None
 
 
 def check_api_key(settings: Settings, provided: str | None) -> None:
     """Raise UnauthorizedError unless auth is off or ``provided`` is one of the configured keys."""
     if not settings.api_keys:
+        return
+    if provided and _matches(provided, settings.admin_keys):
         return
     if not provided:
         raise UnauthorizedError(
@@ -43,14 +57,40 @@ def check_api_key(settings: Settings, provided: str | None) -> None:
             field=API_KEY_HEADER,
             fix=f"send the header {API_KEY_HEADER}: <your key>",
         )
-    given = provided.encode("utf-8", "surrogateescape")
-    # compare_digest on every key: the time taken does not depend on which key (if any) matched.
-    matched = [hmac.compare_digest(given, key.encode("utf-8")) for key in settings.api_keys]
-    if not any(matched):
+    if not _matches(provided, settings.api_keys):
         raise UnauthorizedError(
             f"the {API_KEY_HEADER} header does not hold a valid key",
             field=API_KEY_HEADER,
             fix="check the key with whoever runs this server",
+        )
+
+
+def _matches(provided: str, keys: list[str]) -> bool:
+    given = provided.encode("utf-8", "surrogateescape")
+    # compare_digest on every key: the time taken does not depend on which key (if any) matched.
+    matched = [hmac.compare_digest(given, key.encode("utf-8")) for key in keys]
+    return any(matched)
+
+
+def check_admin_key(settings: Settings, provided: str | None) -> None:
+    """Raise unless ``provided`` is one of ``SLANT_ADMIN_KEYS`` (403 when none are configured)."""
+    if not settings.admin_keys:
+        raise ForbiddenError(
+            "admin routes (retrain, jobs, model reload) are turned off: this server has no admin keys",
+            fix="start the server with SLANT_ADMIN_KEYS=<key>[,<key>...] and send one in the "
+            f"{API_KEY_HEADER} header",
+        )
+    if not provided:
+        raise UnauthorizedError(
+            f"this admin route needs an admin key in the {API_KEY_HEADER} header",
+            field=API_KEY_HEADER,
+            fix=f"send the header {API_KEY_HEADER}: <one of SLANT_ADMIN_KEYS>",
+        )
+    if not _matches(provided, settings.admin_keys):
+        raise ForbiddenError(
+            f"the {API_KEY_HEADER} header does not hold an admin key",
+            field=API_KEY_HEADER,
+            fix="admin routes need one of SLANT_ADMIN_KEYS; ask whoever runs this server",
         )
 
 

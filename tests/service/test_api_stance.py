@@ -178,6 +178,7 @@ def test_models(client):
         "backend": "torch",
         "created": "",
         "metrics": None,
+        "registry_version": None,
     }
     assert body["limits"] == {
         "max_body_bytes": 2 * 1024 * 1024,

@@ -244,8 +244,11 @@ def test_schema_fuzz_labels(fuzz_client, method, mode):
     operation = schema["/v1/labels"][method]
     seen: dict[int, int] = {}
 
+    # Few generated "positive" label requests are valid, and which ones are generated shifts with
+    # the string constants of the modules imported so far (Hypothesis mines them): 60 examples keep
+    # at least one valid request in every test order.
     @settings(
-        max_examples=30,
+        max_examples=60 if mode == "positive" else 30,
         deadline=None,
         derandomize=True,
         database=None,

@@ -51,8 +51,9 @@ def test_migrations_from_empty_match_the_schema(store_url):
         LabelStore.open(store_url).close()
     engine = create_engine(database_url(store_url))
     with engine.connect() as conn:
-        assert set(inspect(conn).get_table_names()) == {"texts", "labels", "slant_alembic_version"}
-        assert conn.execute(text("SELECT version_num FROM slant_alembic_version")).scalar() == "0001"
+        tables = {"texts", "labels", "model_versions", "slant_alembic_version"}
+        assert set(inspect(conn).get_table_names()) == tables
+        assert conn.execute(text("SELECT version_num FROM slant_alembic_version")).scalar() == "0002"
         ctx = MigrationContext.configure(
             conn, opts={"compare_type": True, "version_table": "slant_alembic_version"}
         )

@@ -2,6 +2,8 @@
 
 Two tables: ``texts`` (each distinct text once, keyed by the SHA-256 of its normalised form) and
 ``labels`` (every stance label ever given to a (text, actor) pair; the newest is the current one).
+A third, ``model_versions``, is the index of the model registry (``training.registry``): retraining
+reads labels and writes versions, so both live in one database.
 Changing a column here needs a new migration in ``migrations/versions``.
 """
 
@@ -57,6 +59,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 # none_as_null: a missing prediction is SQL NULL, not the JSON value null.
 _JSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+_JSON_LIST = JSON().with_variant(JSONB(), "postgresql")
 
 
 class Base(DeclarativeBase):
@@ -100,3 +103,31 @@ class LabelRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
     text_row: Mapped[TextRow] = relationship(back_populates="labels")
+
+
+VERSION_STATUSES: tuple[str, ...] = ("candidate", "promoted", "rejected", "retired", "rolled_back")
+"""A registered model version: ``candidate`` (not promoted; the gate passed or was not asked),
+``promoted`` (the one being served; at most one), ``rejected`` (the gate failed), ``retired``
+(was promoted, then superseded by a newer promotion), ``rolled_back`` (was promoted, then rolled back)."""
+
+MAX_VERSION_CHARS = 64
+MAX_PATH_CHARS = 2048
+
+
+class ModelVersionRow(Base):
+    """One model version of the registry: where its directory is, what it was trained from, how it
+    scored, what the promotion gate decided, and what happened to it since (``events``)."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (CheckConstraint(f"status IN {VERSION_STATUSES!r}", name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(MAX_VERSION_CHARS), unique=True)
+    path: Mapped[str] = mapped_column(String(MAX_PATH_CHARS))
+    parent: Mapped[str | None] = mapped_column(String(MAX_VERSION_CHARS))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    promoted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(_JSON)
+    gate: Mapped[dict[str, Any] | None] = mapped_column(_JSON)
+    events: Mapped[list[dict[str, Any]]] = mapped_column(_JSON_LIST)

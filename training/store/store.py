@@ -590,6 +590,27 @@ class LabelStore:
                 for t, n in session.execute(query.limit(limit))
             ]
 
+    def current_labels_by_text(self, text_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+        """The current label of each labelled actor of each text: ``{text_id: {actor: label}}``.
+
+        Texts without labels are left out. Used by the review queue to know whom to score.
+
+        >>> store.current_labels_by_text([t.id for t in store.recent_texts()])  # doctest: +SKIP
+        {1: {'Bernie Sanders': 'favor'}}
+        """
+        ids = sorted(set(text_ids))
+        out: dict[int, dict[str, str]] = {}
+        with self._session() as session:
+            for chunk in _chunks(ids):
+                rows = session.execute(
+                    select(LabelRow.text_id, LabelRow.actor, LabelRow.label)
+                    .where(LabelRow.text_id.in_(chunk), _is_current())
+                    .order_by(LabelRow.text_id, LabelRow.actor)
+                )
+                for tid, actor, label in rows:
+                    out.setdefault(tid, {})[actor] = label
+        return out
+
     def counts(self) -> dict[str, int]:
         """``texts``, ``labels`` (all, history included) and ``current`` labels in the store."""
         with self._session() as session:

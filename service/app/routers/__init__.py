@@ -1,1 +1,2 @@
-"""One router module per resource: stance, models, health (health, readiness, metrics)."""
+"""One router module per resource: stance, models (and the admin model reload), labels, jobs (admin:
+retrain), health (health, readiness, metrics)."""

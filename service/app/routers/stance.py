@@ -53,9 +53,10 @@ async def stance(
     response.headers["X-Queue-Time-Ms"] = f"{result.queue_ms:.1f}"
     response.headers["X-Inference-Time-Ms"] = f"{result.inference_ms:.1f}"
     response.headers["X-Batch-Texts"] = str(result.batch_texts)
+    # The model that computed this batch: after a hot swap it can differ from state.predictor.
     return StanceResponse(
-        model=state.predictor.name,
-        version=state.predictor.version,
+        model=result.model or state.predictor.name,
+        version=result.version or state.predictor.version,
         items=[
             ItemResult(id=i, actors=[ActorResult.of(r) for r in res])
             for i, res in zip(ids, result.results, strict=True)

@@ -1,0 +1,176 @@
+"""Hot swap: serve the registry's promoted model version without dropping a request.
+
+The new model is loaded and warmed up beside the serving one on a worker thread (the event loop
+keeps answering); then, on the event loop, the batcher and the app state switch to it in one step.
+Batches formed after the switch use the new model; a batch already running finishes on the old one,
+which is freed when it ends. A version that fails to load or warm up is reported and the old
+model keeps serving.
+
+Triggers: ``POST /v1/models/reload`` (admin) and, with ``SLANT_RELOAD_SECONDS`` > 0, a background
+poll of the registry's promoted pointer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from model import StancePredictor
+from model.errors import SlantError
+from model.predictor import default_model_path
+from training.registry import ModelRegistry, ModelVersion
+
+from .errors import ReloadFailedError
+from .label_store import StoreHolder
+from .state import ServiceState
+
+log = logging.getLogger("service.app")
+
+_WARMUP_ARTICLE = Path(__file__).resolve().parent.parent / "demo_article.txt"
+
+
+def _registry(state: ServiceState, holder: StoreHolder) -> ModelRegistry:
+    # The registry's index is in the label store's database; the holder keeps one engine open.
+    return ModelRegistry(holder.get().engine, state.settings.registry)
+
+
+def _default_model(state: ServiceState) -> str:
+    return state.settings.model or default_model_path()
+
+
+def startup_version(state: ServiceState) -> ModelVersion | None:
+    """The registry's promoted version to serve at start-up, when no model is configured; None when
+    the registry is empty, absent or unreachable (then the shipped model serves, with a warning)."""
+    s = state.settings
+    try:
+        return ModelRegistry.peek_promoted(s.database_url, s.registry)
+    except Exception as exc:
+        log.warning("cannot read the model registry (%s); serving %s", exc, default_model_path())
+        return None
+
+
+def load_and_warm(path: str, state: ServiceState) -> StancePredictor:
+    """Load a model with the service's device and backend and run its forward pass once (blocking).
+
+    The warm-up scores (target, window) pairs with the new model's own tokenizer and backend only:
+    spaCy, shared by every predictor and already warm, stays on the inference thread.
+    """
+    s = state.settings
+    predictor = StancePredictor.load(path, device=s.device, backend=s.backend)
+    sentences = [
+        line.strip() for line in _WARMUP_ARTICLE.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+    windows = [*sentences[:8], "Bernie Sanders is right about wages."]
+    predictor.score_pairs(["Bernie Sanders"] * len(windows), windows)
+    return predictor
+
+
+def model_info(predictor: StancePredictor, registry_version: str | None) -> dict[str, str]:
+    """Labels of the ``slant_model_info`` metric; ``registry_version`` only when serving from it."""
+    info = {
+        "name": predictor.name,
+        "version": predictor.version,
+        "base_model": str(predictor.meta.base_model),
+    }
+    if registry_version:
+        info["registry_version"] = registry_version
+    return info
+
+
+def describe(state: ServiceState) -> dict[str, Any]:
+    p = state.predictor
+    return {
+        "name": p.name if p else None,
+        "version": p.version if p else None,
+        "registry_version": state.registry_version,
+        "path": state.model_path,
+    }
+
+
+def swap(
+    state: ServiceState, predictor: StancePredictor, *, path: str | None, registry_version: str | None
+) -> None:
+    """Switch the batcher and the state to ``predictor`` (on the event loop, so in one step)."""
+    assert state.batcher is not None
+    state.batcher.swap(predictor)
+    state.predictor = predictor
+    state.model_path = path
+    state.registry_version = registry_version
+    state.reload_error = None
+    state.metrics.model_info.info(model_info(predictor, registry_version))
+
+
+async def reload_model(state: ServiceState, holder: StoreHolder) -> dict[str, Any]:
+    """Serve the registry's promoted version (``default`` while nothing is promoted).
+
+    Returns ``{"changed", "previous", "current", "seconds"}``. Raises ReloadFailedError (the old
+    model still serving) when the new one cannot be loaded, and StoreUnavailableError when the
+    registry's database cannot be reached. One reload runs at a time.
+    """
+    async with state.reload_lock:
+        started = time.perf_counter()
+        previous = describe(state)
+        target = await asyncio.to_thread(lambda: _registry(state, holder).current(_default_model(state)))
+        same_version = target.version == state.registry_version
+        if same_version or (state.registry_version is None and _same_path(target.path, state.model_path)):
+            state.registry_version = target.version
+            state.metrics.reloads.labels("unchanged").inc()
+            return {"changed": False, "previous": previous, "current": describe(state), "seconds": 0.0}
+        log.info("loading model version %s from %s beside the serving one", target.version, target.path)
+        try:
+            predictor = await asyncio.to_thread(load_and_warm, target.path, state)
+        except Exception as exc:
+            reason = exc.message if isinstance(exc, SlantError) else f"{type(exc).__name__}: {exc}"
+            serving = f"{previous['name']} version {previous['version']}"
+            state.reload_error = f"{target.version}: {reason}"
+            state.metrics.reloads.labels("failed").inc()
+            log.error(
+                "could not load model version %s; still serving %s", target.version, serving, exc_info=exc
+            )
+            raise ReloadFailedError(
+                f"could not load model version {target.version} from {target.path}: {reason}; "
+                f"{serving} keeps serving",
+                fix="fix or roll back the registry (`slant models rollback`), then reload again",
+            ) from None
+        swap(state, predictor, path=target.path, registry_version=target.version)
+        state.metrics.reloads.labels("swapped").inc()
+        seconds = round(time.perf_counter() - started, 3)
+        log.info("now serving %s version %s (registry %s)", predictor.name, predictor.version, target.version)
+        return {"changed": True, "previous": previous, "current": describe(state), "seconds": seconds}
+
+
+def _same_path(a: str, b: str | None) -> bool:
+    if b is None:
+        return False
+    return a == b or (Path(a).is_dir() and Path(b).is_dir() and Path(a).resolve() == Path(b).resolve())
+
+
+async def poll_registry(state: ServiceState, holder: StoreHolder, every: float) -> None:
+    """Every ``every`` seconds, hot-swap to the registry's promoted version when it changed.
+
+    A version that failed to load is not tried again until the pointer moves.
+    """
+    failed: tuple[str, str] | None = None
+    while True:
+        await asyncio.sleep(every)
+        if not state.ready:
+            continue
+        try:
+            promoted = await asyncio.to_thread(lambda: _registry(state, holder).promoted())
+        except Exception as exc:
+            log.warning("registry poll: %s", exc)
+            continue
+        if promoted is None or promoted.version == state.registry_version:
+            continue
+        if (promoted.version, promoted.path) == failed:
+            continue
+        try:
+            await reload_model(state, holder)
+            failed = None
+        except ReloadFailedError:
+            failed = (promoted.version, promoted.path)
+        except Exception as exc:
+            log.warning("registry poll: reload failed: %s", exc)

@@ -1,0 +1,119 @@
+"""`slant retrain` end to end on the tiny model (labels in, a registered version out, the gate's
+decision recorded), then `slant models list | show | promote | rollback`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from _retrain_fixtures import make_world
+from typer.testing import CliRunner
+
+from model.loading import read_meta
+from service.cli import app
+from training.registry import ModelRegistry
+
+
+def test_retrain_registers_a_version_and_the_registry_commands_move_the_pointer(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    world = make_world(tmp_path / "world", tiny_model_dir)
+    monkeypatch.setenv("SLANT_MODEL", str(tiny_model_dir))  # the "default" version while nothing is promoted
+    where = ["--database", world.database, "--registry", str(world.registry)]
+    runner = CliRunner()
+
+    # The fixed set may change freely here (tolerance 100): the tiny model learns the labels' pattern.
+    result = runner.invoke(
+        app, ["retrain", "--config", str(world.config), "--tolerance", "100", "--no-promote", *where]
+    )
+    assert result.exit_code == 0, result.output
+    assert "current model: default" in result.output  # progress lines
+    assert "version r1 (candidate) fine-tuned from default" in result.stdout
+    assert "labels: 20 (17 trained on, repeated 1x = 81% of 21 rows per epoch; 3 held back)" in result.stdout
+    assert "promotion gate PASSED against default" in result.stdout
+    assert "r1 passed the gate and stays a candidate" in result.output
+
+    version_dir = world.registry / "r1"
+    meta = read_meta(version_dir)
+    # Trained on 32-token examples (the config), it still reads windows as long as its parent's.
+    assert (meta.name, meta.version, meta.max_length) == ("tiny-retrained", "r1", 64)
+    assert meta.parents[0]["path"] == str(Path(tiny_model_dir).resolve())
+    assert set(meta.data_hashes) == {"base", "labels", "labels:held-back"}
+    retrain = meta.metrics["retrain"]
+    assert retrain["labels"] | {"share": None} == {
+        "total": 20,
+        "train": 17,
+        "held_back": 3,
+        "repeat": 1,
+        "share": None,
+        "holdout_fraction": 0.2,
+    }
+    assert set(meta.metrics["dev"]) == {"dev", "new-labels"} and retrain["gate"]["passed"]
+    assert len((version_dir / "heldout_labels.jsonl").read_text().splitlines()) == 3
+    assert json.loads((version_dir / "gate.json").read_text()) == retrain["gate"]
+    assert "## Retraining" in (version_dir / "README.md").read_text()
+    assert not list(world.registry.glob("r*/_trainer"))
+
+    listed = runner.invoke(app, ["models", "list", *where])
+    assert listed.exit_code == 0, listed.output
+    rows = [line.split() for line in listed.stdout.splitlines()[1:]]
+    assert [(r[0], r[1], r[2], r[5]) for r in rows] == [
+        ("default", "promoted", "-", "-"),
+        ("r1", "candidate", "default", "pass"),
+    ]
+
+    assert runner.invoke(app, ["models", "promote", "r1", *where]).stdout == "promoted r1; was default\n"
+    assert runner.invoke(app, ["models", "promote", "r1", *where]).stdout == "r1 is already promoted\n"
+
+    # A gate the new labels cannot pass: the version is registered as rejected, not promoted.
+    result = runner.invoke(
+        app,
+        ["retrain", "--config", str(world.config), "--min-gain", "1000", "--epochs", "1", "--json", *where],
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert (out["version"], out["parent"], out["status"], out["promoted"]) == ("r2", "r1", "rejected", False)
+    assert out["gate"]["compared_to"] == "r1" and not out["gate"]["passed"]
+    assert out["gate"]["reasons"][-1].endswith("it must gain more than 1000")
+    assert set(out["old"]) == set(out["new"]) == {"dev", "new-labels"}
+    with ModelRegistry.open(world.database, world.registry) as reg:
+        stored = reg.get("r2")
+    assert stored.gate == out["gate"] and stored.metrics is not None and stored.metrics["new"] == out["new"]
+
+    refused = runner.invoke(app, ["models", "promote", "r2", *where])
+    assert refused.exit_code == 2
+    assert "model version r2 failed the promotion gate" in refused.output
+    assert "promote it anyway with `slant models promote r2 --force`" in refused.output
+    forced = runner.invoke(app, ["models", "promote", "r2", "--force", "--reason", "checked by hand", *where])
+    assert forced.stdout == "promoted r2 (forced past the gate); was r1\n"
+    shown = json.loads(runner.invoke(app, ["models", "show", "r2", *where]).stdout)
+    assert shown["status"] == "promoted"
+    assert shown["events"][-1]["forced"] is True and shown["events"][-1]["reason"] == "checked by hand"
+
+    assert runner.invoke(app, ["models", "rollback", *where]).stdout == "rolled back from r2 to r1\n"
+    assert runner.invoke(app, ["models", "rollback", *where]).stdout == "rolled back from r1 to default\n"
+    last = runner.invoke(app, ["models", "rollback", *where])
+    assert last.exit_code == 2 and "no version was promoted before default" in last.output
+    listed = json.loads(runner.invoke(app, ["models", "list", "--json", *where]).stdout)
+    assert {v["version"]: v["status"] for v in listed} == {
+        "default": "promoted",
+        "r1": "rolled_back",
+        "r2": "rolled_back",
+    }
+
+
+def test_retrain_without_labels_or_a_config_says_what_to_do(tmp_path, tiny_model_dir, monkeypatch):
+    monkeypatch.setenv("SLANT_MODEL", str(tiny_model_dir))
+    where = ["--database", f"sqlite:///{tmp_path}/empty.db", "--registry", str(tmp_path / "reg")]
+    result = CliRunner().invoke(app, ["retrain", *where])
+    assert result.exit_code == 2
+    assert "has no labels, so retraining has nothing new to learn" in result.output
+    assert "slant labels import FILE" in result.output
+
+    world = make_world(tmp_path / "world", tiny_model_dir, labels=4)
+    where = ["--database", world.database, "--registry", str(world.registry)]
+    result = CliRunner().invoke(app, ["retrain", *where])  # the tiny model records no training config
+    assert result.exit_code == 2
+    assert "records no training config" in result.output
+    assert "--config training/configs/default-stage2.yaml" in result.output
+    assert not list(world.registry.iterdir())  # the reserved version directory was removed
