@@ -81,28 +81,13 @@ def write_jsonl(path: Path, rows: list[dict[str, str]], n: int) -> Path:
 
 
 def build_tiny_model(path: Path) -> Path:
-    """A randomly initialised 2-layer BERT (hidden 32) saved as a slant model directory."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+    """The test suite's tiny randomly initialised BERT (``tests/conftest.py``), 128-token windows."""
     from transformers.utils import logging as hf_logging
 
-    from model.labels import STANCE_LABELS
-    from model.loading import ModelMeta, resolve_pretrained, save_model_dir
+    from tests.conftest import build_tiny_model_dir
 
     hf_logging.disable_progress_bar()
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(resolve_pretrained("minilm"))
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-        num_labels=3,
-    )
-    meta = ModelMeta(labels=list(STANCE_LABELS), base_model="tiny-random-bert", max_length=128, name="tiny")
-    return save_model_dir(path, BertForSequenceClassification(config), tokenizer, meta, fp16=False)
+    return build_tiny_model_dir(path, max_length=128)
 
 
 def _tree_rss(pid: int) -> int | None:

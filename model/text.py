@@ -136,9 +136,8 @@ def analyse_many(texts: list[str], *, entities: bool = True) -> list[Any]:
     """spaCy over many cleaned texts at once (``nlp.pipe`` batches the work)."""
     nlp = _nlp(SENTENCE_SPLITTER)
     nlp.max_length = max([nlp.max_length, *(len(t) + 1 for t in texts)])
-    off = [] if entities else [n for n in ("tok2vec", "ner") if n in nlp.pipe_names]
-    if SENTENCE_SPLITTER == "senter" and not entities:
-        off = ["ner"]
+    # tok2vec feeds NER and senter only: without entities, the rule-based splitter needs neither.
+    off = [] if entities else ["ner"] if SENTENCE_SPLITTER == "senter" else ["tok2vec", "ner"]
     return list(nlp.pipe(texts, batch_size=64, disable=off))
 
 

@@ -41,12 +41,11 @@ from model.loading import META_FILE, check_model_dir
 
 from .gate import GateDecision
 from .store.db import (
-    create_store_engine,
     database_url,
     describe,
     lock_for_writing,
+    open_migrated,
     translate_errors,
-    upgrade,
     writer,
 )
 from .store.schema import ModelVersionRow
@@ -140,15 +139,7 @@ class ModelRegistry:
     def open(cls, database: str | None = None, root: str | Path | None = None) -> ModelRegistry:
         """Open the index in ``database`` (default: the label store's, ``$SLANT_DATABASE_URL``),
         creating and migrating it as needed."""
-        url = database_url(database)
-        engine = create_store_engine(url)
-        try:
-            with translate_errors(url):
-                upgrade(engine)
-        except BaseException:
-            engine.dispose()
-            raise
-        registry = cls(engine, root)
+        registry = cls(open_migrated(database_url(database)), root)
         registry._owns_engine = True
         return registry
 

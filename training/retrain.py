@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from model import StancePredictor
 from model.errors import ConfigError, InvalidInputError
@@ -46,6 +46,7 @@ from .data import load_rows, spec_hash
 from .evaluate import evaluate_rows
 from .gate import NEW_LABELS, GateDecision, promotion_gate
 from .registry import ModelRegistry, ModelVersion
+from .retrain_options import RetrainOptions
 from .store import LabelStore
 from .store.store import text_sha256
 
@@ -53,34 +54,6 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 _SUMMARY_KEYS = ("n", "macro_f1", "f_avg", "accuracy", "ece")
-
-
-class RetrainOptions(BaseModel):
-    """Every setting of a retrain; ``slant retrain`` and ``POST /v1/retrain`` fill it in."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    config: str | None = Field(None, description="Training config for the base mix and eval sets.")
-    overrides: list[str] = Field(default_factory=list, description="key.sub=value settings of the config.")
-    database: str | None = Field(None, description="Label store and registry index (SLANT_DATABASE_URL).")
-    registry: str | None = Field(None, description="Registry folder (SLANT_REGISTRY).")
-    default_model: str | None = Field(None, description="Current model while nothing is promoted.")
-    from_base: bool = Field(False, description="Start from the base encoder, not the current model.")
-    base_rows: int | None = Field(None, ge=0, description="Subsample the base mix to this many rows.")
-    epochs: float | None = Field(None, gt=0)
-    max_steps: int | None = Field(None, gt=0)
-    batch_size: int | None = Field(None, gt=0)
-    learning_rate: float | None = Field(None, gt=0)
-    eval_rows: int | None = Field(None, gt=0, description="At most this many rows per eval set.")
-    max_length: int | None = Field(None, ge=16, le=512, description="Truncate training examples.")
-    label_share: float = Field(0.2, ge=0, lt=1, description="Least share of labels per epoch.")
-    max_repeat: int = Field(50, ge=1, description="Most repeats of each label per epoch.")
-    holdout: float = Field(0.2, gt=0, lt=1, description="Share of labelled texts held back.")
-    tolerance: float = Field(1.0, ge=0, description="macro-F1 points a fixed set may lose.")
-    min_gain: float = Field(0.0, ge=0, description="macro-F1 points the new labels must gain beyond.")
-    promote: bool = Field(True, description="Promote the new version when it passes the gate.")
-    refit_aggregator: bool = False
-    seed: int | None = None
 
 
 @dataclass

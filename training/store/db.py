@@ -181,6 +181,18 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             ) from None
 
 
+def open_migrated(url: URL) -> Engine:
+    """An engine for ``url`` whose schema is brought to head; disposed again if that fails."""
+    engine = create_store_engine(url)
+    try:
+        with translate_errors(url):
+            upgrade(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
 def new_revision(message: str) -> None:
     """Write a migration for the changes in ``schema.py`` (a developer tool; review what it writes)."""
     from alembic import command

@@ -30,12 +30,11 @@ from model.labels import STANCE_LABELS, normalize_label
 from model.text import MAX_TEXT_CHARS, check_text
 
 from .db import (
-    create_store_engine,
     database_url,
     describe,
     lock_for_writing,
+    open_migrated,
     translate_errors,
-    upgrade,
     writer,
 )
 from .schema import (
@@ -319,15 +318,7 @@ class LabelStore:
     def open(cls, url: str | URL | None = None) -> LabelStore:
         """Open (creating and migrating as needed) the store at ``url``, ``$SLANT_DATABASE_URL``
         or the default SQLite file."""
-        resolved = url if isinstance(url, URL) else database_url(url)
-        engine = create_store_engine(resolved)
-        try:
-            with translate_errors(resolved):
-                upgrade(engine)
-        except BaseException:
-            engine.dispose()
-            raise
-        return cls(engine)
+        return cls(open_migrated(url if isinstance(url, URL) else database_url(url)))
 
     @property
     def url(self) -> str:

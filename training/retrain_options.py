@@ -1,0 +1,45 @@
+"""The settings of a retrain, kept apart from :mod:`training.retrain` so that the HTTP service can
+validate a ``POST /v1/retrain`` body without importing the training stack."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RetrainSettings(BaseModel):
+    """What a caller may choose about one retrain; every field has a default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    config: str | None = Field(
+        None,
+        description="Training config for the base mix and eval sets, e.g. "
+        "'training/configs/default-stage2.yaml'; default: the config recorded in the current model.",
+    )
+    overrides: list[str] = Field(default_factory=list, description="Config settings, 'key.sub=value'.")
+    from_base: bool = Field(False, description="Fine-tune the base encoder instead of the current model.")
+    base_rows: int | None = Field(None, ge=0, description="Subsample the base mix (0: labels only).")
+    epochs: float | None = Field(None, gt=0)
+    max_steps: int | None = Field(None, gt=0)
+    batch_size: int | None = Field(None, gt=0)
+    learning_rate: float | None = Field(None, gt=0)
+    eval_rows: int | None = Field(None, gt=0, description="At most this many rows of each eval set.")
+    max_length: int | None = Field(None, ge=16, le=512, description="Truncate training examples.")
+    label_share: float = Field(0.2, ge=0, lt=1, description="Labels make up at least this share per epoch.")
+    max_repeat: int = Field(50, ge=1, description="Repeat each label at most this often per epoch.")
+    holdout: float = Field(0.2, gt=0, lt=1, description="Share of labelled texts held back for the gate.")
+    tolerance: float = Field(1.0, ge=0, description="macro-F1 points a fixed eval set may lose.")
+    min_gain: float = Field(0.0, ge=0, description="macro-F1 points the held-back labels must gain beyond.")
+    promote: bool = Field(True, description="Promote the new version when it passes the gate.")
+    refit_aggregator: bool = False
+    seed: int | None = None
+
+
+class RetrainOptions(RetrainSettings):
+    """Every setting of a retrain; ``slant retrain`` and ``POST /v1/retrain`` fill it in. Where the
+    labels, the registry and the current model are is the caller's (the CLI's options, the server's
+    settings), not a request's."""
+
+    database: str | None = Field(None, description="Label store and registry index (SLANT_DATABASE_URL).")
+    registry: str | None = Field(None, description="Registry folder (SLANT_REGISTRY).")
+    default_model: str | None = Field(None, description="Current model while nothing is promoted.")
