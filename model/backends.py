@@ -37,12 +37,21 @@ DEFAULT_BACKEND = "auto"
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
+#: Bumped when the exported graph changes (2: eager attention, second output ``hidden``), so that
+#: a cache entry from an older export is never loaded.
+EXPORT_VERSION = 2
+
+
 class Backend(Protocol):
-    """Computes classifier logits for one padded batch."""
+    """Computes classifier logits, or the encoder's last hidden states, for one padded batch."""
 
     name: str
 
     def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray: ...
+
+    def hidden(self, batch: dict[str, np.ndarray]) -> np.ndarray: ...
+
+    def both(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def default_backend() -> str:
@@ -77,6 +86,22 @@ class TorchBackend:
             out: np.ndarray = self.model(**feed).logits.float().cpu().numpy()
         return out
 
+    def hidden(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        import torch
+
+        feed = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
+        with torch.inference_mode():
+            out: np.ndarray = self.model.base_model(**feed).last_hidden_state.float().cpu().numpy()
+        return out
+
+    def both(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        feed = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
+        with torch.inference_mode():
+            out = self.model(**feed, output_hidden_states=True)
+            return out.logits.float().cpu().numpy(), out.hidden_states[-1].float().cpu().numpy()
+
 
 class OnnxBackend:
     """An ONNX Runtime session over an exported copy of the model (CPU)."""
@@ -90,13 +115,29 @@ class OnnxBackend:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
+        self.outputs = [o.name for o in self.session.get_outputs()]
         self.name = name
         self.path = path
 
-    def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+    def _run(self, outputs: list[str], batch: dict[str, np.ndarray]) -> list[np.ndarray]:
+        missing = [o for o in outputs if o not in self.outputs]
+        if missing:
+            raise ModelLoadError(
+                f"the ONNX model {self.path} has no {missing[0]!r} output (an export from an older slant)",
+                fix=f"delete {self.path.parent} so that it is exported again",
+            )
         feed = {k: batch[k].astype(np.int64) for k in self.inputs}
-        out: np.ndarray = self.session.run(None, feed)[0]
-        return out.astype(np.float32)
+        return [np.asarray(o, dtype=np.float32) for o in self.session.run(outputs, feed)]
+
+    def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        return self._run(["logits"], batch)[0]
+
+    def hidden(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        return self._run(["hidden"], batch)[0]
+
+    def both(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        logits, hidden = self._run(["logits", "hidden"], batch)
+        return logits, hidden
 
 
 def _torch_threads() -> int:
@@ -119,8 +160,31 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SLANT_CACHE") or Path.home() / ".cache" / "slant")
 
 
+def _with_hidden_output(model: Any) -> Any:
+    """``model`` wrapped so that an export has two outputs: logits and last hidden states."""
+    import torch
+
+    class LogitsAndHidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None) -> tuple[Any, Any]:
+            kw = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+            out = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True, **kw
+            )
+            return out.logits, out.hidden_states[-1]
+
+    return LogitsAndHidden().eval()
+
+
 def export_onnx(model: Any, tokenizer: Any, out_dir: Path, *, quantize: bool) -> Path:
     """Export ``model`` (fp32) to ``out_dir/model.onnx``, and ``model-int8.onnx`` if ``quantize``.
+
+    The graph has two outputs: ``logits`` (the stance head) and ``hidden`` (the encoder's last
+    hidden states, which the bias heads pool). Attention is exported in its eager form: ONNX
+    Runtime runs that graph about 1.25x faster on a CPU than the exported SDPA one.
 
     Files are written under temporary names and renamed into place, so a crash never leaves a
     half-written model that a later load would pick up.
@@ -135,11 +199,14 @@ def export_onnx(model: Any, tokenizer: Any, out_dir: Path, *, quantize: bool) ->
     out_dir.mkdir(parents=True, exist_ok=True)
     fp32 = out_dir / "model.onnx"
     if not fp32.exists():
-        cpu = _fp32_copy(model)
+        cpu = _with_hidden_output(_fp32_copy(model))
         sample = tokenizer(["Bernie Sanders"] * 2, ["He is right.", "A longer second text."], padding=True)
         names = [k for k in _INPUTS if k in sample]
         args = {k: torch.tensor(sample[k]) for k in names}
-        axes = {k: {0: "batch", 1: "tokens"} for k in names} | {"logits": {0: "batch"}}
+        axes = {k: {0: "batch", 1: "tokens"} for k in names} | {
+            "logits": {0: "batch"},
+            "hidden": {0: "batch", 1: "tokens"},
+        }
         with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
             part = Path(tmp) / "model.onnx"
             import warnings
@@ -152,7 +219,7 @@ def export_onnx(model: Any, tokenizer: Any, out_dir: Path, *, quantize: bool) ->
                     str(part),
                     kwargs=args,
                     input_names=names,
-                    output_names=["logits"],
+                    output_names=["logits", "hidden"],
                     dynamic_axes=axes,
                     opset_version=17,
                     dynamo=False,
@@ -180,7 +247,10 @@ def export_onnx(model: Any, tokenizer: Any, out_dir: Path, *, quantize: bool) ->
 def _fp32_copy(model: Any) -> Any:
     import copy
 
-    return copy.deepcopy(model).float().cpu().eval()
+    cpu = copy.deepcopy(model).float().cpu().eval()
+    if hasattr(cpu, "set_attn_implementation"):
+        cpu.set_attn_implementation("eager")
+    return cpu
 
 
 def make_backend(
@@ -199,7 +269,7 @@ def make_backend(
             fix="use --backend torch on a GPU",
         )
     quantize = name == "onnx-int8"
-    directory = onnx_dir or cache_dir() / "onnx" / weights_hash(model)
+    directory = onnx_dir or cache_dir() / "onnx" / f"{weights_hash(model)}-v{EXPORT_VERSION}"
     path = directory / ("model-int8.onnx" if quantize else "model.onnx")
     if not path.exists():
         log.info("exporting the model to %s (once per set of weights)", path)
@@ -207,9 +277,7 @@ def make_backend(
     try:
         return OnnxBackend(path, name)
     except ImportError:
-        raise ConfigError(
-            f"the {name} backend needs onnxruntime", fix="pip install onnxruntime"
-        ) from None
+        raise ConfigError(f"the {name} backend needs onnxruntime", fix="pip install onnxruntime") from None
     except Exception as exc:  # a corrupt or foreign file in the cache
         raise ModelLoadError(
             f"cannot load the ONNX model {path}: {exc}",

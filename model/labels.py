@@ -1,4 +1,5 @@
-"""The stance label set and the synonyms accepted in data files.
+"""The stance label set and the synonyms accepted in data files; the label tasks of the label store
+(stance and the bias tasks) and their labels.
 
 The label *order* a model uses travels in its model directory (``slant.json``); this module only
 defines the canonical names and how raw dataset labels map onto them.
@@ -44,3 +45,81 @@ def normalize_label(raw: object, *, field: str = "label") -> str:
             fix=f"use one of {', '.join(STANCE_LABELS)} (or the synonyms none, positive, negative)",
         )
     return _SYNONYMS[key]
+
+
+TASKS: tuple[str, ...] = ("stance", "leaning", "hyperpartisan", "loaded_language")
+"""What a stored label is about: ``stance`` toward an actor, or a bias task of the whole text
+(``leaning`` and ``hyperpartisan`` of an article, ``loaded_language`` of one sentence)."""
+
+TASK_LABELS: dict[str, tuple[str, ...]] = {
+    "stance": STANCE_LABELS,
+    "leaning": ("left", "center", "right"),
+    "hyperpartisan": ("not_hyperpartisan", "hyperpartisan"),
+    "loaded_language": ("non-biased", "biased"),
+}
+"""The canonical labels of each task; the bias heads' label order is this one."""
+
+_TASK_SYNONYMS: dict[str, dict[str, str]] = {
+    "leaning": {"left": "left", "center": "center", "centre": "center", "right": "right"},
+    "hyperpartisan": {
+        "hyperpartisan": "hyperpartisan",
+        "not_hyperpartisan": "not_hyperpartisan",
+        "not-hyperpartisan": "not_hyperpartisan",
+        "not hyperpartisan": "not_hyperpartisan",
+        "true": "hyperpartisan",
+        "false": "not_hyperpartisan",
+        "yes": "hyperpartisan",
+        "no": "not_hyperpartisan",
+    },
+    "loaded_language": {
+        "biased": "biased",
+        "non-biased": "non-biased",
+        "non_biased": "non-biased",
+        "non biased": "non-biased",
+        "not biased": "non-biased",
+        "unbiased": "non-biased",
+    },
+}
+
+
+def check_task(raw: object, *, field: str = "task") -> str:
+    """``raw`` if it names a task (``stance``, ``leaning``, ``hyperpartisan``, ``loaded_language``).
+
+    >>> check_task("leaning")
+    'leaning'
+    """
+    if not isinstance(raw, str) or raw.strip().lower() not in TASKS:
+        raise InvalidInputError(
+            f"unknown label task {raw!r}", field=field, fix=f"use one of {', '.join(TASKS)}"
+        )
+    return raw.strip().lower()
+
+
+def normalize_task_label(task: str, raw: object, *, field: str = "label") -> str:
+    """Map a raw label of ``task`` to its canonical name (stance: :func:`normalize_label`).
+
+    Hyperpartisan also takes booleans and ``true``/``false`` (the SemEval files' form).
+
+    >>> normalize_task_label("leaning", "Centre"), normalize_task_label("hyperpartisan", True)
+    ('center', 'hyperpartisan')
+    """
+    if task == "stance":
+        return normalize_label(raw, field=field)
+    synonyms = _TASK_SYNONYMS[check_task(task)]
+    valid = ", ".join(TASK_LABELS[task])
+    if task == "hyperpartisan" and isinstance(raw, bool):
+        raw = "true" if raw else "false"
+    if not isinstance(raw, str):
+        raise InvalidInputError(
+            f"expected a {task} label string, found {type(raw).__name__} {raw!r}",
+            field=field,
+            fix=f"use one of {valid}",
+        )
+    key = " ".join(raw.strip().lower().split())
+    if key not in synonyms:
+        raise InvalidInputError(
+            f"unknown {task} label {raw!r}; the {task} labels are {valid}",
+            field=field,
+            fix=f"use one of {valid}",
+        )
+    return synonyms[key]

@@ -15,6 +15,7 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,11 +23,20 @@ import numpy as np
 
 from .actors import Actor, discover, find_mentions, parse_actors
 from .aggregate import Aggregator, aggregator_from_json
-from .backends import Backend, default_backend, make_backend
+from .backends import Backend, default_backend, make_backend, weights_hash
+from .bias import (
+    MAX_SENTENCES,
+    SENTENCE_TOKENS,
+    BiasHead,
+    article_features,
+    default_heads,
+    load_heads,
+    mean_pool,
+)
 from .errors import InvalidInputError
 from .loading import ModelMeta, load_classifier
 from .text import Sentence, analyse, analyse_many, check_text, clean, sentences
-from .types import ActorStance, Evidence
+from .types import ActorStance, Analysis, Bias, Evidence, FlaggedSentence, Leaning, LoadedLanguage
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +65,7 @@ class _Plan:
     short: bool
     windows: list[_Window] = field(default_factory=list)
     unmentioned_scored: set[int] = field(default_factory=set)
+    bias_sentences: list[Sentence] = field(default_factory=list)
 
 
 class StancePredictor:
@@ -93,17 +104,40 @@ class StancePredictor:
         agg_cfg = (meta.training_config or {}).get("aggregator") or {}
         self.max_windows = max_windows or int(agg_cfg.get("max_windows", 16))
         self.aggregator: Aggregator = aggregator_from_json(meta.aggregator)
+        #: Bias heads by task (see :mod:`model.bias`); empty when the model carries none.
+        self.heads: dict[str, BiasHead] = {}
 
     @classmethod
-    def load(cls, name_or_path: str | Path | None = None, **kwargs: Any) -> StancePredictor:
+    def load(
+        cls,
+        name_or_path: str | Path | None = None,
+        *,
+        heads: Sequence[str | Path] | None = None,
+        **kwargs: Any,
+    ) -> StancePredictor:
         """Load a slant model directory, a Hugging Face folder or a hub id (default: shipped model).
 
         ``backend`` picks where the forward pass runs (``auto``, ``torch``, ``onnx``, ``onnx-int8``;
-        default ``$SLANT_BACKEND`` or ``auto``; see :mod:`model.backends`); other keyword arguments
-        go to the constructor.
+        default ``$SLANT_BACKEND`` or ``auto``; see :mod:`model.backends`). The bias heads in the
+        model directory's ``bias/`` are loaded, plus the extra head directories in ``heads``
+        (default ``$SLANT_HEADS``). Other keyword arguments go to the constructor.
         """
-        model, tokenizer, meta = load_classifier(name_or_path or default_model_path())
-        return cls(model, tokenizer, meta, **kwargs)
+        source = name_or_path or default_model_path()
+        model, tokenizer, meta = load_classifier(source)
+        predictor = cls(model, tokenizer, meta, **kwargs)
+        predictor.add_heads(
+            source if Path(source).is_dir() else None, default_heads() if heads is None else heads
+        )
+        return predictor
+
+    def add_heads(self, model_dir: str | Path | None, extra: Sequence[str | Path] = ()) -> None:
+        """Load the bias heads of ``model_dir`` (``bias/*``) and the ``extra`` head directories."""
+        self.heads = {**self.heads, **load_heads(model_dir, extra, encoder=self.encoder_hash)}
+
+    @cached_property
+    def encoder_hash(self) -> str:
+        """A hash of the weights: bias heads record it, and only load on the encoder they were fitted on."""
+        return weights_hash(self.model)
 
     @property
     def name(self) -> str:
@@ -131,6 +165,39 @@ class StancePredictor:
         (None entries discover). With neither, the actors each text is about are discovered.
         Actors are names (``"DNC"``) or ``{"name": ..., "aliases": [...]}``.
         """
+        found = self.analyze(
+            texts,
+            actors,
+            per_text_actors=per_text_actors,
+            discover_limit=discover_limit,
+            evidence=evidence,
+            score_unmentioned=score_unmentioned,
+            bias=False,
+        )
+        return [a.stance for a in found]
+
+    def analyze(
+        self,
+        texts: Sequence[str | bytes],
+        actors: Sequence[Any] | None = None,
+        *,
+        per_text_actors: Sequence[Sequence[Any] | None] | None = None,
+        discover_limit: int = 5,
+        evidence: int = 3,
+        score_unmentioned: bool = False,
+        bias: bool | Sequence[bool] = True,
+    ) -> list[Analysis]:
+        """Stance toward each actor and, with ``bias`` and bias heads loaded, each text's bias.
+
+        Arguments are those of :meth:`predict`. The bias heads' sentences go through the same
+        length-sorted batched forward pass as the stance windows. ``Analysis.bias`` is None when
+        ``bias`` is False or the model has no bias heads. ``bias`` may also be one flag per text
+        (the service's micro-batcher mixes texts that want bias with texts that do not).
+
+        >>> a = StancePredictor.load().analyze(["Sanders is right."], ["Bernie Sanders"])[0]  # doctest: +SKIP
+        >>> a.stance[0].label, a.bias.leaning.label                                         # doctest: +SKIP
+        ('favor', 'left')
+        """
         if isinstance(texts, str | bytes):
             raise InvalidInputError(
                 "expected a list of texts, found a single string",
@@ -149,6 +216,13 @@ class StancePredictor:
                 field="per_text_actors",
                 fix="give one actor list (or None) per text",
             )
+        wanted = [bias] * len(texts) if isinstance(bias, bool) else [bool(b) for b in bias]
+        if len(wanted) != len(texts):
+            raise InvalidInputError(
+                f"bias has {len(wanted)} flags for {len(texts)} texts",
+                field="bias",
+                fix="give one flag per text, or a single True or False",
+            )
         given = parse_actors(list(actors)) if actors is not None else None
         checked = [check_text(t, field=f"texts[{i}]") for i, t in enumerate(texts)]
         specs = []
@@ -161,13 +235,70 @@ class StancePredictor:
             self._plan(text, spec, discover_limit, score_unmentioned, c, d)
             for text, spec, c, d in zip(checked, specs, cleaned, docs, strict=True)
         ]
+        with_bias = [w and bool(self.heads) for w in wanted]
+        if any(with_bias):
+            n = self._bias_sentence_count()
+            for plan, w in zip(plans, with_bias, strict=True):
+                if w:
+                    plan.bias_sentences = plan.sentences[:n]
         flat = [(p, w) for p in plans for w in p.windows]
-        probs = self.score_pairs([p.actors[w.actor].name for p, w in flat], [w.text for _, w in flat])
-        out, k = [], 0
-        for plan in plans:
-            n = len(plan.windows)
-            out.append(self._finish(plan, probs[k : k + n], evidence))
-            k += n
+        singles = [" ".join(s.text.split()) for p in plans for s in p.bias_sentences]
+        probs, feats = self._forward(
+            [p.actors[w.actor].name for p, w in flat], [w.text for _, w in flat], singles
+        )
+        out, k, j = [], 0, 0
+        for plan, w in zip(plans, with_bias, strict=True):
+            n, m = len(plan.windows), len(plan.bias_sentences)
+            stance = self._finish(plan, probs[k : k + n], evidence)
+            out.append(Analysis(stance, self._bias(plan, feats[j : j + m]) if w else None))
+            k, j = k + n, j + m
+        return out
+
+    def sentence_features(
+        self, texts: Sequence[str], *, max_sentences: int = MAX_SENTENCES
+    ) -> list[np.ndarray]:
+        """Pooled encoder features of each text's first ``max_sentences`` sentences: (sentences, hidden).
+
+        The features the bias heads read; ``slant fit-bias`` fits heads on them.
+        """
+        checked = [check_text(t, field=f"texts[{i}]") for i, t in enumerate(texts)]
+        docs = analyse_many([clean(t) for t in checked], entities=False)
+        per_text = [[" ".join(s.text.split()) for s in sentences(d)][:max_sentences] for d in docs]
+        _, feats = self._forward([], [], [s for ss in per_text for s in ss])
+        out, j = [], 0
+        for ss in per_text:
+            out.append(feats[j : j + len(ss)])
+            j += len(ss)
+        return out
+
+    def _bias_sentence_count(self) -> int:
+        if any(h.level == "sentence" for h in self.heads.values()):
+            return MAX_SENTENCES
+        return max(h.lead_sentences for h in self.heads.values())
+
+    def _bias(self, plan: _Plan, feats: np.ndarray) -> Bias:
+        out = Bias(sentences=len(feats))
+        if not len(feats):
+            return out
+        for head in self.heads.values():
+            if head.level == "sentence":
+                scores = head.score(feats)
+                flagged = [
+                    FlaggedSentence(plan.text[s.start : s.end], s.start, s.end, round(float(p), 4))
+                    for s, p in zip(plan.bias_sentences, scores, strict=True)
+                    if p >= head.threshold
+                ]
+                out.loaded_language = LoadedLanguage(flagged, len(feats), head.threshold)
+                continue
+            x = article_features(feats, head.lead_sentences)[None, :]
+            if head.task == "hyperpartisan":
+                out.hyperpartisan = round(float(head.score(x)[0]), 4)
+            else:
+                p = head.probabilities(x)[0]
+                out.leaning = Leaning(
+                    head.labels[int(np.argmax(p))],
+                    {lab: round(float(v), 4) for lab, v in zip(head.labels, p, strict=True)},
+                )
         return out
 
     def window_probabilities(self, text: str, actor: Any) -> tuple[np.ndarray, bool]:
@@ -183,19 +314,53 @@ class StancePredictor:
 
     def score_pairs(self, targets: Sequence[str], texts: Sequence[str]) -> np.ndarray:
         """Probabilities for (target, text) pairs: one length-sorted, batched pass, order kept."""
-        if not texts:
-            return np.zeros((0, len(self.labels)))
-        enc = self.tokenizer(list(targets), list(texts), truncation="only_second", max_length=self.max_length)
-        order = sorted(range(len(texts)), key=lambda i: len(enc["input_ids"][i]))
-        out = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
+        return self._forward(targets, texts, [])[0]
+
+    def _forward(
+        self, targets: Sequence[str], texts: Sequence[str], singles: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One length-sorted, batched pass over (target, text) pairs and single sentences.
+
+        Returns the pairs' label probabilities and the sentences' mean-pooled features, each in
+        input order. A batch asks the backend for hidden states only when it holds a sentence.
+        """
+        hidden_size = int(getattr(self.model.config, "hidden_size", 0))
+        probs = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
+        feats = np.zeros((len(singles), hidden_size), dtype=np.float32)
+        if not texts and not singles:
+            return probs, feats
+        rows: list[dict[str, list[int]]] = []
+        if texts:
+            enc = self.tokenizer(
+                list(targets), list(texts), truncation="only_second", max_length=self.max_length
+            )
+            rows += [{k: enc[k][i] for k in enc} for i in range(len(texts))]
+        if singles:
+            enc = self.tokenizer(list(singles), truncation=True, max_length=SENTENCE_TOKENS)
+            rows += [{k: enc[k][i] for k in enc} for i in range(len(singles))]
+        n_pairs = len(texts)
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
         for s in range(0, len(order), self.batch_size):
             idx = order[s : s + self.batch_size]
-            batch = self.tokenizer.pad({k: [enc[k][i] for i in idx] for k in enc}, return_tensors="np")
-            logits = self.backend.logits({k: np.asarray(v) for k, v in batch.items()}).astype(np.float64)
-            logits -= logits.max(axis=-1, keepdims=True)
-            e = np.exp(logits)
-            out[idx] = e / e.sum(axis=-1, keepdims=True)
-        return out
+            batch = self.tokenizer.pad(
+                {k: [rows[i][k] for i in idx] for k in rows[idx[0]]}, return_tensors="np"
+            )
+            arrays = {k: np.asarray(v) for k, v in batch.items()}
+            if any(i >= n_pairs for i in idx):
+                logits, hidden = self.backend.both(arrays)
+                pooled = mean_pool(hidden, arrays["attention_mask"])
+                for r, i in enumerate(idx):
+                    if i >= n_pairs:
+                        feats[i - n_pairs] = pooled[r]
+            else:
+                logits = self.backend.logits(arrays)
+            pairs = [r for r, i in enumerate(idx) if i < n_pairs]
+            if pairs:
+                z = logits[pairs].astype(np.float64)
+                z -= z.max(axis=-1, keepdims=True)
+                e = np.exp(z)
+                probs[[idx[r] for r in pairs]] = e / e.sum(axis=-1, keepdims=True)
+        return probs, feats
 
     # -- steps ----------------------------------------------------------------------------------
 

@@ -38,3 +38,68 @@ class ActorStance:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class Leaning:
+    """How an article leans politically (``left`` / ``center`` / ``right``)."""
+
+    label: str
+    probabilities: dict[str, float]
+
+
+@dataclass
+class FlaggedSentence:
+    """A sentence the loaded-language head flags, with offsets into the caller's text."""
+
+    text: str
+    start: int
+    end: int
+    probability: float
+
+
+@dataclass
+class LoadedLanguage:
+    """Sentence-level loaded (biased) language: the flagged sentences and how many were read."""
+
+    sentences: list[FlaggedSentence]
+    scored: int
+    threshold: float
+
+    @property
+    def share(self) -> float:
+        return round(len(self.sentences) / self.scored, 4) if self.scored else 0.0
+
+
+@dataclass
+class Bias:
+    """The bias heads' reading of one text; a field is None when its head is not loaded.
+
+    ``hyperpartisan`` is the probability that the text is hyperpartisan (0 to 1).
+    ``sentences`` is how many sentences the heads read (0 for a text with no prose left).
+    """
+
+    leaning: Leaning | None = None
+    hyperpartisan: float | None = None
+    loaded_language: LoadedLanguage | None = None
+    sentences: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        if self.loaded_language is not None:
+            out["loaded_language"]["share"] = self.loaded_language.share
+        return out
+
+
+@dataclass
+class Analysis:
+    """Stance toward each actor and, when bias heads are loaded, the text's bias."""
+
+    stance: list[ActorStance]
+    bias: Bias | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stance": [s.to_dict() for s in self.stance],
+            "bias": self.bias.to_dict() if self.bias is not None else None,
+        }

@@ -156,7 +156,12 @@ def train(
 @app.command()
 def evaluate(
     data: Annotated[
-        list[Path], typer.Option("--data", "-d", help="JSONL/CSV with text, target, label; repeatable.")
+        list[Path],
+        typer.Option(
+            "--data",
+            "-d",
+            help="JSONL/CSV with text, target, label and/or a leaning or hyperpartisan field; repeatable.",
+        ),
     ],
     model: ModelOpt = None,
     text_field: str = "text",
@@ -164,14 +169,25 @@ def evaluate(
     label_field: str = "label",
     output: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
     backend: BackendOpt = "torch",
+    heads: Annotated[
+        list[Path] | None,
+        typer.Option("--heads", help="Extra bias head directory (default: $SLANT_HEADS); repeatable."),
+    ] = None,
 ) -> None:
-    """Print a JSON report per file and per target: macro-F1, F_avg, accuracy, confusion, ECE."""
+    """Print a JSON report per file and per target: macro-F1, F_avg, accuracy, confusion, ECE.
+
+    Files with a `leaning` (left/center/right) or `hyperpartisan` (true/false) field also get that
+    bias head's metrics: macro-F1, accuracy, per-class F1, confusion; hyperpartisan adds ROC AUC
+    and Brier.
+    """
     _logging(False)
     from model import StancePredictor
     from training.evaluate import evaluate_files
 
     try:
-        predictor = StancePredictor.load(model, backend=backend)
+        predictor = StancePredictor.load(
+            model, backend=backend, heads=[str(h) for h in heads] if heads else None
+        )
         report = evaluate_files(
             predictor,
             [str(p) for p in data],
@@ -185,6 +201,69 @@ def evaluate(
     if output:
         output.write_text(text + "\n", encoding="utf-8")
     typer.echo(text)
+
+
+@app.command("fit-bias")
+def fit_bias_command(
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Model directory whose encoder the head reads.")
+    ],
+    task: Annotated[str, typer.Option(help="leaning, hyperpartisan or loaded_language.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Head directory (default: MODEL/bias/TASK; loaded_language needs one of its own)."),
+    ] = None,
+    data_root: Annotated[Path, typer.Option(envvar="SLANT_DATA_ROOT", help="The shared data folder.")] = Path(
+        "../shared/data"
+    ),
+    train_rows: Annotated[
+        int | None, typer.Option(min=1, help="Leaning: sample N training articles (encoding is the cost).")
+    ] = None,
+    labels_db: Annotated[
+        str | None,
+        typer.Option(help="Also train on the current labels of TASK in this label store (a URL or path)."),
+    ] = None,
+    backend: BackendOpt = "torch",
+) -> None:
+    """Fit a bias head (a linear classifier over the frozen encoder's sentence embeddings) on the
+    shared data and write it, with a README.md card, as a whole (a temp directory, then a rename).
+
+    E.g. `slant fit-bias --model models/default --task leaning --train-rows 4000`. Features are
+    cached under $SLANT_CACHE/features, so a second fit on the same model is quick.
+    """
+    _logging(True)
+    from training.bias import LICENCES, fit_bias
+
+    given = {"--out": out, "--data-root": data_root, "--train-rows": train_rows, "--backend": backend}
+    command = f"slant fit-bias --model {model} --task {task}" + "".join(
+        f" {k} {v}" for k, v in given.items() if v is not None
+    )
+    if labels_db is not None:
+        command += " --labels-db URL"  # not the URL itself: it may hold a password
+    try:
+        path, fit = fit_bias(
+            model=model,
+            task=task,
+            out=out,
+            data_root=data_root,
+            train_rows=train_rows,
+            labels_db=labels_db,
+            backend=backend,
+            command=command,
+            progress=lambda m: typer.echo(m, err=True),
+        )
+    except SlantError as exc:
+        _fail(exc)
+    rep = fit.report
+    typer.echo(
+        f"{path}: {task} head, dev macro-F1 {rep['macro_f1']}, accuracy {rep['accuracy']} "
+        f"({rep.get('n', '?')} dev rows); data licence: {LICENCES[task]}"
+    )
+    if task == "loaded_language":
+        typer.echo(
+            "note: BABE is AGPL-3.0. The head stays out of model directories; serve it with "
+            f"SLANT_HEADS={path} (or --heads) after checking what the licence asks of you."
+        )
 
 
 @app.command()

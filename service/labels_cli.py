@@ -40,7 +40,11 @@ def _fail(exc: SlantError) -> None:
 @labels.command("import")
 def import_(
     file: Annotated[
-        Path, typer.Argument(help="JSONL or CSV with text, target, label (annotator, source_ref).")
+        Path,
+        typer.Argument(
+            help="JSONL or CSV with text, target, label (annotator, source_ref); task, or a leaning / "
+            "hyperpartisan field, for bias labels."
+        ),
     ],
     database: DatabaseOpt = None,
     annotator: Annotated[
@@ -57,6 +61,10 @@ def import_(
 
     A row equal to the current label of its text and actor is a duplicate (not stored again); a
     different label is a conflict: stored, it becomes the current label.
+
+    Bias labels (of the whole text, no target): a `task` column (leaning, hyperpartisan,
+    loaded_language) with the label in `label`, or a `leaning` (left/center/right) or
+    `hyperpartisan` (true/false, hyperpartisan/not_hyperpartisan) field in place of `label`.
     """
     from training.store import LabelStore, import_file
 
@@ -84,8 +92,9 @@ def import_(
         if o.status == "conflict"
     ]
     for line, o in conflicts[:_SHOWN]:
+        about = repr(o.actor) if o.task == "stance" else o.task
         typer.echo(
-            f"{file}:{line}: conflict: {o.actor!r} was {o.previous_label} (label id {o.previous_label_id}), "
+            f"{file}:{line}: conflict: {about} was {o.previous_label} (label id {o.previous_label_id}), "
             f"now {o.label}",
             err=True,
         )
@@ -105,22 +114,29 @@ def export(
     history: Annotated[
         bool, typer.Option("--all", help="Every label, superseded ones too (re-importing them conflicts).")
     ] = False,
+    task: Annotated[
+        str | None,
+        typer.Option(help="Only this task's labels: stance, leaning, hyperpartisan, loaded_language."),
+    ] = None,
     database: DatabaseOpt = None,
 ) -> None:
-    """Write the current label of each (text, actor) as JSONL or CSV: text, target, label, annotator,
-    source, created_at, source_ref. The file can be imported again or used as a training dataset."""
+    """Write the current label of each (text, task, actor) as JSONL or CSV: text, target, label, task,
+    annotator, source, created_at, source_ref (target is empty for bias labels). The file can be
+    imported again or used as a training dataset (`--task stance`, or `where: {task: stance}`)."""
+    from model.labels import check_task
     from training.store import LabelStore, export_labels
     from training.store.files import file_format
 
     try:
         kind = file_format(output or Path("-"), fmt)
+        only = check_task(task, field="--task") if task is not None else None
         with LabelStore.open(database) as store:
             if output is None:
-                n = export_labels(store, sys.stdout, fmt=kind, current_only=not history)
+                n = export_labels(store, sys.stdout, fmt=kind, current_only=not history, task=only)
             else:
                 tmp = output.with_name(output.name + ".part")
                 with tmp.open("w", encoding="utf-8", newline="") as fh:
-                    n = export_labels(store, fh, fmt=kind, current_only=not history)
+                    n = export_labels(store, fh, fmt=kind, current_only=not history, task=only)
                 tmp.replace(output)
     except SlantError as exc:
         _fail(exc)

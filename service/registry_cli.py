@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from model.errors import SlantError
 
@@ -88,6 +89,26 @@ def retrain_command(
         bool, typer.Option(help="Fit the article aggregator again (default: keep the parent's).")
     ] = False,
     seed: Annotated[int | None, typer.Option(help="Random seed (default: the config's).")] = None,
+    task: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--task",
+            help="Retrain on this task's labels only: stance, leaning, hyperpartisan; repeatable "
+            "(default: every task with labels). Without stance the encoder is reused, not fine-tuned.",
+        ),
+    ] = None,
+    bias_train_rows: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Leaning head: refit on N sampled training articles (default: as many as the current "
+            "head was fitted on).",
+        ),
+    ] = None,
+    bias_data_root: Annotated[
+        str | None,
+        typer.Option(help="Shared data folder for refitting the bias heads (default: the config's)."),
+    ] = None,
     database: DatabaseOpt = None,
     registry: RegistryOpt = None,
     as_json: JsonOpt = False,
@@ -97,6 +118,11 @@ def retrain_command(
 
     On a CPU, e.g. `slant retrain --config training/configs/default-stage2.yaml --base-rows 3000
     --epochs 1 --eval-rows 300 --max-length 96`.
+
+    Leaning and hyperpartisan labels refit those bias heads (judged on their dev data and held-back
+    labels in the same gate). With bias labels only (or `--task leaning`) the encoder is reused and
+    only the heads are refitted: fast. Stance labels fine-tune the encoder, and then every bias head
+    the model carries is refitted on it (`--bias-train-rows` caps the leaning articles).
     """
     from service.cli import _logging
     from training.retrain import RetrainOptions, retrain
@@ -124,10 +150,17 @@ def retrain_command(
             promote=promote,
             refit_aggregator=refit_aggregator,
             seed=seed,
+            tasks=task or None,
+            bias_train_rows=bias_train_rows,
+            bias_data_root=bias_data_root,
         )
         # Standard output is for the result alone; the Trainer prints its logs there.
         with contextlib.redirect_stdout(sys.stderr):
             result = retrain(options, progress=None if as_json else lambda m: typer.echo(m, err=True))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        typer.echo(f"error: invalid retrain options: {problems} Fix: see `slant retrain --help`", err=True)
+        raise typer.Exit(2) from None
     except SlantError as exc:
         _fail(exc)
     typer.echo(json.dumps(result.to_json(), indent=2) if as_json else result.summary())
@@ -161,8 +194,10 @@ def list_(database: DatabaseOpt = None, registry: RegistryOpt = None, as_json: J
 
 
 def _new_labels(v: Any) -> str:
+    """The stance new-labels delta, else the first bias task's (``leaning:new-labels``)."""
     sets = (v.gate or {}).get("sets") or {}
-    check = sets.get("new-labels") or {}
+    names = ["new-labels", *sorted(k for k in sets if k.endswith(":new-labels"))]
+    check: dict[str, Any] = next((sets[k] for k in names if k in sets), {})
     return "-" if check.get("delta") is None else f"{check['delta']:+.2f}"
 
 

@@ -9,6 +9,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.pop("SLANT_HEADS", None)  # a developer's extra heads would not fit the tiny test models
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("SLANT_DATA_ROOT", REPO.parent / "shared" / "data"))
@@ -55,6 +56,55 @@ def build_tiny_model_dir(path: Path, *, seed: int = 0, max_length: int = 64) -> 
         version="0",
     )
     return save_model_dir(path, model, tokenizer, meta, fp16=False)
+
+
+def build_tiny_heads(model_dir: Path, loaded_dir: Path, *, seed: int = 0) -> tuple[Path, Path]:
+    """Random leaning and hyperpartisan heads in ``model_dir/bias``; loaded language in ``loaded_dir``."""
+    import numpy as np
+
+    from model.backends import weights_hash
+    from model.bias import BiasHead
+    from model.loading import load_classifier
+
+    model, _, _ = load_classifier(model_dir)
+    encoder, hidden = weights_hash(model), int(model.config.hidden_size)
+    rng = np.random.default_rng(seed)
+    specs = [
+        ("leaning", "article", ["left", "center", "right"], None, model_dir / "bias" / "leaning"),
+        ("hyperpartisan", "article", ["not_hyperpartisan", "hyperpartisan"], "hyperpartisan", None),
+        ("loaded_language", "sentence", ["non-biased", "biased"], "biased", loaded_dir),
+    ]
+    for task, level, labels, positive, where in specs:
+        BiasHead(
+            task=task,  # type: ignore[arg-type]
+            level=level,  # type: ignore[arg-type]
+            labels=labels,
+            weight=rng.normal(size=(len(labels), hidden)).astype(np.float32),
+            bias=np.zeros(len(labels), np.float32),
+            mean=np.zeros(hidden, np.float32),
+            scale=np.ones(hidden, np.float32),
+            encoder=encoder,
+            positive=positive,
+            lead_sentences=4,
+            licence="test",
+        ).save(where or model_dir / "bias" / task)
+    return model_dir, loaded_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_bias_model_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(a tiny model directory carrying leaning and hyperpartisan heads, a loaded-language head directory)."""
+    root = tmp_path_factory.mktemp("tinybias")
+    return build_tiny_heads(build_tiny_model_dir(root / "model"), root / "loaded-language")
+
+
+@pytest.fixture(scope="session")
+def tiny_bias_predictor(tiny_bias_model_dir: tuple[Path, Path]):
+    """The tiny model with all three bias heads (torch backend)."""
+    from model import StancePredictor
+
+    model_dir, loaded = tiny_bias_model_dir
+    return StancePredictor.load(model_dir, heads=[loaded], device="cpu", backend="torch")
 
 
 @pytest.fixture(scope="session")

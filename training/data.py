@@ -56,6 +56,11 @@ def _iter_file(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 ) from None
 
 
+def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line, record) of a JSONL or CSV file as it is, before any normalisation."""
+    return _iter_file(path)
+
+
 def _iter_hf(spec: DatasetSpec) -> Iterator[tuple[int, dict[str, Any]]]:
     try:
         import datasets

@@ -1,4 +1,5 @@
-"""Evaluation through the predictor: the same path as ``predict`` for tweets, sentences and articles."""
+"""Evaluation through the predictor: the same path as ``predict`` for tweets, sentences and articles,
+and ``analyze`` for the bias heads (article leaning, hyperpartisanship)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,20 @@ from typing import Any
 import numpy as np
 
 from model import StancePredictor
+from model.errors import ConfigError
+from model.labels import normalize_task_label
 
 from .config import DatasetSpec
-from .data import load_rows
+from .data import load_rows, read_records
 from .metrics import stance_metrics
 
 log = logging.getLogger(__name__)
 
 MIN_TARGET_ROWS = 10
+BIAS_FIELDS = ("leaning", "hyperpartisan")
+"""Fields of an evaluation file that hold a bias task's gold label for the whole text."""
+# An actor no text names: analyze() then builds no stance windows and computes the bias heads only.
+_NO_ACTOR = "zq-slant-evaluation-no-actor-zq"
 
 
 def predict_rows(
@@ -78,6 +85,112 @@ def evaluate(predictor: StancePredictor, specs: list[DatasetSpec], data_root: st
 
 
 def evaluate_files(predictor: StancePredictor, paths: list[str | Path], **spec_kwargs: Any) -> dict[str, Any]:
-    """Evaluate JSONL/CSV files with text/target/label columns (``slant evaluate --data``)."""
-    specs = [DatasetSpec(name=Path(p).name, path=str(Path(p).resolve()), **spec_kwargs) for p in paths]
-    return evaluate(predictor, specs, data_root="/")
+    """Evaluate JSONL/CSV files (``slant evaluate --data``): one report per file.
+
+    Rows with text/target/label get the stance metrics. A file with a ``leaning`` (left / center /
+    right) or ``hyperpartisan`` (true / false, or the label names) field also gets that head's
+    metrics under the field's name, computed through :meth:`StancePredictor.analyze`; rows
+    without the field (or without stance fields) are left out of that part.
+    """
+    out: dict[str, Any] = {}
+    for p in paths:
+        spec = DatasetSpec(name=Path(p).name, path=str(Path(p).resolve()), **spec_kwargs)
+        path = Path(str(spec.path))
+        records = [r for _, r in read_records(path)]
+        fields = [f for f in BIAS_FIELDS if any(_given(r, f) for r in records)]
+        if not fields:
+            out[spec.name] = evaluate(predictor, [spec], data_root="/")[spec.name]
+            continue
+        missing = [f for f in fields if f not in predictor.heads]
+        if missing:
+            raise ConfigError(
+                f"{spec.name} has a {' and a '.join(repr(f) for f in missing)} field, but the model "
+                f"({predictor.name} {predictor.version}) has no {' or '.join(missing)} head",
+                field="data",
+                fix=f"fit one with `slant fit-bias --model <model dir> --task {missing[0]}`, or add a head "
+                "directory with --heads",
+            )
+        stance = [
+            r
+            for r in records
+            if all(_given(r, f) for f in (spec.text_field, spec.target_field, spec.label_field))
+        ]
+        report: dict[str, Any] = {"name": spec.name}
+        if stance:
+            rows = [
+                {
+                    "text": str(r[spec.text_field]).strip(),
+                    "target": str(r[spec.target_field]).strip(),
+                    "label": normalize_task_label("stance", r[spec.label_field], field=spec.label_field),
+                    "dataset": spec.name,
+                }
+                for r in stance
+            ]
+            log.info("evaluating %s: stance (%d rows)", spec.name, len(rows))
+            report.update(evaluate_rows(predictor, rows, spec.name))
+        report.update(evaluate_bias(predictor, records, fields, name=spec.name, text_field=spec.text_field))
+        out[spec.name] = report
+    return out
+
+
+def _given(row: dict[str, Any], field: str) -> bool:
+    return row.get(field) not in (None, "")
+
+
+def evaluate_bias(
+    predictor: StancePredictor,
+    records: list[dict[str, Any]],
+    fields: list[str],
+    *,
+    name: str = "data",
+    text_field: str = "text",
+    chunk: int = 64,
+) -> dict[str, dict[str, Any]]:
+    """Leaning and hyperpartisan metrics of the rows that carry those fields, via ``analyze``.
+
+    Leaning: macro-F1, accuracy, per-class F1, confusion. Hyperpartisan: the same plus ROC AUC
+    and the Brier score of P(hyperpartisan). ``no_prose`` counts texts with no sentence left to
+    read (scored as uniform probabilities).
+    """
+    from .bias import classification_report
+
+    wanted = [i for i, r in enumerate(records) if any(_given(r, f) for f in fields)]
+    texts = []
+    for i in wanted:
+        text = records[i].get(text_field)
+        if not isinstance(text, str) or not text.strip():
+            raise ConfigError(
+                f"{name} row {i + 1}: expected a non-empty string field {text_field!r}",
+                field=text_field,
+                fix="give every row its text (or name the column with --text-field)",
+            )
+        texts.append(text)
+    log.info("evaluating %s: %s (%d texts)", name, ", ".join(fields), len(texts))
+    found = []
+    for s in range(0, len(texts), chunk):
+        part = texts[s : s + chunk]
+        found += predictor.analyze(part, per_text_actors=[[_NO_ACTOR]] * len(part), evidence=0)
+    at = dict(zip(wanted, found, strict=True))
+    out: dict[str, dict[str, Any]] = {}
+    for task in fields:
+        head = predictor.heads[task]
+        gold, probs, no_prose = [], [], 0
+        for i in wanted:
+            r = records[i]
+            if not _given(r, task):
+                continue
+            gold.append(normalize_task_label(task, r[task], field=f"{name} row {i + 1} {task}"))
+            bias = at[i].bias
+            if task == "leaning" and bias is not None and bias.leaning is not None:
+                probs.append([bias.leaning.probabilities[lab] for lab in head.labels])
+            elif task == "hyperpartisan" and bias is not None and bias.hyperpartisan is not None:
+                p = bias.hyperpartisan
+                probs.append([p if lab == head.positive else 1.0 - p for lab in head.labels])
+            else:
+                no_prose += 1
+                probs.append([1.0 / len(head.labels)] * len(head.labels))
+        out[task] = {
+            **classification_report(gold, np.array(probs, dtype=np.float64), head.labels),
+            "no_prose": no_prose,
+        }
+    return out

@@ -9,6 +9,10 @@ Both models are scored on the same rows; the gate compares their macro-F1 (point
   default 0.0: strictly better);
 - a set scored for one model and not the other, or an empty new-label slice, fails the gate.
 
+Bias heads are judged the same way beside the stance sets: ``leaning:dev`` is a fixed set and
+``leaning:new-labels`` the held-back slice of the leaning labels. Every new-label set (any name
+``new-labels`` or ending in ``:new-labels``) must gain; at least one must be there.
+
 >>> d = promotion_gate({"dev": 70.0, NEW_LABELS: 50.0}, {"dev": 69.5, NEW_LABELS: 60.0})
 >>> d.passed, d.sets["dev"].delta
 (True, -0.5)
@@ -20,7 +24,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 NEW_LABELS = "new-labels"
-"""Name of the held-back slice of the label store's labels in reports and gate decisions."""
+"""Name of the held-back slice of the label store's labels in reports and gate decisions; a bias
+task's slice is ``<task>:new-labels``."""
+
+
+def is_new_labels(name: str, new_labels: str = NEW_LABELS) -> bool:
+    """Whether a set is a held-back slice of new labels (``new-labels``, ``leaning:new-labels``).
+
+    >>> is_new_labels("leaning:new-labels"), is_new_labels("leaning:dev")
+    (True, False)
+    """
+    return name == new_labels or name.endswith(":" + new_labels)
+
 
 _EPS = 1e-9  # macro-F1 is rounded to 2 decimals; deltas like 69.0 - 70.0 must compare exactly
 
@@ -87,14 +102,17 @@ def promotion_gate(
 ) -> GateDecision:
     """Decide whether ``new`` may replace ``old``, from {set name: macro-F1} of each.
 
-    The set named ``new_labels`` is the held-back slice of new labels; every other set is fixed.
+    The set named ``new_labels`` (and any ``<task>:<new_labels>``) is a held-back slice of new
+    labels; every other set is fixed. ``rows`` gives each set's size: a slice listed there with 0
+    rows (a task that had labels but none held back) fails.
     """
     if tolerance < 0 or min_gain < 0:
         raise ValueError(f"tolerance ({tolerance}) and min_gain ({min_gain}) must not be negative")
     sets: dict[str, SetCheck] = {}
     reasons: list[str] = []
     counts = rows or {}
-    for name in [*(k for k in old if k != new_labels), *(k for k in new if k not in old and k != new_labels)]:
+    names = list(dict.fromkeys([*old, *new]))
+    for name in [k for k in names if not is_new_labels(k, new_labels)]:
         a, b = old.get(name), new.get(name)
         if a is None or b is None:
             sets[name] = SetCheck("fixed", a, b, None, False, counts.get(name))
@@ -107,19 +125,19 @@ def promotion_gate(
             reasons.append(
                 f"{name}: macro-F1 fell {-delta:.2f} points, more than the tolerance {tolerance:g}"
             )
-    a, b = old.get(new_labels), new.get(new_labels)
-    if a is None or b is None or not counts.get(new_labels, 1):
-        sets[new_labels] = SetCheck("new_labels", a, b, None, False, counts.get(new_labels))
-        reasons.append(
-            f"{new_labels}: no held-back new labels to judge by; label more texts (or use --force)"
-        )
-    else:
+    slices = [k for k in dict.fromkeys([*names, *counts]) if is_new_labels(k, new_labels)] or [new_labels]
+    for name in slices:
+        a, b = old.get(name), new.get(name)
+        if a is None or b is None or not counts.get(name, 1):
+            sets[name] = SetCheck("new_labels", a, b, None, False, counts.get(name))
+            reasons.append(f"{name}: no held-back new labels to judge by; label more texts (or use --force)")
+            continue
         delta = round(b - a, 4)
         ok = delta > min_gain + _EPS
-        sets[new_labels] = SetCheck("new_labels", a, b, delta, ok, counts.get(new_labels))
+        sets[name] = SetCheck("new_labels", a, b, delta, ok, counts.get(name))
         if not ok:
             reasons.append(
-                f"{new_labels}: macro-F1 changed {delta:+.2f} points; it must gain more than {min_gain:g}"
+                f"{name}: macro-F1 changed {delta:+.2f} points; it must gain more than {min_gain:g}"
             )
     return GateDecision(
         passed=not reasons,

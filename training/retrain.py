@@ -1,5 +1,6 @@
-"""``slant retrain``: fine-tune on the base data mix plus the label store's labels, compare the new
-model with the current one on the same rows, and register it (promoted if it passes the gate).
+"""``slant retrain``: fine-tune on the base data mix plus the label store's labels, refit the bias
+heads, compare the new model with the current one on the same rows, and register it (promoted if
+it passes the gate).
 
 How the training set is built:
 
@@ -18,6 +19,21 @@ The new model starts from the current (promoted) model, or from the base encoder
 torch backend on the config's ``eval`` sets (each capped at ``eval_rows`` rows) and on the
 held-back labels, and :func:`training.gate.promotion_gate` decides.
 
+Bias labels (``leaning``, ``hyperpartisan``) retrain their heads, not the encoder:
+
+- the head is refitted (:func:`training.bias.fit_head`) on its data plus the task's labels minus
+  the same held-back 20% by text hash, and judged old head against new head on its fixed dev data
+  (``<task>:dev``: the held-out split, or cross-validation for hyperpartisan) and on the held-back
+  labels (``<task>:new-labels``), beside the stance sets in the same gate;
+- with bias labels only (or ``tasks`` without ``stance``) the encoder is not fine-tuned: the
+  current model directory is copied and only the refitted heads replace the old ones;
+- when stance labels fine-tune the encoder, every head the current model carries is refitted on
+  the new encoder (a head only loads on the encoder it was fitted on), its leaning data capped at
+  ``bias_train_rows`` articles (default: as many as the current head was fitted on).
+
+Loaded-language labels are not used here: that head lives outside model directories (its data is
+AGPL-3.0); refit it with ``slant fit-bias --task loaded_language --labels-db ...``.
+
 >>> result = retrain(base_rows=2000, epochs=1, eval_rows=300)                 # doctest: +SKIP
 >>> print(result.gate.summary())                                              # doctest: +SKIP
 """
@@ -29,19 +45,21 @@ import json
 import logging
 import math
 import random
+import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from model import StancePredictor
+from model.bias import HEAD_FILE, HEADS_DIR, load_heads
 from model.errors import ConfigError, InvalidInputError
-from model.loading import META_FILE, ModelMeta, lineage, read_meta, write_meta
+from model.loading import META_FILE, ModelMeta, lineage, load_classifier, read_meta, write_meta
 
-from .config import TrainConfig, _apply_override, load_config
+from .config import TrainConfig, _apply_override, data_root, load_config
 from .data import load_rows, spec_hash
 from .evaluate import evaluate_rows
 from .gate import NEW_LABELS, GateDecision, promotion_gate
@@ -54,11 +72,19 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 _SUMMARY_KEYS = ("n", "macro_f1", "f_avg", "accuracy", "ece")
+_BIAS_SUMMARY_KEYS = ("n", "macro_f1", "accuracy", "roc_auc", "brier")
+BIAS_TASKS = ("leaning", "hyperpartisan")
+"""Bias tasks whose stored labels retrain a model's own heads (loaded language is kept apart)."""
 
 
 @dataclass
 class RetrainResult:
-    """What a retrain produced: the new version, its status, the gate's decision and the numbers."""
+    """What a retrain produced: the new version, its status, the gate's decision and the numbers.
+
+    ``kind`` is ``fine-tune`` (stance labels fine-tuned the encoder; every head was refitted on it)
+    or ``heads`` (the encoder was reused and only the bias heads with labels were refitted).
+    ``heads`` says, per bias task, what was done and with how many labels.
+    """
 
     version: str
     path: str
@@ -70,6 +96,8 @@ class RetrainResult:
     old: dict[str, dict[str, Any]]
     new: dict[str, dict[str, Any]]
     seconds: dict[str, float]
+    kind: str = "fine-tune"
+    heads: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def promoted(self) -> bool:
@@ -84,14 +112,17 @@ class RetrainResult:
     def summary(self) -> str:
         """What ``slant retrain`` prints."""
         lab = self.labels
-        return "\n".join(
-            [
-                f"version {self.version} ({self.status}) fine-tuned from {self.parent}: {self.path}",
+        how = "fine-tuned" if self.kind == "fine-tune" else "encoder reused, bias heads refitted,"
+        lines = [f"version {self.version} ({self.status}) {how} from {self.parent}: {self.path}"]
+        if self.kind == "fine-tune":
+            lines.append(
                 f"labels: {lab['total']} ({lab['train']} trained on, repeated {lab['repeat']}x = "
-                f"{lab['share']:.0%} of {self.train_rows} rows per epoch; {lab['held_back']} held back)",
-                self.gate.summary(),
-            ]
-        )
+                f"{lab['share']:.0%} of {self.train_rows} rows per epoch; {lab['held_back']} held back)"
+            )
+        for task, h in self.heads.items():
+            lines.append(f"{task} head: {h['summary']}")
+        lines.append(self.gate.summary())
+        return "\n".join(lines)
 
 
 def retrain(
@@ -120,19 +151,35 @@ def retrain(
             progress(message)
 
     started = time.perf_counter()
+    wanted = set(options.tasks) if options.tasks else {"stance", *BIAS_TASKS}
     with LabelStore.open(options.database) as store:
-        labels = store.training_rows()
-        if not labels:
+        labels = store.training_rows() if "stance" in wanted else []
+        bias = {t: rows for t in BIAS_TASKS if t in wanted and (rows := store.training_rows(task=t))}
+        if not labels and not bias:
+            only = f" of {', '.join(sorted(wanted))}" if options.tasks else ""
+            loaded = store.labels(task="loaded_language", limit=1).total
             raise InvalidInputError(
-                f"the label store at {store.url} has no labels, so retraining has nothing new to learn",
-                fix="add labels (POST /v1/labels, `slant labels import FILE`) and run it again",
+                f"the label store at {store.url} has no labels{only}, so retraining has nothing new to learn"
+                + (" (its loaded-language labels are not used by retrain)" if loaded else ""),
+                fix="add labels (POST /v1/labels, `slant labels import FILE`) and run it again"
+                + (
+                    "; refit the loaded-language head with `slant fit-bias --task loaded_language "
+                    "--labels-db ... --out DIR`"
+                    if loaded
+                    else ""
+                ),
+            )
+        if store.labels(task="loaded_language", limit=1).total:
+            say(
+                "note: loaded-language labels are not used by retrain (that head is kept out of model "
+                "directories); refit it with `slant fit-bias --task loaded_language --labels-db ...`"
             )
         registry = ModelRegistry(store.engine, options.registry)
         current = registry.current(options.default_model)
         say(f"current model: {current.version} ({current.path})")
         version, path = registry.reserve()
         try:
-            result = _retrain_into(options, registry, current, labels, version, path, say, started)
+            result = _retrain_into(options, registry, current, labels, bias, version, path, say, started)
         except BaseException:
             if not _registered(registry, version):
                 registry.release(path)  # a registered version keeps its files, even if promotion failed
@@ -147,19 +194,139 @@ def _registered(registry: ModelRegistry, version: str) -> bool:
         return True
 
 
+@dataclass
+class _Stance:
+    """What the stance part of a retrain did (empty when the encoder was reused)."""
+
+    labels: dict[str, Any]
+    train_rows: int = 0
+    base_rows: int = 0
+    old: dict[str, dict[str, Any]] = field(default_factory=dict)
+    new: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    held_back: list[dict[str, Any]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
 def _retrain_into(
     options: RetrainOptions,
     registry: ModelRegistry,
     current: ModelVersion,
     labels: list[dict[str, Any]],
+    bias: dict[str, list[dict[str, Any]]],
     version: str,
     path: Path,
     say: Progress,
     started: float,
 ) -> RetrainResult:
+    from .bias import check_data
+
+    config = _config(options, current, version, path) if labels else None
+    root = options.bias_data_root or str(data_root(config[0].data_root if config else "../shared/data"))
+    carried = carried_heads(current.path) if Path(current.path).is_dir() else []
+    tasks = sorted(set(carried) | set(bias)) if labels else sorted(bias)
+    for task in tasks:  # before any training: a missing data folder is found in seconds, not after it
+        check_data(task, root, fix="pass --bias-data-root, the shared data folder the heads are fitted on")
+
+    if config is not None:
+        stance = _fine_tune_stance(options, current, config, labels, version, path, say)
+    else:
+        stance = _copy_current(current, version, path, say)
+    t0 = time.perf_counter()
+    heads = _refit_heads(
+        options, current, path, bias, tasks, encoder_changed=bool(labels), root=root, say=say
+    )
+    heads_s = time.perf_counter() - t0
+    old = {**stance.old, **heads.old}
+    new = {**stance.new, **heads.new}
+    gate = promotion_gate(
+        {k: v["macro_f1"] for k, v in old.items()},
+        {k: v["macro_f1"] for k, v in new.items()},
+        compared_to=current.version,
+        tolerance=options.tolerance,
+        min_gain=options.min_gain,
+        rows={**stance.rows, **heads.rows},
+    )
+    say(gate.summary())
+    _write_jsonl(path / "heldout_labels.jsonl", stance.held_back + heads.held_back)
+
+    kind = "fine-tune" if labels else "heads"
+    seconds = {**stance.seconds, "heads": round(heads_s, 1)}
+    meta = read_meta(path)
+    meta.data_hashes = {**meta.data_hashes, **heads.hashes}
+    retrain_info: dict[str, Any] = {
+        "parent": current.version,
+        "kind": kind,
+        "labels": stance.labels,
+        "base_rows": stance.base_rows,
+        "train_rows": stance.train_rows,
+        "parent_dev": stance.old,
+        "heads": heads.info,
+        "bias_parent_dev": heads.old,
+        "bias_dev": heads.new,
+        "gate": gate.to_json(),
+    }
+    meta.metrics = {**meta.metrics, "retrain": retrain_info}
+    if stance.new:
+        meta.metrics["dev"] = stance.new
+    if heads.new:
+        meta.metrics["bias"] = {**(meta.metrics.get("bias") or {}), **heads.new}
+    write_meta(path, meta)
+    if stance.new:
+        (path / "eval_report.json").write_text(json.dumps(stance.new, indent=2) + "\n", encoding="utf-8")
+    (path / "gate.json").write_text(json.dumps(gate.to_json(), indent=2) + "\n", encoding="utf-8")
+    (path / "README.md").write_text(
+        _card(meta, current, stance.labels, heads.info, gate, kind), encoding="utf-8"
+    )
+
+    metrics = {
+        "kind": kind,
+        "new": new,
+        "old": old,
+        "labels": stance.labels,
+        "heads": heads.info,
+        "train_rows": stance.train_rows,
+        "seconds": seconds,
+    }
+    registered = registry.register(version, path, parent=current.version, metrics=metrics, gate=gate)
+    status = registered.status
+    if gate.passed and options.promote:
+        status = registry.promote(version, reason="passed the promotion gate").status
+        say(f"promoted {version}")
+    elif gate.passed:
+        say(f"{version} passed the gate and stays a candidate: `slant models promote {version}`")
+    else:
+        say(f"{version} is rejected; `slant models promote {version} --force` overrides the gate")
+    seconds["total"] = round(time.perf_counter() - started, 1)
+    return RetrainResult(
+        version=version,
+        path=str(path),
+        parent=current.version,
+        status=status,
+        gate=gate,
+        labels=stance.labels,
+        train_rows=stance.train_rows,
+        old=old,
+        new=new,
+        seconds=seconds,
+        kind=kind,
+        heads=heads.info,
+    )
+
+
+def _fine_tune_stance(
+    options: RetrainOptions,
+    current: ModelVersion,
+    configured: tuple[TrainConfig, ModelMeta | None],
+    labels: list[dict[str, Any]],
+    version: str,
+    path: Path,
+    say: Progress,
+) -> _Stance:
+    """Fine-tune the encoder on the base mix plus the stance labels; evaluate old and new on stance."""
     from .train import fine_tune
 
-    config, parent_meta = _config(options, current, version, path)
+    config, parent_meta = configured
     serve_length = parent_meta.max_length if parent_meta else config.max_length
     train_labels, held_back = split_labels(labels, options.holdout)
     base, hashes = _base_rows(config, options.base_rows, say)
@@ -196,65 +363,183 @@ def _retrain_into(
     meta.max_length = serve_length  # --max-length only shortens training examples
     _set_aggregator(meta, config, parent_meta, options, path, say)
     write_meta(path, meta)
-    _write_jsonl(path / "heldout_labels.jsonl", held_back)
 
     t0 = time.perf_counter()
     eval_sets = _eval_sets(config, held_back, say)
     old = _evaluate(current.path, eval_sets, f"current model {current.version}", say)
     new = _evaluate(str(path), eval_sets, f"new model {version}", say)
     eval_s = time.perf_counter() - t0
-    gate = promotion_gate(
-        {k: v["macro_f1"] for k, v in old.items()},
-        {k: v["macro_f1"] for k, v in new.items()},
-        compared_to=current.version,
-        tolerance=options.tolerance,
-        min_gain=options.min_gain,
-        rows={k: len(v) for k, v in eval_sets.items()},
-    )
-    say(gate.summary())
-
-    seconds = {"train": round(train_s, 1), "evaluate": round(eval_s, 1)}
-    meta = read_meta(path)
-    meta.metrics = {
-        **meta.metrics,
-        "dev": new,
-        "retrain": {
-            "parent": current.version,
-            "labels": labels_info,
-            "base_rows": len(base),
-            "train_rows": len(rows),
-            "parent_dev": old,
-            "gate": gate.to_json(),
-        },
-    }
-    write_meta(path, meta)
-    (path / "eval_report.json").write_text(json.dumps(new, indent=2) + "\n", encoding="utf-8")
-    (path / "gate.json").write_text(json.dumps(gate.to_json(), indent=2) + "\n", encoding="utf-8")
-    (path / "README.md").write_text(_card(meta, current, labels_info, gate), encoding="utf-8")
-
-    metrics = {"new": new, "old": old, "labels": labels_info, "train_rows": len(rows), "seconds": seconds}
-    registered = registry.register(version, path, parent=current.version, metrics=metrics, gate=gate)
-    status = registered.status
-    if gate.passed and options.promote:
-        status = registry.promote(version, reason="passed the promotion gate").status
-        say(f"promoted {version}")
-    elif gate.passed:
-        say(f"{version} passed the gate and stays a candidate: `slant models promote {version}`")
-    else:
-        say(f"{version} is rejected; `slant models promote {version} --force` overrides the gate")
-    seconds["total"] = round(time.perf_counter() - started, 1)
-    return RetrainResult(
-        version=version,
-        path=str(path),
-        parent=current.version,
-        status=status,
-        gate=gate,
+    return _Stance(
         labels=labels_info,
         train_rows=len(rows),
+        base_rows=len(base),
         old=old,
         new=new,
-        seconds=seconds,
+        rows={k: len(v) for k, v in eval_sets.items()},
+        held_back=held_back,
+        seconds={"train": round(train_s, 1), "evaluate": round(eval_s, 1)},
     )
+
+
+def _copy_current(current: ModelVersion, version: str, path: Path, say: Progress) -> _Stance:
+    """The new version's directory as a copy of the current model: same weights, same stance."""
+    source = Path(current.path)
+    if not source.is_dir():
+        raise ConfigError(
+            f"the current model ({current.version}) is {current.path}, not a local directory, so its "
+            "encoder cannot be copied into a new version",
+            fix="serve a local model directory (SLANT_MODEL=DIR), or retrain with stance labels too",
+        )
+    say(f"no stance labels: the encoder of {current.version} is reused (copied, not fine-tuned)")
+    skip = shutil.ignore_patterns("_trainer", "gate.json", "heldout_labels.jsonl", ".*")
+    shutil.copytree(source, path, dirs_exist_ok=True, ignore=skip)
+    meta = read_meta(path) if (path / META_FILE).exists() else load_classifier(path)[2]
+    meta.version = version
+    write_meta(path, meta)
+    return _Stance(labels={"total": 0, "train": 0, "held_back": 0, "repeat": 0, "share": 0.0})
+
+
+# -- bias heads -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Heads:
+    old: dict[str, dict[str, Any]] = field(default_factory=dict)
+    new: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    hashes: dict[str, str] = field(default_factory=dict)
+    held_back: list[dict[str, Any]] = field(default_factory=list)
+
+
+def carried_heads(model_dir: str | Path) -> list[str]:
+    """The bias tasks whose heads a model directory carries (``bias/<task>/head.json``)."""
+    root = Path(model_dir) / HEADS_DIR
+    if not root.is_dir():
+        return []
+    tasks = []
+    for d in sorted(root.iterdir()):
+        if (d / HEAD_FILE).exists() and not d.name.startswith("."):
+            tasks.append(str(json.loads((d / HEAD_FILE).read_text(encoding="utf-8")).get("task", d.name)))
+    return tasks
+
+
+def _bare_predictor(model_dir: str | Path, **kwargs: Any) -> StancePredictor:
+    """The model without any bias heads (torch): stale or extra heads must not stop a retrain."""
+    net, tokenizer, meta = load_classifier(model_dir)
+    return StancePredictor(net, tokenizer, meta, backend="torch", **kwargs)
+
+
+def _refit_heads(
+    options: RetrainOptions,
+    current: ModelVersion,
+    path: Path,
+    bias: dict[str, list[dict[str, Any]]],
+    tasks: list[str],
+    *,
+    encoder_changed: bool,
+    root: str,
+    say: Progress,
+) -> _Heads:
+    """Refit the ``tasks`` heads into ``path/bias`` and score old and new heads for the gate."""
+    from .bias import (
+        Example,
+        classification_report,
+        dev_report,
+        fit_head,
+        head_card,
+        head_probabilities,
+        write_head_dir,
+    )
+
+    out = _Heads()
+    if not tasks:
+        return out
+    old_pred = _bare_predictor(current.path)
+    old_heads = load_heads(
+        current.path if Path(current.path).is_dir() else None, [], encoder=old_pred.encoder_hash
+    )
+    new_pred = _bare_predictor(path) if encoder_changed else old_pred
+    for task in tasks:
+        rows = bias.get(task, [])
+        train, held = split_labels(rows, options.holdout)
+        extra = [Example(r["text"], r["label"], "labels") for r in train]
+        old_head = old_heads.get(task)
+        cap = options.bias_train_rows
+        if task == "leaning" and cap is None and old_head is not None:
+            fitted = int(old_head.info.get("train_examples", 0)) - int(old_head.info.get("extra_examples", 0))
+            cap = fitted if fitted > 0 else None
+        why = "new encoder" if encoder_changed else "new labels"
+        say(
+            f"refitting the {task} head ({why}): {len(train)} labels trained on, {len(held)} held back"
+            + (f", {cap} sampled training articles" if task == "leaning" and cap else "")
+        )
+        if task == "loaded_language":
+            say("note: the loaded-language head was in the model directory; it is refitted there (AGPL data)")
+        fit = fit_head(
+            new_pred,
+            task,
+            data_root=root,
+            train_rows=cap if task == "leaning" else None,
+            extra=extra,
+            progress=say,
+        )
+        head = fit.head
+        head.info["retrain"] = {"parent": current.version, "why": why, "labels": len(rows)}
+        write_head_dir(
+            head,
+            path / HEADS_DIR / task,
+            card=head_card(head, command=f"slant retrain (registry version {path.name}, {why})"),
+        )
+
+        dev = f"{task}:dev"
+        say(f"scoring the {task} heads on {dev}")
+        new_dev = dev_report(new_pred, head, data_root=root, extra=extra)
+        out.new[dev] = _bias_summary(new_dev)
+        out.rows[dev] = int(new_dev["n"])
+        if old_head is not None:
+            out.old[dev] = _bias_summary(dev_report(old_pred, old_head, data_root=root))
+        info: dict[str, Any] = {
+            "refitted": why,
+            "labels": len(rows),
+            "train_labels": len(train),
+            "held_back": len(held),
+            "train_examples": head.info.get("train_examples"),
+            "data_root": root,
+            "dev": out.new[dev],
+        }
+        if rows:
+            key = f"{task}:{NEW_LABELS}"
+            out.rows[key] = len(held)
+            out.hashes[f"labels:{task}"] = rows_hash(train)
+            out.hashes[f"labels:{task}:held-back"] = rows_hash(held)
+            out.held_back += held
+            if held:
+                gold, texts = [r["label"] for r in held], [r["text"] for r in held]
+                probs = head_probabilities(new_pred, head, texts)
+                out.new[key] = _bias_summary(
+                    classification_report(gold, probs, head.labels, present_only=True)
+                )
+                if old_head is not None:
+                    probs = head_probabilities(old_pred, old_head, texts)
+                    out.old[key] = _bias_summary(
+                        classification_report(gold, probs, old_head.labels, present_only=True)
+                    )
+            else:
+                say(f"warning: no {task} label falls in the held-back slice, so the gate cannot judge them")
+        if old_head is None:
+            say(f"note: the current model has no {task} head, so the gate has nothing to compare it with")
+        info["summary"] = (
+            f"refitted ({why}); {len(rows)} labels ({len(train)} trained on, {len(held)} held back), "
+            f"{head.info.get('train_examples')} training examples; dev macro-F1 "
+            f"{out.old.get(dev, {}).get('macro_f1', '-')} -> {out.new[dev]['macro_f1']}"
+        )
+        out.info[task] = info
+    return out
+
+
+def _bias_summary(report: dict[str, Any]) -> dict[str, Any]:
+    return {k: report[k] for k in _BIAS_SUMMARY_KEYS if k in report}
 
 
 # -- the training set -----------------------------------------------------------------------------
@@ -298,7 +583,9 @@ def label_repeats(n_base: int, n_labels: int, *, share: float = 0.2, cap: int = 
 
 def rows_hash(rows: list[dict[str, Any]]) -> str:
     """Content hash of labelled rows, independent of their order."""
-    keys = sorted(f"{text_sha256(r['text'])}\t{r['target']}\t{r['label']}" for r in rows)
+    keys = sorted(
+        f"{text_sha256(r['text'])}\t{r.get('target') or r.get('task', '')}\t{r['label']}" for r in rows
+    )
     return "sha256:" + hashlib.sha256("\n".join(keys).encode("utf-8")).hexdigest()
 
 
@@ -388,7 +675,7 @@ def _set_aggregator(
     from .aggregator import fit_aggregator
 
     write_meta(path, meta)
-    predictor = StancePredictor.load(path, max_windows=config.aggregator.max_windows, backend="torch")
+    predictor = _bare_predictor(path, max_windows=config.aggregator.max_windows)
     rows = [r for spec in config.aggregator.data for r in load_rows(spec, config.data_root)]
     say(f"fitting the article aggregator on {len(rows)} articles")
     agg = fit_aggregator(
@@ -421,7 +708,7 @@ def _evaluate(
     model: str, sets: dict[str, list[dict[str, Any]]], who: str, say: Progress
 ) -> dict[str, dict[str, Any]]:
     """A short report per set; the weights as trained (torch), as model cards report them."""
-    predictor = StancePredictor.load(model, backend="torch")
+    predictor = _bare_predictor(model)
     out: dict[str, dict[str, Any]] = {}
     for name, rows in sets.items():
         say(f"evaluating {who} on {name} ({len(rows)} rows)")
@@ -448,28 +735,45 @@ def _progress_callback(say: Progress) -> Any:
 
 
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    """The held-back labels, in the label files' schema (a bias label's target is null)."""
     with path.open("w", encoding="utf-8") as fh:
         for r in rows:
-            fh.write(json.dumps({"text": r["text"], "target": r["target"], "label": r["label"]}) + "\n")
+            row = {"text": r["text"], "target": r.get("target"), "label": r["label"]}
+            fh.write(json.dumps({**row, "task": r.get("task", "stance")}) + "\n")
 
 
-def _card(meta: ModelMeta, parent: ModelVersion, labels: dict[str, Any], gate: GateDecision) -> str:
+def _card(
+    meta: ModelMeta,
+    parent: ModelVersion,
+    labels: dict[str, Any],
+    heads: dict[str, dict[str, Any]],
+    gate: GateDecision,
+    kind: str,
+) -> str:
     from .pipeline import model_card
 
-    lines = [
-        model_card(meta.to_json()).rstrip("\n"),
-        "",
-        "## Retraining",
-        "",
-        f"Registry version {meta.version}, fine-tuned by `slant retrain` from registry version "
-        f"{parent.version} on the base mix plus {labels['train']} labels from the label store, each "
-        f"repeated {labels['repeat']} times ({labels['share']:.0%} of each epoch). {labels['held_back']} "
-        f"labels ({labels['holdout_fraction']:.0%} of labelled texts, by text hash) were held back "
-        "(`heldout_labels.jsonl`) and scored as the `new-labels` set.",
-        "",
-        "```",
-        gate.summary(),
-        "```",
-        "",
-    ]
+    if kind == "fine-tune":
+        how = (
+            f"Registry version {meta.version}, fine-tuned by `slant retrain` from registry version "
+            f"{parent.version} on the base mix plus {labels['train']} labels from the label store, each "
+            f"repeated {labels['repeat']} times ({labels['share']:.0%} of each epoch). {labels['held_back']} "
+            f"labels ({labels['holdout_fraction']:.0%} of labelled texts, by text hash) were held back "
+            "(`heldout_labels.jsonl`) and scored as the `new-labels` set."
+        )
+    else:
+        how = (
+            f"Registry version {meta.version}, made by `slant retrain` from registry version "
+            f"{parent.version} with bias labels only: the encoder (and so every stance number above) is "
+            "the parent's, copied; only the bias heads listed below were refitted."
+        )
+    lines = [model_card(meta.to_json()).rstrip("\n"), "", "## Retraining", "", how, ""]
+    if heads:
+        lines += [
+            "Bias heads refitted (each held back 20% of its labels by text hash, scored as "
+            "`<task>:new-labels`; `<task>:dev` is the head's fixed dev data):",
+            "",
+        ]
+        lines += [f"- `{task}`: {h['summary']}" for task, h in heads.items()]
+        lines.append("")
+    lines += ["```", gate.summary(), "```", ""]
     return "\n".join(lines)

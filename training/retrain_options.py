@@ -3,7 +3,11 @@ validate a ``POST /v1/retrain`` body without importing the training stack."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+LabelTask = Literal["stance", "leaning", "hyperpartisan"]
 
 
 class RetrainSettings(BaseModel):
@@ -33,6 +37,22 @@ class RetrainSettings(BaseModel):
     promote: bool = Field(True, description="Promote the new version when it passes the gate.")
     refit_aggregator: bool = False
     seed: int | None = None
+    tasks: list[LabelTask] | None = Field(
+        None,
+        description="Retrain on these tasks' labels only (default: every task with labels). Without "
+        "'stance' the encoder is not fine-tuned: the model is copied and only the bias heads are refitted.",
+    )
+    bias_train_rows: int | None = Field(
+        None,
+        ge=1,
+        description="Leaning head: refit on N sampled training articles (default: as many as the current "
+        "head was fitted on). Encoding them is the cost of a refit on a CPU.",
+    )
+    bias_data_root: str | None = Field(
+        None,
+        description="Shared data folder the bias heads are refitted and scored on (default: the config's "
+        "data_root, $SLANT_DATA_ROOT or ../shared/data).",
+    )
 
 
 class RetrainOptions(RetrainSettings):

@@ -1,11 +1,16 @@
-"""Micro-batching: one queue owner merges concurrent requests into one ``predict()`` call.
+"""Micro-batching: one queue owner merges concurrent requests into one forward pass of the predictor.
 
 The design is deliberately small. Requests append a job to a bounded queue (counted in texts)
 and await a future. One asyncio task owns the queue: it waits up to ``max_wait_ms`` after the
 first job arrives (or until a full batch is waiting), takes jobs with the same options up to the
-text and character budgets, and runs ``predictor.predict`` once for all their texts on a single
+text and character budgets, and runs the predictor once for all their texts on a single
 inference thread, with ``per_text_actors`` so every text keeps its own actors. Results are split
 back to each job's future. While a batch runs, new requests queue up and form the next batch.
+
+Stance jobs (``/v1/stance``) and analysis jobs (``/v1/analyze``, stance plus the bias heads) share
+batches: a batch with an analysis job calls ``predictor.analyze`` with one bias flag per text, so
+only the texts that asked for bias pay for the heads' sentences, and every job gets back only what
+it asked for. A batch of stance jobs alone calls ``predictor.predict``, exactly as before.
 
 Jobs whose client went away are removed from the queue before inference.
 
@@ -28,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from model import SlantError, StancePredictor
-from model.types import ActorStance
+from model.types import ActorStance, Bias
 
 from .errors import NotReadyError, OverloadedError
 from .metrics import Metrics
@@ -55,6 +60,8 @@ class BatchResult:
     model: str = ""
     """Name and version of the predictor that computed these results (it can change on a swap)."""
     version: str = ""
+    bias: list[Bias | None] | None = None
+    """For a job submitted with ``bias=True``: each text's bias (None without bias heads)."""
 
 
 @dataclass(eq=False)
@@ -65,6 +72,7 @@ class _Job:
     future: asyncio.Future[BatchResult]
     enqueued: float
     chars: int
+    bias: bool = False
 
 
 class MicroBatcher:
@@ -173,12 +181,13 @@ class MicroBatcher:
     # -- requests --------------------------------------------------------------------------------
 
     def submit(
-        self, texts: Sequence[str], actors: Sequence[Any], options: Options
+        self, texts: Sequence[str], actors: Sequence[Any], options: Options, *, bias: bool = False
     ) -> asyncio.Future[BatchResult]:
         """Queue validated texts (with one actor list or None per text); the future gets their results.
 
-        Raises OverloadedError when the texts do not fit in the queue. Cancel the future to
-        withdraw a job that has not run yet.
+        With ``bias`` the result also carries each text's bias (``BatchResult.bias``). Raises
+        OverloadedError when the texts do not fit in the queue. Cancel the future to withdraw a
+        job that has not run yet.
         """
         if self._task is None or self._task.done():
             raise NotReadyError("the inference worker is not running", fix="retry in a few seconds")
@@ -194,7 +203,13 @@ class MicroBatcher:
             )
         future: asyncio.Future[BatchResult] = asyncio.get_running_loop().create_future()
         job = _Job(
-            list(texts), list(actors), options, future, time.perf_counter(), sum(len(t) for t in texts)
+            list(texts),
+            list(actors),
+            options,
+            future,
+            time.perf_counter(),
+            sum(len(t) for t in texts),
+            bias=bias,
         )
         future.add_done_callback(lambda f: self._withdraw(job) if f.cancelled() else None)
         self._pending.append(job)
@@ -269,12 +284,13 @@ class MicroBatcher:
         options = batch[0].options
         texts = [t for job in batch for t in job.texts]
         actors = [a for job in batch for a in job.actors]
+        wants = [job.bias for job in batch for _ in job.texts]
         predictor = self.predictor  # taken when the batch is formed: a swap from now on does not touch it
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         try:
-            results = await loop.run_in_executor(
-                self._executor, self._predict, predictor, texts, actors, options
+            results, biases = await loop.run_in_executor(
+                self._executor, self._predict, predictor, texts, actors, options, wants
             )
         except SlantError as exc:
             # Requests are validated before they are queued, so this is rare; never let one
@@ -313,18 +329,25 @@ class MicroBatcher:
                         # getattr: a stand-in predictor (tests, wrappers) may not carry a name.
                         model=str(getattr(predictor, "name", "")),
                         version=str(getattr(predictor, "version", "")),
+                        bias=biases[k : k + n] if job.bias else None,
                     )
                 )
             k += n
 
     @staticmethod
     def _predict(
-        predictor: StancePredictor, texts: list[str], actors: list[Any], options: Options
-    ) -> list[list[ActorStance]]:
-        return predictor.predict(
-            texts,
-            per_text_actors=actors,
-            evidence=options.evidence,
-            discover_limit=options.discover_limit,
-            score_unmentioned=options.score_unmentioned,
-        )
+        predictor: StancePredictor, texts: list[str], actors: list[Any], options: Options, wants: list[bool]
+    ) -> tuple[list[list[ActorStance]], list[Bias | None]]:
+        """(stance per text, bias per text): one forward pass for the whole batch."""
+        kwargs: dict[str, Any] = {
+            "per_text_actors": actors,
+            "evidence": options.evidence,
+            "discover_limit": options.discover_limit,
+            "score_unmentioned": options.score_unmentioned,
+        }
+        if not any(wants):
+            # predict() is analyze(bias=False): stance-only batches take the path they always took.
+            return predictor.predict(texts, **kwargs), [None] * len(texts)
+        # One flag per text: texts of stance-only jobs do not pay for the bias heads' sentences.
+        found = predictor.analyze(texts, bias=wants if not all(wants) else True, **kwargs)
+        return [a.stance for a in found], [a.bias for a in found]

@@ -15,10 +15,13 @@ from .schemas import InputText, Name, Text
 LabelName = Annotated[
     Text,
     Field(
-        description="against, neutral or favor (also accepted: none, positive, negative, pro, con).",
+        description="stance: against, neutral or favor (also accepted: none, positive, negative, pro, "
+        "con); leaning: left, center or right; hyperpartisan: hyperpartisan or not_hyperpartisan; "
+        "loaded_language: biased or non-biased.",
         examples=["favor"],
     ),
 ]
+Task = Literal["stance", "leaning", "hyperpartisan", "loaded_language"]
 SourceRef = Annotated[Text, Field(max_length=2048, description="Where the text came from, e.g. its URL.")]
 
 
@@ -37,12 +40,22 @@ class PredictionIn(BaseModel):
 
 
 class LabelItem(BaseModel):
-    """One stance label for one (text, actor) pair."""
+    """One label: a stance toward an actor in a text, or a bias task's label of a whole text."""
 
     model_config = ConfigDict(extra="forbid")
 
     text: InputText = Field(description="The text that was labelled (stored once, however often labelled).")
-    actor: Name = Field(description="The actor; registry aliases are stored under the canonical name.")
+    task: Task = Field(
+        "stance",
+        description="What the label is about: stance (toward `actor`), or a bias task of the whole text, "
+        "which takes no actor: leaning (left / center / right), hyperpartisan, loaded_language (the text "
+        "is one sentence).",
+    )
+    actor: Name | None = Field(
+        None,
+        description="The actor of a stance label (required for stance, absent for the bias tasks); "
+        "registry aliases are stored under the canonical name.",
+    )
     label: LabelName
     annotator: Name | None = Field(None, description="Who gave the label (default: the request's).")
     source: Literal["correction", "import"] = Field(
@@ -53,14 +66,17 @@ class LabelItem(BaseModel):
 
 
 class LabelRequest(BaseModel):
-    """One label (``text``, ``actor``, ``label``) or several (``items``)."""
+    """One label (``text``, ``label``, and ``actor`` for a stance label) or several (``items``)."""
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"oneOf": [{"required": ["text", "actor", "label"]}, {"required": ["items"]}]},
+        json_schema_extra={"oneOf": [{"required": ["text", "label"]}, {"required": ["items"]}]},
     )
 
     text: InputText | SkipJsonSchema[None] = Field(None, description="One label's text. Or send `items`.")
+    task: Task | SkipJsonSchema[None] = Field(
+        None, description="One label's task (default stance); see the items' `task`."
+    )
     actor: Name | SkipJsonSchema[None] = None
     label: LabelName | SkipJsonSchema[None] = None
     annotator: Name | None = Field(None, description="Who gave the label(s); items may name their own.")
@@ -77,7 +93,7 @@ class LabelRequest(BaseModel):
     def _one_or_items(self) -> LabelRequest:
         single = [
             f
-            for f in ("text", "actor", "label", "source", "source_ref", "corrected_prediction")
+            for f in ("text", "task", "actor", "label", "source", "source_ref", "corrected_prediction")
             if getattr(self, f) is not None
         ]
         if self.items is not None and single:
@@ -86,7 +102,10 @@ class LabelRequest(BaseModel):
                 "beside 'items'"
             )
         if self.items is None and not {"text", "actor", "label"} & set(single):
-            raise ValueError("send either one label (text, actor, label) or 'items' (a list of labels)")
+            raise ValueError(
+                "send either one label (text, actor, label) or 'items' (a list of labels); a bias label "
+                "(task leaning, hyperpartisan or loaded_language) has no actor"
+            )
         return self
 
 
@@ -115,6 +134,20 @@ LABEL_EXAMPLES: dict[str, dict[str, Any]] = {
             ],
         },
     },
+    "a bias label": {
+        "summary": "The political leaning of a whole article (no actor)",
+        "value": {
+            "text": "Senate passes the budget after a late-night vote. ...",
+            "task": "leaning",
+            "label": "center",
+            "annotator": "alice",
+            "corrected_prediction": {
+                "label": "left",
+                "probabilities": {"left": 0.52, "center": 0.31, "right": 0.17},
+                "model_version": "default-minilm 2",
+            },
+        },
+    },
 }
 
 
@@ -125,7 +158,8 @@ class LabelOutcome(BaseModel):
     )
     label_id: int = Field(description="The stored label, or for a duplicate the existing label.")
     text_id: int
-    actor: str = Field(description="Canonical actor name.")
+    task: Task
+    actor: str | None = Field(description="Canonical actor name; null for a bias task's label.")
     label: str
     previous_label: str | None = Field(None, description="For a conflict: the label it supersedes.")
     previous_label_id: int | None = None
@@ -136,6 +170,7 @@ class LabelOutcome(BaseModel):
             status=o.status,
             label_id=o.label_id,
             text_id=o.text_id,
+            task=o.task,  # type: ignore[arg-type]
             actor=o.actor,
             label=o.label,
             previous_label=o.previous_label,
@@ -157,7 +192,8 @@ class LabelOut(BaseModel):
     text: str
     text_sha256: str = Field(description="SHA-256 of the normalised text (NFC, whitespace collapsed).")
     source_ref: str | None
-    actor: str
+    task: Task
+    actor: str | None = Field(description="Canonical actor name; null for a bias task's label.")
     label: str
     annotator: str | None
     source: str
@@ -165,7 +201,9 @@ class LabelOut(BaseModel):
     model_version: str | None
     batch_id: str
     created_at: datetime
-    current: bool = Field(description="False once a newer label for the same text and actor superseded it.")
+    current: bool = Field(
+        description="False once a newer label for the same text, task and actor superseded it."
+    )
 
     @classmethod
     def of(cls, r: LabelRecord) -> LabelOut:

@@ -29,7 +29,8 @@ log = logging.getLogger("service.app")
 
 _WARMUP_ARTICLE = Path(__file__).resolve().parent.parent / "demo_article.txt"
 _DESCRIPTION = """Stance (against / neutral / favor) of news articles, tweets and sentences toward
-named actors.
+named actors (`/v1/stance`), and with the model's bias heads the article's leaning, how
+hyperpartisan it is and its loaded-language sentences (`/v1/analyze`).
 
 Every error has the form `{"error": {"code", "message", "field", "fix"}}`. When the server runs with
 API keys (`SLANT_API_KEYS`), every `/v1` route needs the header `X-API-Key`.
@@ -102,7 +103,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         source = promoted.path if promoted else s.model or default_model_path()
         # A model that cannot be loaded stops the server at start-up with the loader's message.
         state.predictor = await asyncio.to_thread(
-            StancePredictor.load, source, device=s.device, backend=s.backend
+            StancePredictor.load, source, device=s.device, backend=s.backend, heads=s.heads
         )
         state.model_path = source
         state.registry_version = promoted.version if promoted else None
@@ -136,11 +137,16 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 async def _warm_up(state: ServiceState) -> None:
-    """One real prediction (spaCy, tokenizer, both the windowed and the whole-text paths) before ready."""
+    """One real prediction (spaCy, tokenizer, both the windowed and the whole-text paths, and the
+    bias heads' pass when the model has heads) before ready."""
     assert state.batcher is not None and state.predictor is not None
+    p = state.predictor
     texts = [_WARMUP_ARTICLE.read_text(encoding="utf-8"), "Bernie Sanders is right about wages."]
     try:
-        await state.batcher.call(state.predictor.predict, texts, ["Bernie Sanders", "DNC"])
+        if getattr(p, "heads", None):
+            await state.batcher.call(p.analyze, texts, ["Bernie Sanders", "DNC"])
+        else:
+            await state.batcher.call(p.predict, texts, ["Bernie Sanders", "DNC"])
     except Exception as exc:
         state.warmup_error = str(exc) or type(exc).__name__
         log.error("warm-up prediction failed; the server stays not ready", exc_info=exc)

@@ -17,7 +17,8 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from model.types import ActorStance, Evidence
+from model.bias import BiasHead
+from model.types import ActorStance, Bias, Evidence
 
 # -- requests ------------------------------------------------------------------------------------
 
@@ -221,6 +222,80 @@ class StanceResponse(BaseModel):
     items: list[ItemResult] = Field(description="One entry per input text, in request order.")
 
 
+def _prob(value: float | None) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+class LeaningOut(BaseModel):
+    label: str = Field(description="The most probable leaning: left, center or right.")
+    probabilities: dict[str, float | None] = Field(description="Probability of each leaning.")
+
+
+class FlaggedSentenceOut(BaseModel):
+    text: str = Field(description="The sentence, exactly as it appears in the input.")
+    start: int = Field(description="Character offset of the sentence in the input text.")
+    end: int
+    probability: float | None = Field(description="Probability that the sentence uses loaded language.")
+
+
+class LoadedLanguageOut(BaseModel):
+    sentences: list[FlaggedSentenceOut] = Field(
+        description="The sentences at or above `threshold`, in text order."
+    )
+    scored: int = Field(description="Sentences the head read.")
+    threshold: float = Field(description="The probability at which a sentence is flagged.")
+    share: float = Field(description="Flagged sentences / sentences read.")
+
+
+class BiasOut(BaseModel):
+    """The bias heads' reading of one text; a field is null when its head is not loaded."""
+
+    leaning: LeaningOut | None = Field(description="Political leaning of the article (leaning head).")
+    hyperpartisan: float | None = Field(
+        description="Probability (0 to 1) that the text is hyperpartisan (hyperpartisan head)."
+    )
+    loaded_language: LoadedLanguageOut | None = Field(
+        description="Sentences with loaded (biased) wording (optional loaded-language head)."
+    )
+    sentences: int = Field(description="Sentences the heads read (0 for a text with no prose left).")
+
+    @classmethod
+    def of(cls, b: Bias) -> BiasOut:
+        loaded = b.loaded_language
+        return cls(
+            leaning=LeaningOut(label=b.leaning.label, probabilities=_finite(b.leaning.probabilities) or {})
+            if b.leaning is not None
+            else None,
+            hyperpartisan=_prob(b.hyperpartisan),
+            loaded_language=LoadedLanguageOut(
+                sentences=[
+                    FlaggedSentenceOut(
+                        text=x.text, start=x.start, end=x.end, probability=_prob(x.probability)
+                    )
+                    for x in loaded.sentences
+                ],
+                scored=loaded.scored,
+                threshold=loaded.threshold,
+                share=loaded.share,
+            )
+            if loaded is not None
+            else None,
+            sentences=b.sentences,
+        )
+
+
+class AnalysisItem(BaseModel):
+    id: str | int | None = Field(description="The item's id, or null (also for a single `text`).")
+    stance: list[ActorResult] = Field(description="Each actor's stance, as `actors` in /v1/stance.")
+    bias: BiasOut | None = Field(description="The text's bias; null when the model has no bias heads.")
+
+
+class AnalyzeResponse(BaseModel):
+    model: str = Field(description="Name of the model that answered.")
+    version: str
+    items: list[AnalysisItem] = Field(description="One entry per input text, in request order.")
+
+
 class Limits(BaseModel):
     max_body_bytes: int
     max_items: int
@@ -228,6 +303,31 @@ class Limits(BaseModel):
     max_actors: int
     max_batch_texts: int
     queue_size: int
+
+
+class HeadInfo(BaseModel):
+    """A bias head: a small classifier over the stance model's encoder (see /v1/analyze)."""
+
+    task: Literal["leaning", "hyperpartisan", "loaded_language"]
+    level: Literal["article", "sentence"] = Field(
+        description="article: one answer per text; sentence: every sentence scored."
+    )
+    labels: list[str]
+    licence: str = Field(description="Licence of the head's training data, which binds the head.")
+    metrics: dict[str, Any] | None = Field(description="The head's dev-set evaluation, if recorded.")
+    path: str = Field(description="The head's directory on the server.")
+
+    @classmethod
+    def of(cls, head: BiasHead) -> HeadInfo:
+        dev = head.info.get("dev")
+        return cls(
+            task=head.task,
+            level=head.level,
+            labels=list(head.labels),
+            licence=head.licence,
+            metrics=json_safe(dev) if isinstance(dev, dict) else None,
+            path=head.path,
+        )
 
 
 class ModelInfo(BaseModel):
@@ -245,11 +345,30 @@ class ModelInfo(BaseModel):
     registry_version: str | None = Field(
         None, description="The model registry's version being served (e.g. 'r3'), or null when not from it."
     )
+    heads: list[HeadInfo] = Field(
+        default_factory=list, description="The bias heads loaded with the model (/v1/analyze); empty: none."
+    )
+
+
+class Notice(BaseModel):
+    """Something the operator and the users of this server must know, e.g. a licence obligation."""
+
+    kind: Literal["licence"]
+    about: str = Field(description="What the notice is about, e.g. 'bias head loaded_language'.")
+    licence: str
+    message: str
+    source: str | None = Field(
+        description="Where the corresponding source is offered (SLANT_SOURCE_URL); null when not set."
+    )
 
 
 class ModelsResponse(BaseModel):
     models: list[ModelInfo]
     limits: Limits
+    notices: list[Notice] = Field(
+        default_factory=list,
+        description="Licence obligations of what is loaded (AGPL-3.0 section 13 for an AGPL head).",
+    )
 
 
 class HealthResponse(BaseModel):

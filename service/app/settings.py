@@ -39,6 +39,16 @@ class Settings(BaseSettings):
         DEFAULT_BACKEND,
         description="Forward pass: auto, torch, onnx or onnx-int8 (CPU; see the README's speed table).",
     )
+    heads: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Extra bias-head directories (comma-separated), loaded beside the model's own "
+        "bias/ heads, e.g. models/loaded-language-babe; kept across hot reloads.",
+    )
+    source_url: str | None = Field(
+        None,
+        description="Where this server's corresponding source is published; shown in the licence "
+        "notices of GET /v1/models (an AGPL-3.0 head obliges you to offer it to the users).",
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
 
@@ -86,12 +96,12 @@ class Settings(BaseSettings):
         description="Check the registry's promoted version every N seconds and hot-swap to it; 0 = off.",
     )
 
-    @field_validator("api_keys", "admin_keys", "cors_origins", mode="before")
+    @field_validator("api_keys", "admin_keys", "cors_origins", "heads", mode="before")
     @classmethod
     def _lists_from_env(cls, value: Any) -> Any:
         return _split_list(value)
 
-    @field_validator("model", "device", "database_url", "registry", mode="before")
+    @field_validator("model", "device", "database_url", "registry", "source_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

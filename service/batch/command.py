@@ -69,6 +69,13 @@ def label(
         str | None, typer.Option(help="torch device, e.g. cpu or cuda (default: cuda when available).")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Progress bar on a terminal, log lines otherwise.")] = True,
+    bias: Annotated[
+        bool,
+        typer.Option(
+            help="Add each row's `bias` (leaning, hyperpartisan, loaded language) from the model's bias "
+            "heads and $SLANT_HEADS; off by default, so outputs keep their columns."
+        ),
+    ] = False,
 ) -> None:
     """Label a whole corpus: one JSON/Parquet row per input row, bad rows to OUTPUT.errors.jsonl.
 
@@ -107,6 +114,7 @@ def label(
             cpus_per_worker=cpus_per_worker,
             device=device,
             progress=progress,
+            bias=bias,
         )
     except SlantError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -413,10 +413,50 @@ def open_source(
 # -- output --------------------------------------------------------------------------------------
 
 
-def output_schema(*, id_is_row: bool) -> Any:
+def bias_type(leaning_labels: Sequence[str] | None) -> Any:
+    """The Arrow type of a row's ``bias`` (``model.Bias.to_dict()``): a struct, null when absent.
+
+    ``leaning.probabilities`` has one field per label of the loaded leaning head; without a
+    leaning head, ``leaning`` is always null and typed as such.
+    """
+    import pyarrow as pa
+
+    leaning = (
+        pa.struct(
+            [
+                ("label", pa.string()),
+                ("probabilities", pa.struct([(label, pa.float64()) for label in leaning_labels])),
+            ]
+        )
+        if leaning_labels
+        else pa.null()
+    )
+    flagged = pa.struct(
+        [("text", pa.string()), ("start", pa.int64()), ("end", pa.int64()), ("probability", pa.float64())]
+    )
+    loaded = pa.struct(
+        [
+            ("sentences", pa.list_(flagged)),
+            ("scored", pa.int64()),
+            ("threshold", pa.float64()),
+            ("share", pa.float64()),
+        ]
+    )
+    return pa.struct(
+        [
+            ("leaning", leaning),
+            ("hyperpartisan", pa.float64()),
+            ("loaded_language", loaded),
+            ("sentences", pa.int64()),
+        ]
+    )
+
+
+def output_schema(*, id_is_row: bool, bias: bool = False, leaning_labels: Sequence[str] | None = None) -> Any:
     """The Arrow schema of output rows (the JSONL rows have the same shape).
 
     ``id`` is the row number (int64) when no id column is given, else the input's id as a string.
+    With ``bias`` (``slant label --bias``) a ``bias`` struct follows ``actors`` (see :func:`bias_type`).
     """
     import pyarrow as pa
 
@@ -448,6 +488,7 @@ def output_schema(*, id_is_row: bool) -> Any:
             ("id", pa.int64() if id_is_row else pa.string()),
             ("row", pa.int64()),
             ("actors", pa.list_(actor)),
+            *([("bias", bias_type(leaning_labels))] if bias else []),
             ("model", pa.string()),
             ("version", pa.string()),
         ]

@@ -29,11 +29,20 @@ _PREDICTOR: Any = None
 _INIT_ERROR: SlantError | None = None
 
 
-def load_predictor(model: str | None, *, device: str | None = None) -> Any:
-    """The one loader both engines use (``StancePredictor.load``)."""
+def load_predictor(model: str | None, *, device: str | None = None, heads: list[str] | None = None) -> Any:
+    """The one loader both engines use (``StancePredictor.load``; ``heads`` None: ``$SLANT_HEADS``)."""
     from model import StancePredictor
 
-    return StancePredictor.load(model, device=device)
+    return StancePredictor.load(model, device=device, heads=heads)
+
+
+def describe_heads(predictor: Any) -> list[dict[str, Any]]:
+    """The predictor's bias heads as the manifest records them (task, level, labels, path)."""
+    heads = getattr(predictor, "heads", None) or {}
+    return [
+        {"task": h.task, "level": h.level, "labels": list(h.labels), "path": str(h.path)}
+        for _, h in sorted(heads.items())
+    ]
 
 
 def quiet_worker(threads: int) -> None:
@@ -86,6 +95,10 @@ def _identity(_: int) -> dict[str, str]:
     return {"name": predictor.name, "version": predictor.version}
 
 
+def _heads(_: int) -> list[dict[str, Any]]:
+    return describe_heads(_predictor())
+
+
 class LocalEngine:
     """Label an iterable of batches, yielding one result per batch in input order.
 
@@ -123,6 +136,12 @@ class LocalEngine:
         if self._pool is not None:
             return self._pool.submit(_identity, 0).result()
         return {"name": self._predictor.name, "version": self._predictor.version}
+
+    def heads(self) -> list[dict[str, Any]]:
+        """The loaded model's bias heads (see :func:`describe_heads`; asks a worker when pooled)."""
+        if self._pool is not None:
+            return self._pool.submit(_heads, 0).result()
+        return describe_heads(self._predictor)
 
     def map(
         self, items: Iterable[tuple[T, Sequence[RawRow]]], opts: RowOptions

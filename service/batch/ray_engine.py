@@ -42,10 +42,10 @@ def _import_ray() -> Any:
     return ray
 
 
-def _combined_schema(id_is_row: bool) -> Any:
+def _combined_schema(id_is_row: bool, *, bias: bool = False, leaning: list[str] | None = None) -> Any:
     import pyarrow as pa
 
-    schema = output_schema(id_is_row=id_is_row)
+    schema = output_schema(id_is_row=id_is_row, bias=bias, leaning_labels=leaning)
     for name in _ERROR_COLS:
         schema = schema.append(pa.field(name, pa.string()))
     return schema
@@ -54,13 +54,25 @@ def _combined_schema(id_is_row: bool) -> Any:
 class _RayLabeller:
     """A Ray Data actor: loads the model once, labels pyarrow batches with ``label_batch``."""
 
-    def __init__(self, *, model: str | None, opts: RowOptions, threads: int, device: str | None) -> None:
-        from .local import load_predictor, quiet_worker
+    def __init__(
+        self,
+        *,
+        model: str | None,
+        opts: RowOptions,
+        threads: int,
+        device: str | None,
+        heads: list[str] | None = None,
+    ) -> None:
+        from .local import describe_heads, load_predictor, quiet_worker
+        from .runner import check_heads, leaning_labels
 
         quiet_worker(threads)
-        self.predictor = load_predictor(model, device=device)
+        self.predictor = load_predictor(model, device=device, heads=heads)
         self.opts = opts
-        self.schema = _combined_schema(opts.id_field is None)
+        found = describe_heads(self.predictor) if opts.bias else []
+        if opts.bias:
+            check_heads(found, self.predictor.name)
+        self.schema = _combined_schema(opts.id_field is None, bias=opts.bias, leaning=leaning_labels(found))
 
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa
@@ -199,6 +211,10 @@ def label_with_ray(
         from model.predictor import default_model_path
 
         model = default_model_path()
+    from model.bias import default_heads
+
+    # Likewise $SLANT_HEADS: the actors load the heads the driver was told about.
+    heads = [str(Path(h).resolve()) if Path(h).exists() else h for h in default_heads()]
     out = output.rstrip("/")
     fs, out_path, is_local = _filesystem(out)
     errors_uri = out + ".errors.jsonl"
@@ -242,6 +258,7 @@ def label_with_ray(
             "opts": opts,
             "threads": int(cpus_per_worker),
             "device": device,
+            "heads": heads,
         },
         batch_size=batch_size,
         batch_format="pyarrow",

@@ -36,6 +36,8 @@ class RowOptions:
     actors_field: str | None = None
     evidence: int = 3
     discover_limit: int = 5
+    bias: bool = False
+    """Add each row's ``bias`` (the model's bias heads: leaning, hyperpartisan, loaded language)."""
 
     @property
     def columns(self) -> list[str]:
@@ -47,7 +49,7 @@ class RowOptions:
         return cols
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "text_field": self.text_field,
             "id_field": self.id_field,
             "actors": list(self.actors) if self.actors is not None else None,
@@ -55,6 +57,10 @@ class RowOptions:
             "evidence": self.evidence,
             "discover_limit": self.discover_limit,
         }
+        # Only when on: a partial run started before --bias existed still resumes without it.
+        if self.bias:
+            out["bias"] = True
+        return out
 
 
 @dataclass
@@ -163,25 +169,29 @@ def _prepare(raw: RawRow, opts: RowOptions) -> _Prepared | dict[str, Any]:
     return _Prepared(raw.row, row_id, text, actors)
 
 
-def _predict(predictor: Any, rows: Sequence[_Prepared], opts: RowOptions) -> list[list[Any]]:
+def _predict(predictor: Any, rows: Sequence[_Prepared], opts: RowOptions) -> list[tuple[list[Any], Any]]:
+    """(stance results, bias or None) per row: ``predict``, or ``analyze`` with ``--bias``."""
     per_text = [r.actors for r in rows] if opts.actors_field is not None else None
-    return predictor.predict(  # type: ignore[no-any-return]
-        [r.text for r in rows],
-        list(opts.actors) if opts.actors is not None else None,
-        per_text_actors=per_text,
-        discover_limit=opts.discover_limit,
-        evidence=opts.evidence,
-    )
-
-
-def _result(predictor: Any, row: _Prepared, stances: list[Any]) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "row": row.row,
-        "actors": [s.to_dict() for s in stances],
-        "model": predictor.name,
-        "version": predictor.version,
+    texts = [r.text for r in rows]
+    actors = list(opts.actors) if opts.actors is not None else None
+    kwargs: dict[str, Any] = {
+        "per_text_actors": per_text,
+        "discover_limit": opts.discover_limit,
+        "evidence": opts.evidence,
     }
+    if not opts.bias:
+        return [(stances, None) for stances in predictor.predict(texts, actors, **kwargs)]
+    return [(a.stance, a.bias) for a in predictor.analyze(texts, actors, bias=True, **kwargs)]
+
+
+def _result(predictor: Any, row: _Prepared, found: tuple[list[Any], Any], opts: RowOptions) -> dict[str, Any]:
+    stances, bias = found
+    out: dict[str, Any] = {"id": row.id, "row": row.row, "actors": [s.to_dict() for s in stances]}
+    if opts.bias:
+        out["bias"] = bias.to_dict() if bias is not None else None
+    out["model"] = predictor.name
+    out["version"] = predictor.version
+    return out
 
 
 def label_batch(
@@ -202,8 +212,8 @@ def label_batch(
             good.append(prepared)
     if good:
         try:
-            for row, stances in zip(good, _predict(predictor, good, opts), strict=True):
-                results[row.row] = _result(predictor, row, stances)
+            for row, found in zip(good, _predict(predictor, good, opts), strict=True):
+                results[row.row] = _result(predictor, row, found, opts)
         except Exception as exc:
             if len(good) == 1:
                 errors.append(_failure(good[0], exc))
@@ -211,7 +221,7 @@ def label_batch(
                 log.warning("a batch of %d rows failed (%s); retrying row by row", len(good), exc)
                 for row in good:
                     try:
-                        results[row.row] = _result(predictor, row, _predict(predictor, [row], opts)[0])
+                        results[row.row] = _result(predictor, row, _predict(predictor, [row], opts)[0], opts)
                     except Exception as one:
                         errors.append(_failure(row, one))
     errors.sort(key=lambda e: e["row"])

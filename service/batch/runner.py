@@ -122,11 +122,13 @@ def label_corpus(
     cpus_per_worker: float = 1.0,
     device: str | None = None,
     progress: bool = True,
+    bias: bool = False,
 ) -> LabelSummary:
     """Label every row of a corpus and write one output row per good input row, in input order.
 
     Bad rows go to ``OUTPUT.errors.jsonl``. A local run killed part-way resumes from its last
-    committed chunk when re-run with the same input and options.
+    committed chunk when re-run with the same input and options. With ``bias`` every row also
+    gets ``bias`` from the model's bias heads (the model's ``bias/`` and ``$SLANT_HEADS``).
 
     >>> s = label_corpus("news.jsonl", output="stance.parquet", actors=["DNC"])  # doctest: +SKIP
     >>> s.to_json()["labelled"]                                                    # doctest: +SKIP
@@ -145,6 +147,7 @@ def label_corpus(
         actors=tuple(actors) if actors else None,
         actors_field=actors_field,
         evidence=evidence,
+        bias=bias,
     )
     fmt = detect_output_format(output, output_format)
     if fmt == "parquet":
@@ -239,12 +242,17 @@ def _label_local(
 
     with LocalEngine(model=model, workers=workers, device=device) as engine:
         summary.model = model_identity(model, engine.identity())
+        heads = engine.heads() if opts.bias else []
+        if opts.bias:
+            check_heads(heads, summary.model.get("name", ""))
         manifest = {
             "input": source.fingerprint(),
             "options": opts.to_json(),
             "chunk_size": chunk_size,
             "model": summary.model,
         }
+        if opts.bias:
+            manifest["heads"] = heads  # other heads ($SLANT_HEADS) would write other bias columns
         resumable = store.open(manifest, force=force)
         if resumable:
             log.warning("resuming: %d finished chunks in %s are kept", resumable, store.path)
@@ -287,12 +295,29 @@ def _label_local(
     id_is_row = opts.id_field is None
     merge_jsonl(store.error_files(n_chunks), errors_path)
     if fmt == "parquet":
-        merge_parquet(store.row_files(n_chunks), output, output_schema(id_is_row=id_is_row))
+        schema = output_schema(id_is_row=id_is_row, bias=opts.bias, leaning_labels=leaning_labels(heads))
+        merge_parquet(store.row_files(n_chunks), output, schema)
     else:
         merge_jsonl(store.row_files(n_chunks), output)
     store.remove()
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def check_heads(heads: list[dict[str, Any]], model_name: str) -> None:
+    """``--bias`` needs bias heads: refuse at the start rather than write a null ``bias`` on every row."""
+    if not heads:
+        raise InvalidInputError(
+            f"--bias was given, but the model {model_name!r} has no bias heads",
+            field="--bias",
+            fix="use a model that carries bias/ heads (see `slant fit-bias`), add head directories "
+            "with SLANT_HEADS=DIR[,DIR], or leave out --bias",
+        )
+
+
+def leaning_labels(heads: list[dict[str, Any]]) -> list[str] | None:
+    """The leaning head's labels (the Parquet ``bias.leaning.probabilities`` fields), if loaded."""
+    return next((list(h["labels"]) for h in heads if h["task"] == "leaning"), None)
 
 
 def commit_chunk(

@@ -56,8 +56,15 @@ def client_fixture(tiny_predictor: Any) -> Iterator[TestClient]:
         yield c
 
 
+@pytest.fixture(scope="module", name="bias_client")
+def bias_client_fixture(tiny_bias_predictor: Any) -> Iterator[TestClient]:
+    """The tiny model with all three bias heads (leaning, hyperpartisan, loaded language)."""
+    with serving(tiny_bias_predictor) as c:
+        yield c
+
+
 class GatedPredictor:
-    """Wraps a predictor; every predict() waits for ``gate`` (set it to let inference run)."""
+    """Wraps a predictor; every predict() and analyze() waits for ``gate`` (set it to let inference run)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -67,11 +74,18 @@ class GatedPredictor:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def predict(self, *args: Any, **kwargs: Any) -> Any:
+    def _wait(self) -> None:
         self.calls += 1
         if not self.gate.wait(30):
             raise TimeoutError("gate never opened")
+
+    def predict(self, *args: Any, **kwargs: Any) -> Any:
+        self._wait()
         return self.inner.predict(*args, **kwargs)
+
+    def analyze(self, *args: Any, **kwargs: Any) -> Any:
+        self._wait()
+        return self.inner.analyze(*args, **kwargs)
 
 
 @pytest.fixture(name="serve")

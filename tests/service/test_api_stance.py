@@ -179,7 +179,9 @@ def test_models(client):
         "created": "",
         "metrics": None,
         "registry_version": None,
+        "heads": [],
     }
+    assert body["notices"] == []
     assert body["limits"] == {
         "max_body_bytes": 2 * 1024 * 1024,
         "max_items": 64,

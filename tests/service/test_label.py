@@ -439,3 +439,179 @@ def test_ray_missing_gives_the_install_command(monkeypatch, tmp_path):
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(ConfigError, match=r"pip install 'slant\[cluster\]'"):
         label_corpus("in.parquet", output=str(tmp_path / "o.jsonl"), engine="ray")
+
+
+# -- --bias: the bias heads' reading of every row ------------------------------------------------------
+
+
+def same_bias(a: dict[str, Any] | None, b: dict[str, Any] | None, tol: float = 2e-3) -> None:
+    """Equal ``bias`` values; probabilities may differ in the last digits (batch padding)."""
+    assert (a is None) == (b is None)
+    if a is None or b is None:
+        return
+    assert set(a) == set(b) == {"leaning", "hyperpartisan", "loaded_language", "sentences"}
+    assert a["sentences"] == b["sentences"]
+    for lab, p in b["leaning"]["probabilities"].items():
+        assert abs(a["leaning"]["probabilities"][lab] - p) <= tol
+    assert abs(a["hyperpartisan"] - b["hyperpartisan"]) <= tol
+    la, lb = a["loaded_language"], b["loaded_language"]
+    assert (la["scored"], la["threshold"]) == (lb["scored"], lb["threshold"])
+    near = {(s["start"], s["end"]) for s in lb["sentences"] if abs(s["probability"] - lb["threshold"]) <= tol}
+    assert {(s["start"], s["end"]) for s in la["sentences"]} - near == {
+        (s["start"], s["end"]) for s in lb["sentences"]
+    } - near
+
+
+@pytest.fixture
+def bias_env(tiny_bias_model_dir, monkeypatch):
+    """The tiny model with leaning and hyperpartisan heads, plus the loaded-language head via SLANT_HEADS."""
+    model_dir, loaded = tiny_bias_model_dir
+    monkeypatch.setenv("SLANT_HEADS", str(loaded))
+    return model_dir
+
+
+def test_bias_adds_a_bias_field_in_jsonl_and_parquet(bias_env, tiny_bias_predictor, tmp_path):
+    rows = corpus(6)
+    src = write_input(tmp_path / "in.jsonl", rows)
+    plain, jsonl, parquet = tmp_path / "plain.jsonl", tmp_path / "out.jsonl", tmp_path / "out.parquet"
+    run(bias_env, src, plain, id_field="doc")
+    assert "bias" not in read_output(plain)[0]  # off by default: the rows keep their fields
+    summary = run(bias_env, src, jsonl, id_field="doc", bias=True)
+    assert summary["labelled"] == 6
+    got = read_output(jsonl)
+    assert list(got[0]) == ["id", "row", "actors", "bias", "model", "version"]
+    same_rows(got, read_output(plain))  # the stance part is unchanged
+    expected = tiny_bias_predictor.analyze([r["text"] for r in rows], ACTORS, evidence=1)
+    for row, exp in zip(got, expected, strict=True):
+        assert exp.bias is not None
+        same_bias(row["bias"], exp.bias.to_dict())
+        for s in row["bias"]["loaded_language"]["sentences"]:
+            assert rows[row["row"]]["text"][s["start"] : s["end"]] == s["text"]
+
+    run(bias_env, src, parquet, id_field="doc", bias=True, chunk_size=4)
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(parquet)
+    assert schema.names == ["id", "row", "actors", "bias", "model", "version"]
+    assert schema.field("bias").type.field("leaning").type.field("probabilities").type.names == [
+        "left",
+        "center",
+        "right",
+    ]
+    from_parquet = read_output(parquet)
+    same_rows(from_parquet, got)
+    for a, b in zip(from_parquet, got, strict=True):
+        same_bias(a["bias"], b["bias"])
+
+
+def test_bias_parquet_round_trips_exactly(bias_env, tmp_path):
+    """The Parquet writer reads the chunks' JSON lines: a bias struct comes back as it went in."""
+    from service.batch.io import merge_jsonl, merge_parquet, output_schema
+
+    src = write_input(tmp_path / "in.jsonl", corpus(3))
+    run(bias_env, src, tmp_path / "out.jsonl", bias=True)
+    rows = read_output(tmp_path / "out.jsonl")
+    rows[1]["bias"]["leaning"] = None  # a missing head: null fields stay null
+    rows[2]["bias"] = None
+    (tmp_path / "part.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    schema = output_schema(id_is_row=True, bias=True, leaning_labels=["left", "center", "right"])
+    merge_parquet([tmp_path / "part.jsonl"], tmp_path / "rt.parquet", schema)
+    assert read_output(tmp_path / "rt.parquet") == rows
+    merge_jsonl([tmp_path / "part.jsonl"], tmp_path / "rt.jsonl")
+    assert read_output(tmp_path / "rt.jsonl") == rows
+
+
+def test_bias_without_a_leaning_head_writes_a_null_leaning(tiny_bias_model_dir, tmp_path, monkeypatch):
+    import shutil
+
+    model_dir, loaded = tiny_bias_model_dir
+    only_loaded = tmp_path / "model"
+    shutil.copytree(model_dir, only_loaded, ignore=shutil.ignore_patterns("bias"))
+    monkeypatch.setenv("SLANT_HEADS", str(loaded))
+    src = write_input(tmp_path / "in.jsonl", corpus(2))
+    run(only_loaded, src, tmp_path / "out.parquet", bias=True)
+    [a, b] = read_output(tmp_path / "out.parquet")
+    assert a["bias"]["leaning"] is None and a["bias"]["hyperpartisan"] is None
+    assert a["bias"]["loaded_language"]["scored"] > 0
+
+
+def test_bias_needs_heads(tiny_model_dir, tmp_path):
+    src = write_input(tmp_path / "in.jsonl", corpus(2))
+    with pytest.raises(InvalidInputError, match="has no bias heads") as err:
+        run(tiny_model_dir, src, tmp_path / "out.jsonl", bias=True)
+    assert err.value.field == "--bias" and "SLANT_HEADS" in str(err.value)
+
+
+def test_a_resume_with_other_bias_options_is_refused(bias_env, tmp_path, monkeypatch, tiny_bias_model_dir):
+    src = write_input(tmp_path / "in.jsonl", corpus())
+    out = tmp_path / "out.jsonl"
+    with monkeypatch.context() as m:
+        crash_after(m, 1)
+        with pytest.raises(Crash):
+            run(bias_env, src, out, chunk_size=4)
+    with pytest.raises(InvalidInputError, match="different heads, options;"):
+        run(bias_env, src, out, chunk_size=4, bias=True)
+    with monkeypatch.context() as m:
+        crash_after(m, 1)
+        with pytest.raises(Crash):
+            run(bias_env, src, out, chunk_size=4, bias=True, force=True)
+    manifest = json.loads((parts_dir_for(out) / "manifest.json").read_text())
+    assert manifest["options"]["bias"] is True
+    assert sorted(h["task"] for h in manifest["heads"]) == ["hyperpartisan", "leaning", "loaded_language"]
+    with pytest.raises(InvalidInputError, match="different heads, options;"):
+        run(bias_env, src, out, chunk_size=4)  # now without --bias
+    monkeypatch.delenv("SLANT_HEADS")  # other heads: other bias values
+    with pytest.raises(InvalidInputError, match="different heads;"):
+        run(bias_env, src, out, chunk_size=4, bias=True)
+    _, loaded = tiny_bias_model_dir
+    monkeypatch.setenv("SLANT_HEADS", str(loaded))
+    seen: list[int] = []
+    from model import StancePredictor
+
+    real = StancePredictor.analyze
+
+    def counting(self, texts, *args, **kwargs):
+        seen.append(len(texts))
+        return real(self, texts, *args, **kwargs)
+
+    monkeypatch.setattr(StancePredictor, "analyze", counting)
+    summary = run(bias_env, src, out, chunk_size=4, bias=True)  # the same options: resumed
+    assert summary["resumed_rows"] == 4 and sum(seen) == 8
+    assert all(r["bias"] is not None for r in read_output(out))
+
+
+def test_cli_bias_option(bias_env, tmp_path):
+    src = write_input(tmp_path / "in.jsonl", corpus(2))
+    out = tmp_path / "out.jsonl"
+    base = ["label", str(src), "-o", str(out), "-m", str(bias_env), "-a", "DNC"]
+    result = CliRunner().invoke(app, [*base, "--bias"])
+    assert result.exit_code == 0, result.output
+    assert all(r["bias"]["leaning"] for r in read_output(out))
+    result = CliRunner().invoke(app, [*base, "--no-bias", "--force"])
+    assert result.exit_code == 0, result.output
+    assert all("bias" not in r for r in read_output(out))
+
+
+def test_bias_with_two_workers(bias_env, tmp_path):
+    src = write_input(tmp_path / "in.jsonl", corpus(8))
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.parquet"
+    run(bias_env, src, one, bias=True)
+    run(bias_env, src, two, bias=True, workers=2)
+    a, b = read_output(two), read_output(one)
+    same_rows(a, b)
+    for x, y in zip(a, b, strict=True):
+        same_bias(x["bias"], y["bias"])
+
+
+def test_ray_engine_with_bias(local_ray, bias_env, tmp_path):
+    src = write_input(tmp_path / "in.parquet", corpus(6))
+    local, ray_out = tmp_path / "local.jsonl", tmp_path / "ray-out"
+    run(bias_env, src, local, id_field="doc", bias=True)
+    summary = run(
+        bias_env, src, ray_out, id_field="doc", bias=True, engine="ray", workers=2, output_format="parquet"
+    )
+    assert summary["labelled"] == 6
+    got, expected = read_output(ray_out), read_output(local)
+    same_rows(got, expected)
+    for x, y in zip(got, expected, strict=True):
+        same_bias(x["bias"], y["bias"])

@@ -126,6 +126,92 @@ def test_invalid_requests_store_nothing(serve, tiny_predictor, db, body, status,
         assert c.get("/v1/labels").json()["total"] == 0
 
 
+def test_bias_labels_have_a_task_and_no_actor(serve, tiny_predictor, db):
+    article = "Senate passes the budget after a late-night vote."
+    with serve(tiny_predictor, database_url=db) as c:
+        r = c.post(
+            "/v1/labels", json={"text": article, "task": "leaning", "label": "Left", "annotator": "al"}
+        )
+        assert _statuses(r) == ["stored"]
+        item = r.json()["items"][0]
+        assert (item["task"], item["actor"], item["label"]) == ("leaning", None, "left")
+        batch = {
+            "items": [
+                {"text": article, "task": "leaning", "label": "center"},
+                {"text": article, "task": "hyperpartisan", "label": "not_hyperpartisan"},
+                {"text": article, "actor": "Senate", "label": "neutral"},
+                {"text": "A loaded sentence.", "task": "loaded_language", "label": "biased"},
+                {
+                    "text": article,
+                    "task": "hyperpartisan",
+                    "label": "hyperpartisan",
+                    "corrected_prediction": {
+                        "label": "not_hyperpartisan",
+                        "probabilities": {"hyperpartisan": 0.3},
+                    },
+                },
+            ]
+        }
+        assert _statuses(c.post("/v1/labels", json=batch)) == [
+            "conflict",
+            "stored",
+            "stored",
+            "stored",
+            "conflict",
+        ]
+        page = c.get("/v1/labels", params={"task": "leaning"}).json()
+        assert page["total"] == 2 and {x["task"] for x in page["items"]} == {"leaning"}
+        assert [x["current"] for x in page["items"]] == [True, False]
+        assert c.get("/v1/labels", params={"task": "stance"}).json()["total"] == 1
+        assert c.get("/v1/labels", params={"label": "left"}).json()["total"] == 1
+        newest = c.get("/v1/labels", params={"task": "hyperpartisan", "current": "true"}).json()["items"][0]
+        assert newest["corrected_prediction"] == {
+            "label": "not_hyperpartisan",
+            "probabilities": {"hyperpartisan": 0.3},
+        }
+        err = _error(c.get("/v1/labels", params={"task": "leaning", "label": "favor"}), 422)
+        assert err["field"] == "label" and "unknown leaning label 'favor'" in err["message"]
+        assert _error(c.get("/v1/labels", params={"task": "tone"}), 422)["field"] == "task"
+
+
+@pytest.mark.parametrize(
+    "body, field, message, fix",
+    [
+        (
+            {"text": "An article.", "task": "leaning", "label": "favor"},
+            "label",
+            "unknown leaning label 'favor'; the leaning labels are left, center, right",
+            "use one of left, center, right",
+        ),
+        (
+            {"items": [{"text": "An article.", "task": "hyperpartisan", "label": "yes!"}]},
+            "items[0].label",
+            "the hyperpartisan labels are not_hyperpartisan, hyperpartisan",
+            "use one of not_hyperpartisan, hyperpartisan",
+        ),
+        (
+            {"text": "An article.", "task": "leaning", "actor": "DNC", "label": "left"},
+            "actor",
+            "a leaning label is about the whole text and takes no actor",
+            "leave the actor (target) out",
+        ),
+        ({"text": "An article.", "task": "tone", "label": "left"}, "task", "Input should be 'stance'", ""),
+        (
+            {"items": [{"text": "An article.", "label": "left"}]},
+            "items[0].actor",
+            "a stance label needs the actor it is about",
+            "give a bias task",
+        ),
+        ({"text": "An article.", "task": "leaning"}, "label", "this field is required", "no actor"),
+    ],
+)
+def test_bias_label_errors_name_the_valid_labels(serve, tiny_predictor, db, body, field, message, fix):
+    with serve(tiny_predictor, database_url=db) as c:
+        err = _error(c.post("/v1/labels", json=body), 422)
+        assert message in err["message"] and err["field"] == field and fix in (err["fix"] or "")
+        assert c.get("/v1/labels").json()["total"] == 0
+
+
 def test_list_validation(serve, tiny_predictor, db):
     with serve(tiny_predictor, database_url=db) as c:
         for params, field in [
@@ -204,6 +290,11 @@ def test_labels_on_postgres(serve, tiny_predictor, postgres_url):
             ("Bernie Sanders", "against"),
             ("Democratic National Committee", "against"),
         }
+        # Bias labels: the longest label fits, and the task is part of what a duplicate is.
+        bias = {"text": ONE["text"], "task": "hyperpartisan", "label": "not_hyperpartisan"}
+        assert _statuses(c.post("/v1/labels", json=bias)) == ["stored"]
+        assert _statuses(c.post("/v1/labels", json={**bias, "label": "false"})) == ["duplicate"]
+        assert c.get("/v1/labels", params={"task": "hyperpartisan"}).json()["items"][0]["actor"] is None
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

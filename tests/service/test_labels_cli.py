@@ -81,7 +81,7 @@ def test_export_then_reimport_is_all_duplicates(tmp_path, db, monkeypatch, fmt):
     code, out, _ = run("labels", "export", "--format", fmt)
     assert code == 0 and out == out_file.read_text(encoding="utf-8")
     if fmt == "csv":
-        assert out.splitlines()[0] == "text,target,label,annotator,source,created_at,source_ref"
+        assert out.splitlines()[0] == "text,target,label,task,annotator,source,created_at,source_ref"
     else:
         first = json.loads(out.splitlines()[0])
         assert (first["target"], first["label"], first["source"]) == ("Bernie Sanders", "favor", "import")
@@ -110,3 +110,28 @@ def test_errors_are_one_line_with_exit_2(tmp_path, db):
     assert code == 2 and "unknown file format 'xml'" in err
     code, out, _ = run("labels", "--help")
     assert code == 0 and "import" in out and "export" in out
+
+
+def test_bias_label_files_import_as_their_tasks(tmp_path, db):
+    path = tmp_path / "bias.jsonl"
+    rows = [
+        {"text": "An article about the budget.", "leaning": "center"},
+        {"text": "An outrageous rant.", "hyperpartisan": True},
+        {"text": "A loaded sentence.", "task": "loaded_language", "label": "biased"},
+        {"text": "Another article.", "leaning": "sideways"},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    code, out, err = run("labels", "import", str(path), "--database", db)
+    assert code == 1 and "4 rows, 1 bad (not stored), 3 stored" in out
+    assert f"{path}:4: bad row, not stored: label: unknown leaning label 'sideways'" in err
+    changed = tmp_path / "changed.jsonl"
+    changed.write_text(json.dumps({**rows[0], "leaning": "right"}) + "\n", encoding="utf-8")
+    code, _, err = run("labels", "import", str(changed), "--database", db)
+    assert code == 0 and f"{changed}:1: conflict: leaning was center (label id 1), now right" in err
+    code, out, _ = run("labels", "export", "--task", "leaning", "--database", db)
+    assert code == 0
+    assert [(r["task"], r["target"], r["label"]) for r in map(json.loads, out.splitlines())] == [
+        ("leaning", None, "right")
+    ]
+    code, _, err = run("labels", "export", "--task", "tone", "--database", db)
+    assert code == 2 and "unknown label task 'tone'" in err

@@ -120,6 +120,7 @@ def test_review_page_in_a_browser(tiny_predictor, article, tmp_path):
         page.click("#analyse")
         page.wait_for_selector(".card >> nth=1")
         assert page.is_hidden("#error")
+        assert page.is_hidden("#bias")  # this model has no bias heads
         assert page.locator(".card .name").all_inner_texts() == ACTORS
         assert page.evaluate("document.getElementById('article').textContent") == text  # nothing lost
         spans = [(ev.start, ev.end) for r in expected for ev in r.evidence]
@@ -184,4 +185,124 @@ def test_review_page_in_a_browser(tiny_predictor, article, tmp_path):
     colours = image.getcolors(maxcolors=1 << 20)
     assert colours is not None and len(colours) > 200, "the screenshot looks blank"
     assert image.getpixel((4, 4)) == (0x1F, 0x2D, 0x3D)  # the header bar was drawn
+    print(f"screenshot: {shot} ({width}x{height}, {len(colours)} colours)")
+
+
+def _with_threshold(predictor: Any, text: str) -> Any:
+    """The tiny bias predictor with a loaded-language threshold that flags the sentences of ``text``
+    with the four highest scores (its random head flags almost every sentence at 0.5), and an AGPL
+    licence on that head, so the page shows the licence notice."""
+    import copy
+    import dataclasses
+
+    head = predictor.heads["loaded_language"]
+    everything = copy.copy(predictor)
+    everything.heads = {**predictor.heads, "loaded_language": dataclasses.replace(head, threshold=0.0)}
+    [a] = everything.analyze([text], ACTORS)
+    scores = sorted({s.probability for s in a.bias.loaded_language.sentences}, reverse=True)
+    threshold = round(scores[min(3, len(scores) - 1)] - 5e-4, 4)
+    out = copy.copy(predictor)
+    agpl = dataclasses.replace(head, threshold=threshold, licence="AGPL-3.0 (test data)")
+    out.heads = {**predictor.heads, "loaded_language": agpl}
+    return out
+
+
+def test_bias_panel_in_a_browser(tiny_bias_predictor, article, tmp_path):
+    """Leaning bars, the hyperpartisan score, loaded-language sentences highlighted apart from the
+    stance evidence, and one-click leaning and hyperpartisan corrections posted to /v1/labels."""
+    pil = pytest.importorskip("PIL.Image", reason="Pillow is not installed: pip install -e '.[dev]'")
+    db = f"sqlite:///{tmp_path}/labels.db"
+    # Offsets count code points and JavaScript UTF-16 units: the emoji checks the conversion. The
+    # article's filler (one sentence repeated) is kept once, so the flagged sentences stay few.
+    filler = "Voters in the state have heard many speeches this year. "
+    text = "\U0001f4f0 " + article.replace(filler, "").replace("neutral. ", "neutral. " + filler, 1)
+    assert text.count(filler) == 1
+    predictor = _with_threshold(tiny_bias_predictor, text)
+    [expected] = predictor.analyze([text], ACTORS, evidence=3)
+    bias = expected.bias
+    assert bias is not None and bias.leaning is not None and bias.hyperpartisan is not None
+    loaded = bias.loaded_language
+    assert loaded is not None and 0 < len(loaded.sentences) < loaded.scored
+    app = create_app(settings(database_url=db, max_text_chars=5000), predictor=predictor)
+
+    with uvicorn_server(app) as base, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        problems: list[str] = []
+        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+        page.on(
+            "console",
+            lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None,
+        )
+        page.set_default_timeout(15_000)
+        expect = sync_api.expect
+        page.goto(base + "/")
+        page.wait_for_selector("#model-status.ready")
+        page.fill("#text", text)
+        page.fill("#actors", "Bernie Sanders, DNC")
+        page.click("#analyse")
+        page.wait_for_selector("#bias:not([hidden])")
+        assert page.is_hidden("#error")
+        assert page.evaluate("document.getElementById('article').textContent") == text  # nothing lost
+
+        # Leaning: the label and a bar per label.
+        lean = page.locator("#bias .leaning")
+        assert lean.locator(".badge").inner_text().lower() == bias.leaning.label
+        assert lean.locator(".bars .pct").all_inner_texts() == [
+            f"{round(p * 100)}%" for p in bias.leaning.probabilities.values()
+        ]
+        # Hyperpartisan: the score.
+        hyper = page.locator("#bias .hyper")
+        assert hyper.locator(".pct").inner_text() == f"{round(bias.hyperpartisan * 100)}%"
+        # Loaded language: the flagged sentences, listed and marked at the right offsets.
+        part = page.locator("#bias .loaded-language")
+        assert f"{len(loaded.sentences)} of {loaded.scored} sentences" in part.inner_text()
+        assert part.locator("li").count() == len(loaded.sentences)
+        assert page.is_visible("#legend-loaded")
+        for li, s in enumerate(loaded.sentences):
+            pieces = page.locator(f"#article mark[data-loaded~='l{li}']").all_text_contents()
+            assert "".join(pieces) == s.text
+        flagged = {(s.start, s.end) for s in loaded.sentences}
+        evidence = [ev for r in expected.stance for ev in r.evidence]
+        for ai, r in enumerate(expected.stance):  # evidence marks are unchanged
+            for ei, ev in enumerate(r.evidence):
+                pieces = page.locator(f"#article mark[data-evidence~='{ai}-{ei}']").all_text_contents()
+                assert "".join(pieces) == ev.text
+        marked = "".join(page.locator("#article mark.loaded").all_text_contents())
+        assert len(marked) == sum(len(s.text) for s in loaded.sentences)
+        # Loaded and evidence spans overlap: both styles on one mark; loaded alone: its own style.
+        both = [ev for ev in evidence if any(a < ev.end and ev.start < b for a, b in flagged)]
+        if both:
+            assert page.locator("#article mark.loaded:not(.bare)").count() >= 1
+        if any(not any(ev.start < b and a < ev.end for ev in evidence) for a, b in flagged):
+            assert page.locator("#article mark.loaded.bare").count() >= 1
+
+        # The AGPL head's notice (GET /v1/models) is shown at the foot of the page.
+        expect(page.locator("#notices")).to_be_visible()
+        notice = page.inner_text("#notices")
+        assert "AGPL-3.0" in notice and "Section 13" in notice and "SLANT_SOURCE_URL" in notice
+
+        shot = tmp_path / "review-bias.png"
+        page.screenshot(path=str(shot), full_page=True)
+
+        # One-click corrections: leaning and hyperpartisan labels of the whole text.
+        fix_lean = next(lab for lab in bias.leaning.probabilities if lab != bias.leaning.label)
+        lean.locator(f"button[data-label='{fix_lean}']").click()
+        expect(lean.locator(".outcome")).to_have_text(f"stored: {fix_lean}")
+        predicted_hyper = "hyperpartisan" if bias.hyperpartisan >= 0.5 else "not_hyperpartisan"
+        fix_hyper = "not_hyperpartisan" if predicted_hyper == "hyperpartisan" else "hyperpartisan"
+        hyper.locator(f"button[data-label='{fix_hyper}']").click()
+        expect(hyper.locator(".outcome")).to_have_text(f"stored: {fix_hyper}")
+        hyper.locator(f"button[data-label='{fix_hyper}']").click()
+        expect(hyper.locator(".outcome")).to_have_text(f"duplicate: {fix_hyper} is already the label")
+        browser.close()
+    assert problems == []
+
+    image = pil.open(shot).convert("RGB")
+    width, height = image.size
+    assert width == 1280 and height >= 900
+    colours = image.getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 200, "the screenshot looks blank"
     print(f"screenshot: {shot} ({width}x{height}, {len(colours)} colours)")

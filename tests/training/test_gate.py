@@ -92,3 +92,31 @@ def test_the_held_back_slice_is_by_text_and_stable():
     assert not held_texts & {r["text"] for r in train}  # both actors of a text on the same side
     assert in_held_back_slice("text 7", 0.2) == in_held_back_slice("  text   7 ", 0.2)
     assert rows_hash(train) == rows_hash(list(reversed(train))) != rows_hash(held)
+
+
+def test_bias_sets_are_judged_beside_the_stance_ones():
+    old = {"dev": 70.0, NEW_LABELS: 50.0, "leaning:dev": 60.0, "leaning:new-labels": 40.0}
+    new = {"dev": 70.0, NEW_LABELS: 55.0, "leaning:dev": 59.5, "leaning:new-labels": 45.0}
+    d = promotion_gate(old, new, rows={"leaning:new-labels": 12})
+    assert d.passed and [(k, s.kind) for k, s in d.sets.items()] == [
+        ("dev", "fixed"),
+        ("leaning:dev", "fixed"),
+        (NEW_LABELS, "new_labels"),
+        ("leaning:new-labels", "new_labels"),
+    ]
+    assert "leaning:new-labels" in d.summary() and "(12 rows)" in d.summary()
+    # Every slice must gain, and a fixed bias set may lose at most the tolerance.
+    d = promotion_gate(old, {**new, "leaning:new-labels": 40.0, "leaning:dev": 58.0})
+    assert d.reasons == [
+        "leaning:dev: macro-F1 fell 2.00 points, more than the tolerance 1",
+        "leaning:new-labels: macro-F1 changed +0.00 points; it must gain more than 0",
+    ]
+    # A heads-only retrain has no stance slice; a task with labels but none held back fails.
+    only = promotion_gate(
+        {"leaning:dev": 60.0, "leaning:new-labels": 40.0}, {"leaning:dev": 60.0, "leaning:new-labels": 50.0}
+    )
+    assert only.passed and NEW_LABELS not in only.sets
+    empty = promotion_gate({"leaning:dev": 60.0}, {"leaning:dev": 60.0}, rows={"leaning:new-labels": 0})
+    assert not empty.passed and empty.reasons == [
+        "leaning:new-labels: no held-back new labels to judge by; label more texts (or use --force)"
+    ]

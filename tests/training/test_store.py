@@ -53,7 +53,7 @@ def test_migrations_from_empty_match_the_schema(store_url):
     with engine.connect() as conn:
         tables = {"texts", "labels", "model_versions", "slant_alembic_version"}
         assert set(inspect(conn).get_table_names()) == tables
-        assert conn.execute(text("SELECT version_num FROM slant_alembic_version")).scalar() == "0002"
+        assert conn.execute(text("SELECT version_num FROM slant_alembic_version")).scalar() == "0003"
         ctx = MigrationContext.configure(
             conn, opts={"compare_type": True, "version_table": "slant_alembic_version"}
         )
@@ -410,3 +410,219 @@ def test_the_postgres_fixture_skips_with_the_reason_without_a_server(monkeypatch
     monkeypatch.setattr(_postgres, "find_bin_dir", lambda: None)
     with pytest.raises(pytest.skip.Exception, match=r"apt-get install postgresql"):
         next(_postgres.start_postgres())
+
+
+# -- label tasks (migration 0003) -------------------------------------------------------------------
+
+
+def test_migration_0003_up_and_down(store_url):
+    """0002 -> 0003 makes every stance label a 'stance' label; 0003 -> 0002 drops the bias labels."""
+    from alembic import command
+    from sqlalchemy.exc import IntegrityError
+
+    from training.store.db import alembic_config, create_store_engine, upgrade, writer
+
+    engine = create_store_engine(database_url(store_url))
+    upgrade(engine, "0002")
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO texts (sha256, text, created_at) VALUES (:s, 'Go Bernie!', :t)"),
+            {"s": text_sha256("Go Bernie!"), "t": "2025-01-01T00:00:00+00:00"},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO labels (text_id, actor, label, source, batch_id, created_at) "
+                "VALUES (1, 'Bernie Sanders', 'favor', 'import', 'old', :t)"
+            ),
+            {"t": "2025-01-01T00:00:00+00:00"},
+        )
+    with LabelStore(engine) as store:
+        upgrade(engine)
+        (old,) = store.labels().items
+        assert (old.task, old.actor, old.label) == ("stance", "Bernie Sanders", "favor")
+        r = store.add([new_label(text="Go Bernie!", task="leaning", label="left")])
+        assert [(o.status, o.task, o.actor) for o in r.outcomes] == [("stored", "leaning", None)]
+        # The database itself refuses a bias label with an actor, or a label of another task.
+        for actor, task, label in (
+            ("DNC", "leaning", "left"),
+            ("", "leaning", "favor"),
+            ("", "stance", "favor"),
+        ):
+            with pytest.raises(IntegrityError), engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "INSERT INTO labels (text_id, task, actor, label, source, batch_id, created_at) "
+                        "VALUES (1, :task, :actor, :label, 'import', 'x', :t)"
+                    ),
+                    {"task": task, "actor": actor, "label": label, "t": "2025-01-01T00:00:00+00:00"},
+                )
+        with writer(engine).begin() as conn:
+            command.downgrade(alembic_config(conn), "0002")
+        with engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("labels")}
+            assert "task" not in columns
+            assert conn.execute(text("SELECT actor, label FROM labels")).all() == [
+                ("Bernie Sanders", "favor")
+            ]
+            assert conn.execute(text("SELECT version_num FROM slant_alembic_version")).scalar() == "0002"
+        upgrade(engine)  # and up again
+        assert [x.task for x in store.labels().items] == ["stance"]
+
+
+def test_the_schema_check_is_the_migrations():
+    import importlib
+
+    from training.store.schema import TASK_LABEL_RULE
+
+    migration = importlib.import_module("training.store.migrations.versions.r0003_label_tasks")
+    assert TASK_LABEL_RULE == migration._RULE
+
+
+def test_each_task_has_its_own_current_label(store):
+    text_ = "The Senate passed the bill after a long debate."
+    r = store.add(
+        [
+            lab(text_, "Senate", "neutral"),
+            new_label(text=text_, task="leaning", label="center"),
+            new_label(text=text_, task="hyperpartisan", label=False),
+        ]
+    )
+    assert [(o.status, o.task, o.actor, o.label) for o in r.outcomes] == [
+        ("stored", "stance", "Senate", "neutral"),
+        ("stored", "leaning", None, "center"),
+        ("stored", "hyperpartisan", None, "not_hyperpartisan"),
+    ]
+    r = store.add(
+        [
+            new_label(text=f"  {text_} ", task="leaning", label="centre"),  # same text, same label
+            new_label(text=text_, task="leaning", label="right"),
+            new_label(text=text_, task="hyperpartisan", label="not hyperpartisan"),
+        ]
+    )
+    assert [o.status for o in r.outcomes] == ["duplicate", "conflict", "duplicate"]
+    assert (r.outcomes[1].previous_label, r.outcomes[1].task) == ("center", "leaning")
+    assert store.labels(task="leaning").total == 2
+    assert store.labels(task="leaning", current_only=True).items[0].label == "right"
+    assert store.labels(label="right").total == 1 and store.labels(label="neutral").total == 1
+    assert store.training_rows() == [
+        {"text": text_, "target": "Senate", "label": "neutral", "dataset": "labels"}
+    ]
+    assert store.training_rows(task="leaning") == [
+        {"text": text_, "task": "leaning", "label": "right", "dataset": "labels"}
+    ]
+    (tid,) = {x.text_id for x in store.labels().items}
+    assert store.current_labels_by_text([tid]) == {tid: {"Senate": "neutral"}}
+    assert store.current_bias_labels_by_text([tid]) == {
+        tid: {"hyperpartisan": "not_hyperpartisan", "leaning": "right"}
+    }
+    with pytest.raises(InvalidInputError, match="unknown label 'maybe'"):
+        store.labels(label="maybe")
+    with pytest.raises(InvalidInputError, match="unknown leaning label 'favor'"):
+        store.labels(task="leaning", label="favor")
+
+
+@pytest.mark.parametrize(
+    "kwargs, field, message",
+    [
+        (
+            {"task": "leaning", "actor": "DNC"},
+            "actor",
+            "a leaning label is about the whole text and takes no actor",
+        ),
+        (
+            {"task": "leaning", "actor": None, "label": "favor"},
+            "label",
+            "unknown leaning label 'favor'; the leaning labels are left, center, right",
+        ),
+        (
+            {"task": "hyperpartisan", "actor": None, "label": "maybe"},
+            "label",
+            "the hyperpartisan labels are not_hyperpartisan, hyperpartisan",
+        ),
+        (
+            {"task": "loaded_language", "actor": None, "label": "left"},
+            "label",
+            "the loaded_language labels are non-biased, biased",
+        ),
+        ({"task": "tone"}, "task", "unknown label task 'tone'"),
+        ({"actor": None}, "actor", "a stance label needs the actor it is about"),
+        (
+            {"task": "leaning", "actor": None, "label": "left", "corrected_prediction": {"label": "favor"}},
+            "corrected_prediction.label",
+            "unknown leaning label 'favor'",
+        ),
+    ],
+)
+def test_task_labels_say_what_is_wrong(kwargs, field, message):
+    args = {"text": "An article.", "actor": "Bernie", "label": "favor"} | kwargs
+    with pytest.raises(InvalidInputError, match=re.escape(message)) as info:
+        new_label(**args, field="items[0].")
+    assert info.value.field == f"items[0].{field}" and info.value.fix
+
+
+def test_bias_label_corrections_keep_their_probabilities(store):
+    pred = {"label": "Left", "probabilities": {"left": 0.5, "centre": 0.3, "right": 0.2}}
+    store.add([new_label(text="An article.", task="leaning", label="right", corrected_prediction=pred)])
+    (r,) = store.labels().items
+    assert r.corrected_prediction == {
+        "label": "left",
+        "probabilities": {"left": 0.5, "center": 0.3, "right": 0.2},
+    }
+
+
+def test_import_and_export_with_tasks(store, tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    rows = [
+        {"text": "Go Bernie!", "target": "Bernie", "label": "favor"},
+        {"text": "Article one.", "leaning": "Left"},
+        {"text": "Article two.", "hyperpartisan": True},
+        {
+            "text": "Article three.",
+            "target": "DNC",
+            "label": "against",
+            "leaning": "right",
+            "hyperpartisan": "false",
+        },
+        {"text": "A loaded sentence.", "task": "loaded_language", "label": "biased"},
+        {"text": "Bad.", "task": "leaning", "label": "favor"},
+        {"text": "Bad actor.", "task": "leaning", "target": "DNC", "label": "left"},
+        {"text": "No target.", "task": "stance", "label": "favor"},
+        {"text": "Nothing."},
+        {"text": "Bad field.", "leaning": "up"},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = import_file(store, path)
+    assert [(b.line, b.message.split(" Fix")[0]) for b in result.bad] == [
+        (6, "label: unknown leaning label 'favor'; the leaning labels are left, center, right"),
+        (7, "actor: a leaning label is about the whole text and takes no actor (target); found 'DNC'"),
+        (8, "missing 'target'"),
+        (9, "missing 'target', 'label' (or a 'leaning' or 'hyperpartisan' field, or a 'task')"),
+        (10, "label: unknown leaning label 'up'; the leaning labels are left, center, right"),
+    ]
+    assert result.lines == [1, 2, 3, 4, 4, 4, 5]
+    assert result.report is not None and result.report.stored == 7
+    got = {(x.text, x.task, x.actor, x.label) for x in store.labels().items}
+    assert got == {
+        ("Go Bernie!", "stance", "Bernie Sanders", "favor"),
+        ("Article one.", "leaning", None, "left"),
+        ("Article two.", "hyperpartisan", None, "hyperpartisan"),
+        ("Article three.", "stance", "Democratic National Committee", "against"),
+        ("Article three.", "leaning", None, "right"),
+        ("Article three.", "hyperpartisan", None, "not_hyperpartisan"),
+        ("A loaded sentence.", "loaded_language", None, "biased"),
+    }
+    for fmt in ("jsonl", "csv"):
+        out = tmp_path / f"export.{fmt}"
+        with out.open("w", encoding="utf-8", newline="") as fh:
+            assert export_labels(store, fh, fmt=fmt) == 7
+        again = import_file(store, out)
+        assert again.bad == [] and again.report is not None and again.report.duplicates == 7
+    exported = [json.loads(line) for line in (tmp_path / "export.jsonl").read_text().splitlines()]
+    leaning = [r for r in exported if r["task"] == "leaning"]
+    assert [(r["target"], r["label"]) for r in leaning] == [(None, "left"), (None, "right")]
+    with (tmp_path / "leaning.jsonl").open("w", encoding="utf-8") as fh:
+        assert export_labels(store, fh, task="leaning") == 2
+    csv_path = tmp_path / "bias.csv"
+    csv_path.write_text("text,leaning\nA csv article.,center\n", encoding="utf-8")
+    result = import_file(store, csv_path)
+    assert result.bad == [] and result.report is not None and result.report.stored == 1

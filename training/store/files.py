@@ -1,9 +1,21 @@
-"""Label files in and out of the store, in the training data schema (``text``, ``target``, ``label``).
+"""Label files in and out of the store, in the training data schema (``text``, ``target``, ``label``)
+plus a ``task``.
 
-An import checks every row, reports the bad ones with their line numbers (they are not stored) and
-stores the rest in one transaction. An export writes the current label of each (text, actor) with
-``annotator``, ``source``, ``created_at`` and ``source_ref`` columns; it can be imported again (every
-row is then a duplicate) or named as a training ``DatasetSpec`` path.
+Which labels a row holds:
+
+- a row with a ``task`` (``stance``, ``leaning``, ``hyperpartisan``, ``loaded_language``) is one
+  label of that task in ``label``; only stance rows have a ``target``;
+- a row without one is a stance label (``target``, ``label``) as before, and a ``leaning`` or
+  ``hyperpartisan`` field is a label of that bias task for the whole text, so files laid out like
+  the bias datasets (``{"text", "leaning": "left"}``, ``{"text", "hyperpartisan": true}``) import
+  as they are; a row may carry a stance label and bias labels at once.
+
+An import checks every row, reports the bad ones with their line numbers (none of a bad row's
+labels is stored) and stores the rest in one transaction. An export writes the current label of
+each (text, task, actor) with ``task``, ``annotator``, ``source``, ``created_at`` and ``source_ref``
+columns (``target`` is empty for the bias tasks); it can be imported again (every row is then a
+duplicate) or named as a training ``DatasetSpec`` path (with ``where: {task: stance}`` when it holds
+bias labels too).
 """
 
 from __future__ import annotations
@@ -17,12 +29,15 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from model.errors import InvalidInputError, SlantError
+from model.labels import check_task
 from model.text import MAX_TEXT_CHARS
 
 from .store import LabelIn, LabelStore, WriteReport, new_label
 
 Format = Literal["jsonl", "csv"]
-EXPORT_FIELDS = ("text", "target", "label", "annotator", "source", "created_at", "source_ref")
+EXPORT_FIELDS = ("text", "target", "label", "task", "annotator", "source", "created_at", "source_ref")
+BIAS_FIELDS = ("leaning", "hyperpartisan")
+"""Fields that hold a bias task's label in place of ``task`` + ``label`` (as the bias datasets do)."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +51,8 @@ class BadRow:
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What an import read, rejected and stored; ``lines[i]`` is the line of ``report.outcomes[i]``."""
+    """What an import read, rejected and stored; ``lines[i]`` is the line of ``report.outcomes[i]``
+    (a row with several labels has its line once per label)."""
 
     path: str
     rows: int
@@ -80,16 +96,25 @@ def _jsonl_rows(data: bytes) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
         yield i, row
 
 
-def _csv_rows(data: bytes, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
+def _csv_rows(
+    data: bytes, text_field: str, target_field: str, label_field: str
+) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
     # surrogateescape keeps undecodable bytes as lone surrogates, so one bad row does not hide the rest.
     text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = reader.fieldnames or []
+    # A task column, or a bias label column, makes target (and label) per-row matters.
+    tasks = any(name in header for name in ("task", *BIAS_FIELDS))
+    required = [text_field] if tasks else [text_field, target_field, label_field]
     missing = [name for name in required if name not in header]
+    if tasks and not any(name in header for name in (label_field, *BIAS_FIELDS)):
+        missing.append(label_field)
     if missing:
         raise InvalidInputError(
             f"the CSV header has columns {header}; {missing} missing",
-            fix="name the columns text, target, label (or pass the column names as options)",
+            fix="name the columns text, target, label (or pass the column names as options); bias "
+            "labels take a task column (leaning, hyperpartisan, loaded_language) or a leaning / "
+            "hyperpartisan column",
         )
     line = reader.line_num
     for row in reader:
@@ -120,7 +145,8 @@ def read_label_file(
     """Read and check a JSONL or CSV label file: (rows read, good labels with line, bad rows).
 
     A row's own ``annotator`` and ``source_ref`` columns are kept; ``annotator`` fills in for rows
-    without one. Every label is recorded with source ``import``.
+    without one. Every label is recorded with source ``import``. See the module docstring for the
+    ``task``, ``leaning`` and ``hyperpartisan`` fields.
     """
     path = Path(path)
     try:
@@ -130,7 +156,7 @@ def read_label_file(
             f"cannot read label file {path}: {exc.strerror or exc}", fix="check the path"
         ) from None
     kind = file_format(path, fmt)
-    rows = _csv_rows(data, (text_field, target_field, label_field)) if kind == "csv" else _jsonl_rows(data)
+    rows = _csv_rows(data, text_field, target_field, label_field) if kind == "csv" else _jsonl_rows(data)
     good: list[tuple[int, LabelIn]] = []
     bad: list[BadRow] = []
     n = 0
@@ -139,29 +165,60 @@ def read_label_file(
         if isinstance(row, BadRow):
             bad.append(row)
             continue
-        missing = [f for f in (text_field, target_field, label_field) if row.get(f) in (None, "")]
-        if missing:
-            bad.append(BadRow(line, f"missing {', '.join(repr(m) for m in missing)}"))
-            continue
         try:
-            good.append(
-                (
-                    line,
-                    new_label(
-                        text=row[text_field],
-                        actor=row[target_field],
-                        label=row[label_field],
-                        annotator=row.get("annotator") or annotator,
-                        source="import",
-                        source_ref=row.get("source_ref") or None,
-                        field="",
-                        max_text_chars=max_text_chars,
-                    ),
+            wanted = _labels_of(row, text_field, target_field, label_field)
+            if isinstance(wanted, str):
+                bad.append(BadRow(line, wanted))
+                continue
+            labels = [
+                new_label(
+                    text=row[text_field],
+                    task=task,
+                    actor=target,
+                    label=label,
+                    annotator=row.get("annotator") or annotator,
+                    source="import",
+                    source_ref=row.get("source_ref") or None,
+                    field="",
+                    max_text_chars=max_text_chars,
                 )
-            )
+                for task, target, label in wanted
+            ]
         except SlantError as exc:
             bad.append(BadRow(line, str(exc)))
+            continue
+        good += [(line, item) for item in labels]
     return n, good, bad
+
+
+def _given(row: dict[str, Any], name: str) -> bool:
+    return row.get(name) not in (None, "")
+
+
+def _labels_of(
+    row: dict[str, Any], text_field: str, target_field: str, label_field: str
+) -> list[tuple[str, Any, Any]] | str:
+    """(task, target, label) of each label a row holds, or what is missing from it."""
+    if _given(row, "task"):
+        task = check_task(row["task"], field="task")
+        need = [text_field, *([target_field] if task == "stance" else []), label_field]
+        missing = [f for f in need if not _given(row, f)]
+        if missing:
+            return f"missing {', '.join(repr(m) for m in missing)}"
+        return [(task, row.get(target_field) or None, row[label_field])]
+    bias = [f for f in BIAS_FIELDS if _given(row, f)]
+    stance = not bias or _given(row, label_field) or _given(row, target_field)
+    need = [text_field, *([target_field, label_field] if stance else [])]
+    missing = [f for f in need if not _given(row, f)]
+    if missing:
+        hint = (
+            f" (or a {' or '.join(repr(f) for f in BIAS_FIELDS)} field, or a 'task')"
+            if label_field in missing and not bias
+            else ""
+        )
+        return f"missing {', '.join(repr(m) for m in missing)}{hint}"
+    out: list[tuple[str, Any, Any]] = [("stance", row[target_field], row[label_field])] if stance else []
+    return out + [(f, None, row[f]) for f in bias]
 
 
 def import_file(
@@ -193,17 +250,26 @@ def import_file(
     return ImportResult(str(path), n, bad, [line for line, _ in good], report)
 
 
-def export_labels(store: LabelStore, out: TextIO, *, fmt: Format = "jsonl", current_only: bool = True) -> int:
-    """Write the store's labels (by default the current one per (text, actor)); returns the count."""
+def export_labels(
+    store: LabelStore,
+    out: TextIO,
+    *,
+    fmt: Format = "jsonl",
+    current_only: bool = True,
+    task: str | None = None,
+) -> int:
+    """Write the store's labels (by default the current one per (text, task, actor); only ``task``'s
+    when given); returns the count. A bias label's ``target`` is null (JSONL) or empty (CSV)."""
     writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n") if fmt == "csv" else None
     if writer is not None:
         writer.writeheader()
     n = 0
-    for r in store.iter_labels(current_only=current_only):
+    for r in store.iter_labels(current_only=current_only, task=task):
         row = {
             "text": r.text,
             "target": r.actor,
             "label": r.label,
+            "task": r.task,
             "annotator": r.annotator,
             "source": r.source,
             "created_at": r.created_at.isoformat(),

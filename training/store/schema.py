@@ -1,7 +1,11 @@
 """The label store's tables as typed SQLAlchemy 2 ORM classes.
 
 Two tables: ``texts`` (each distinct text once, keyed by the SHA-256 of its normalised form) and
-``labels`` (every stance label ever given to a (text, actor) pair; the newest is the current one).
+``labels`` (every label ever given; the newest of each (text, task, actor) is the current one).
+A label's ``task`` is ``stance`` (toward ``actor``) or a bias task of the whole text (``leaning``,
+``hyperpartisan``, ``loaded_language``), which has no actor: its ``actor`` column holds ``''`` so
+that (text, task, actor) identifies what a label is about on every backend (NULLs never compare
+equal, and would slip past the current-label lookup and its index).
 A third, ``model_versions``, is the index of the model registry (``training.registry``): retraining
 reads labels and writes versions, so both live in one database.
 Changing a column here needs a new migration in ``migrations/versions``.
@@ -18,12 +22,20 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from model.labels import STANCE_LABELS
+from model.labels import TASK_LABELS, TASKS
 
 SOURCES: tuple[str, ...] = ("correction", "import")
 """How a label arrived: a person correcting a prediction, or a file import."""
 
 MAX_ACTOR_CHARS = 200
+NO_ACTOR = ""
+"""The ``actor`` of a bias-task label (those label the whole text)."""
+
+# Each task's labels, and an actor for stance only: one CHECK over both columns.
+TASK_LABEL_RULE = " OR ".join(
+    f"(task = '{task}' AND label IN {TASK_LABELS[task]!r} AND actor {'<>' if task == 'stance' else '='} '')"
+    for task in TASKS
+)
 MAX_ANNOTATOR_CHARS = 200
 MAX_MODEL_VERSION_CHARS = 200
 MAX_SOURCE_REF_CHARS = 2048
@@ -81,20 +93,22 @@ class TextRow(Base):
 
 
 class LabelRow(Base):
-    """One stance label for a (text, actor) pair, with who gave it, when, how and what it corrected."""
+    """One label of a text (stance: of a (text, actor) pair), with who gave it, when, how and what
+    it corrected."""
 
     __tablename__ = "labels"
     __table_args__ = (
-        CheckConstraint(f"label IN {STANCE_LABELS!r}", name="label"),
+        CheckConstraint(TASK_LABEL_RULE, name="task_label"),
         CheckConstraint(f"source IN {SOURCES!r}", name="source"),
-        # The current label of a (text, actor) is the one with the highest id.
-        Index("ix_labels_text_actor", "text_id", "actor", "id"),
+        # The current label of a (text, task, actor) is the one with the highest id.
+        Index("ix_labels_text_task_actor", "text_id", "task", "actor", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     text_id: Mapped[int] = mapped_column(ForeignKey("texts.id", ondelete="CASCADE"))
+    task: Mapped[str] = mapped_column(String(16), index=True, server_default="stance")
     actor: Mapped[str] = mapped_column(String(MAX_ACTOR_CHARS), index=True)
-    label: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(32))
     annotator: Mapped[str | None] = mapped_column(String(MAX_ANNOTATOR_CHARS))
     source: Mapped[str] = mapped_column(String(16), index=True)
     corrected_prediction: Mapped[dict[str, Any] | None] = mapped_column(_JSON)

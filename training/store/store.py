@@ -1,15 +1,22 @@
-"""The label store: stance labels for (text, actor) pairs, from corrections and file imports.
+"""The label store: labels of texts, from corrections and file imports.
+
+Each label has a task: ``stance`` labels a (text, actor) pair (against / neutral / favor); the
+bias tasks label the whole text and take no actor: ``leaning`` (left / center / right),
+``hyperpartisan`` (hyperpartisan / not_hyperpartisan) and ``loaded_language`` (biased /
+non-biased; the text is one sentence).
 
 Conflict policy: labels are never silently doubled. A label equal to the *current* label of its
-(text, actor) is a ``duplicate`` (counted, not stored again). A different label is a ``conflict``:
-it is stored, because a correction supersedes what was there, and reported with the label it
-replaces. The current label of a (text, actor) is the newest one; the older ones stay as history.
-Each call to :meth:`LabelStore.add` is one transaction: all of its labels are stored or none.
+(text, task, actor) is a ``duplicate`` (counted, not stored again). A different label is a
+``conflict``: it is stored, because a correction supersedes what was there, and reported with the
+label it replaces. The current label is the newest one; the older ones stay as history. A stance
+label and a leaning label of the same text never conflict. Each call to :meth:`LabelStore.add` is
+one transaction: all of its labels are stored or none.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 import unicodedata
@@ -26,7 +33,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from model.actors import parse_actor
 from model.errors import InvalidInputError
-from model.labels import STANCE_LABELS, normalize_label
+from model.labels import STANCE_LABELS, TASK_LABELS, TASKS, check_task, normalize_task_label
 from model.text import MAX_TEXT_CHARS, check_text
 
 from .db import (
@@ -41,6 +48,7 @@ from .schema import (
     MAX_ANNOTATOR_CHARS,
     MAX_MODEL_VERSION_CHARS,
     MAX_SOURCE_REF_CHARS,
+    NO_ACTOR,
     SOURCES,
     LabelRow,
     TextRow,
@@ -99,7 +107,9 @@ def canonical_actor(name: object, *, field: str = "actor") -> str:
 
 @dataclass(frozen=True)
 class LabelIn:
-    """One label to store, already checked and normalised: build it with :func:`new_label`."""
+    """One label to store, already checked and normalised: build it with :func:`new_label`.
+
+    ``actor`` is the canonical actor of a stance label, ``""`` for a bias task's."""
 
     text: str
     actor: str
@@ -109,6 +119,7 @@ class LabelIn:
     source_ref: str | None = None
     corrected_prediction: dict[str, Any] | None = None
     model_version: str | None = None
+    task: str = "stance"
 
 
 def _optional_name(value: object, field: str, limit: int, example: str) -> str | None:
@@ -128,11 +139,17 @@ def _optional_name(value: object, field: str, limit: int, example: str) -> str |
     return value
 
 
-def _prediction(value: object, field: str) -> dict[str, Any] | None:
-    """``{"label", "probabilities"?}`` with the label and probability keys normalised."""
+def _prediction(value: object, field: str, task: str = "stance") -> dict[str, Any] | None:
+    """``{"label", "probabilities"?}`` with the label and probability keys normalised for ``task``."""
     if value is None:
         return None
-    example = '{"label": "favor", "probabilities": {"against": 0.1, "neutral": 0.2, "favor": 0.7}}'
+    example = (
+        '{"label": "favor", "probabilities": {"against": 0.1, "neutral": 0.2, "favor": 0.7}}'
+        if task == "stance"
+        else json.dumps(
+            {"label": TASK_LABELS[task][0], "probabilities": dict.fromkeys(TASK_LABELS[task], 0.5)}
+        )
+    )
     if not isinstance(value, Mapping) or "label" not in value:
         raise InvalidInputError(
             "expected the corrected prediction as an object with a 'label'", field=field, fix=example
@@ -140,7 +157,7 @@ def _prediction(value: object, field: str) -> dict[str, Any] | None:
     unknown = set(value) - {"label", "probabilities"}
     if unknown:
         raise InvalidInputError(f"unknown keys {sorted(unknown)}", field=field, fix=example)
-    out: dict[str, Any] = {"label": normalize_label(value["label"], field=f"{field}.label")}
+    out: dict[str, Any] = {"label": normalize_task_label(task, value["label"], field=f"{field}.label")}
     probs = value.get("probabilities")
     if probs is not None:
         if not isinstance(probs, Mapping):
@@ -151,7 +168,7 @@ def _prediction(value: object, field: str) -> dict[str, Any] | None:
             )
         checked: dict[str, float] = {}
         for key, p in probs.items():
-            name = normalize_label(key, field=f"{field}.probabilities")
+            name = normalize_task_label(task, key, field=f"{field}.probabilities")
             if (
                 isinstance(p, bool)
                 or not isinstance(p, int | float)
@@ -167,11 +184,32 @@ def _prediction(value: object, field: str) -> dict[str, Any] | None:
     return out
 
 
+def _actor_of(task: str, actor: object, field: str) -> str:
+    """The canonical actor of a stance label; ``""`` for a bias task, which must not name one."""
+    if task == "stance":
+        if actor is None:
+            raise InvalidInputError(
+                "a stance label needs the actor it is about (the target)",
+                field=field,
+                fix='e.g. "Bernie Sanders"; for a label of the whole text give a bias task '
+                f"({', '.join(TASKS[1:])}) and no actor",
+            )
+        return canonical_actor(actor, field=field)
+    if actor is not None and actor != "":
+        raise InvalidInputError(
+            f"a {task} label is about the whole text and takes no actor (target); found {str(actor)[:80]!r}",
+            field=field,
+            fix=f"leave the actor (target) out, or use task 'stance' for a stance toward {str(actor)[:80]!r}",
+        )
+    return NO_ACTOR
+
+
 def new_label(
     *,
     text: object,
-    actor: object,
     label: object,
+    actor: object = None,
+    task: object = "stance",
     annotator: object = None,
     source: object = "correction",
     source_ref: object = None,
@@ -180,27 +218,34 @@ def new_label(
     field: str = "",
     max_text_chars: int = MAX_TEXT_CHARS,
 ) -> LabelIn:
-    """Check and normalise one label: the actor canonical, the label one of against/neutral/favor.
+    """Check and normalise one label of ``task`` (default ``stance``).
 
-    ``field`` prefixes the field named in errors (``"items[3]."``).
+    Stance: the actor is required and made canonical, the label one of against/neutral/favor.
+    Bias tasks take no actor; ``leaning``: left/center/right, ``hyperpartisan``:
+    hyperpartisan/not_hyperpartisan, ``loaded_language``: biased/non-biased (the text is one
+    sentence). ``field`` prefixes the field named in errors (``"items[3]."``).
 
     >>> new_label(text="Go Bernie!", actor="Bernie", label="positive").actor
     'Bernie Sanders'
+    >>> new_label(text="An article.", task="leaning", label="Centre").label
+    'center'
     """
     if source not in SOURCES:
         raise InvalidInputError(
             f"unknown label source {source!r}", field=f"{field}source", fix=f"use one of {', '.join(SOURCES)}"
         )
+    kind = check_task(task, field=f"{field}task")
     return LabelIn(
         text=storable(check_text(text, field=f"{field}text", max_chars=max_text_chars), field=f"{field}text"),
-        actor=canonical_actor(actor, field=f"{field}actor"),
-        label=normalize_label(label, field=f"{field}label"),
+        actor=_actor_of(kind, actor, f"{field}actor"),
+        label=normalize_task_label(kind, label, field=f"{field}label"),
+        task=kind,
         annotator=_optional_name(annotator, f"{field}annotator", MAX_ANNOTATOR_CHARS, "alice"),
         source="correction" if source == "correction" else "import",
         source_ref=_optional_name(
             source_ref, f"{field}source_ref", MAX_SOURCE_REF_CHARS, "https://example.com/story"
         ),
-        corrected_prediction=_prediction(corrected_prediction, f"{field}corrected_prediction"),
+        corrected_prediction=_prediction(corrected_prediction, f"{field}corrected_prediction", kind),
         model_version=_optional_name(model_version, f"{field}model_version", MAX_MODEL_VERSION_CHARS, "3"),
     )
 
@@ -210,16 +255,18 @@ class Outcome:
     """What happened to one label of a write.
 
     ``label_id`` is the stored label, or for a duplicate the existing label it repeats; a conflict
-    names the label it supersedes in ``previous_label`` / ``previous_label_id``.
+    names the label it supersedes in ``previous_label`` / ``previous_label_id``. ``actor`` is None
+    for a bias task's label.
     """
 
     status: Status
     label_id: int
     text_id: int
-    actor: str
+    actor: str | None
     label: str
     previous_label: str | None = None
     previous_label_id: int | None = None
+    task: str = "stance"
 
 
 @dataclass(frozen=True)
@@ -248,14 +295,17 @@ class WriteReport:
 
 @dataclass(frozen=True)
 class LabelRecord:
-    """A stored label with its text; ``current`` is false once a newer label superseded it."""
+    """A stored label with its text; ``current`` is false once a newer label superseded it.
+
+    ``actor`` is None for a bias task's label."""
 
     id: int
     text_id: int
     text: str
     text_sha256: str
     source_ref: str | None
-    actor: str
+    task: str
+    actor: str | None
     label: str
     annotator: str | None
     source: str
@@ -285,11 +335,35 @@ class TextRecord:
 
 
 def _is_current() -> ColumnElement[bool]:
-    # No newer label for the same (text, actor). Writers are serialised, so ids follow write order.
+    # No newer label for the same (text, task, actor). Writers are serialised, so ids follow write order.
     newer = aliased(LabelRow)
     return ~exists().where(
-        newer.text_id == LabelRow.text_id, newer.actor == LabelRow.actor, newer.id > LabelRow.id
+        newer.text_id == LabelRow.text_id,
+        newer.task == LabelRow.task,
+        newer.actor == LabelRow.actor,
+        newer.id > LabelRow.id,
     )
+
+
+def _actor_out(actor: str) -> str | None:
+    return None if actor == NO_ACTOR else actor
+
+
+def label_filter(label: str, task: str | None = None, *, field: str = "label") -> str:
+    """A label to filter by, normalised for ``task``; with no task, for the first task that has it.
+
+    >>> label_filter("pro"), label_filter("Left")
+    ('favor', 'left')
+    """
+    if task is not None:
+        return normalize_task_label(check_task(task), label, field=field)
+    for kind in TASKS:
+        try:
+            return normalize_task_label(kind, label, field=field)
+        except InvalidInputError:
+            continue
+    valid = "; ".join(f"{kind}: {', '.join(TASK_LABELS[kind])}" for kind in TASKS)
+    raise InvalidInputError(f"unknown label {label!r}", field=field, fix=f"use a label of a task ({valid})")
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -375,21 +449,22 @@ class LabelStore:
         with self._session(write=True, commit=not dry_run) as session:
             shas = [text_sha256(item.text) for item in labels]
             text_ids = self._text_ids(session, labels, shas, now)
-            keys = {(text_ids[sha], item.actor) for sha, item in zip(shas, labels, strict=True)}
-            # (text_id, actor) -> (label id, or -1 - index of a row still to insert; its label)
-            current: dict[tuple[int, str], tuple[int, str]] = self._current(session, keys)
+            keys = {(text_ids[sha], item.task, item.actor) for sha, item in zip(shas, labels, strict=True)}
+            # (text_id, task, actor) -> (label id, or -1 - index of a row still to insert; its label)
+            current: dict[tuple[int, str, str], tuple[int, str]] = self._current(session, keys)
             rows: list[dict[str, Any]] = []
-            pending: list[tuple[Status, int, int, str, str, str | None, int | None]] = []
+            pending: list[tuple[Status, int, LabelIn, int, str | None, int | None]] = []
             for sha, item in zip(shas, labels, strict=True):
-                key = (text_ids[sha], item.actor)
+                key = (text_ids[sha], item.task, item.actor)
                 before = current.get(key)
                 if before is not None and before[1] == item.label:
-                    pending.append(("duplicate", before[0], key[0], item.actor, item.label, None, None))
+                    pending.append(("duplicate", before[0], item, key[0], None, None))
                     continue
                 ref = -1 - len(rows)
                 rows.append(
                     {
                         "text_id": key[0],
+                        "task": item.task,
                         "actor": item.actor,
                         "label": item.label,
                         "annotator": item.annotator,
@@ -402,7 +477,7 @@ class LabelStore:
                 )
                 status: Status = "stored" if before is None else "conflict"
                 prev_label, prev_id = (before[1], before[0]) if before else (None, None)
-                pending.append((status, ref, key[0], item.actor, item.label, prev_label, prev_id))
+                pending.append((status, ref, item, key[0], prev_label, prev_id))
                 current[key] = (ref, item.label)
             ids: list[int] = []
             if rows:
@@ -416,8 +491,17 @@ class LabelStore:
                 return ids[-1 - ref] if ref is not None and ref < 0 else ref
 
             outcomes = [
-                Outcome(st, int(resolve(ref) or 0), tid, actor, label, prev, resolve(prev_id))
-                for st, ref, tid, actor, label, prev, prev_id in pending
+                Outcome(
+                    st,
+                    int(resolve(ref) or 0),
+                    tid,
+                    _actor_out(item.actor),
+                    item.label,
+                    prev,
+                    resolve(prev_id),
+                    task=item.task,
+                )
+                for st, ref, item, tid, prev, prev_id in pending
             ]
         return WriteReport(batch_id=batch, outcomes=outcomes, committed=not dry_run)
 
@@ -452,19 +536,19 @@ class LabelStore:
         return ids
 
     def _current(
-        self, session: Session, keys: set[tuple[int, str]]
-    ) -> dict[tuple[int, str], tuple[int, str]]:
-        text_ids = sorted({tid for tid, _ in keys})
-        out: dict[tuple[int, str], tuple[int, str]] = {}
+        self, session: Session, keys: set[tuple[int, str, str]]
+    ) -> dict[tuple[int, str, str], tuple[int, str]]:
+        text_ids = sorted({tid for tid, _, _ in keys})
+        out: dict[tuple[int, str, str], tuple[int, str]] = {}
         for chunk in _chunks(text_ids):
             rows = session.execute(
-                select(LabelRow.text_id, LabelRow.actor, LabelRow.id, LabelRow.label).where(
+                select(LabelRow.text_id, LabelRow.task, LabelRow.actor, LabelRow.id, LabelRow.label).where(
                     LabelRow.text_id.in_(chunk), _is_current()
                 )
             )
-            for tid, actor, lid, label in rows:
-                if (tid, actor) in keys:
-                    out[(tid, actor)] = (lid, label)
+            for tid, task, actor, lid, label in rows:
+                if (tid, task, actor) in keys:
+                    out[(tid, task, actor)] = (lid, label)
         return out
 
     # -- reading --------------------------------------------------------------------------------
@@ -472,6 +556,7 @@ class LabelStore:
     def _select(
         self,
         *,
+        task: str | None = None,
         actor: str | None = None,
         source: str | None = None,
         label: str | None = None,
@@ -480,12 +565,14 @@ class LabelStore:
         current_only: bool = False,
     ) -> Select:
         query = select(LabelRow, TextRow, _is_current().label("current")).join(LabelRow.text_row)
+        if task is not None:
+            query = query.where(LabelRow.task == check_task(task))
         if actor is not None:
             query = query.where(LabelRow.actor == canonical_actor(actor))
         if source is not None:
             query = query.where(LabelRow.source == source)
         if label is not None:
-            query = query.where(LabelRow.label == normalize_label(label))
+            query = query.where(LabelRow.label == label_filter(label, task))
         if annotator is not None:
             query = query.where(LabelRow.annotator == storable(annotator, field="annotator"))
         if batch_id is not None:
@@ -502,7 +589,8 @@ class LabelStore:
             text=text_row.text,
             text_sha256=text_row.sha256,
             source_ref=text_row.source_ref,
-            actor=row.actor,
+            task=row.task,
+            actor=_actor_out(row.actor),
             label=row.label,
             annotator=row.annotator,
             source=row.source,
@@ -516,6 +604,7 @@ class LabelStore:
     def labels(
         self,
         *,
+        task: str | None = None,
         actor: str | None = None,
         source: str | None = None,
         label: str | None = None,
@@ -528,6 +617,7 @@ class LabelStore:
     ) -> LabelPage:
         """One page of labels matching every filter given, and how many match in all."""
         query = self._select(
+            task=task,
             actor=actor,
             source=source,
             label=label,
@@ -541,8 +631,9 @@ class LabelStore:
             rows = session.execute(query.order_by(order).limit(limit).offset(offset)).all()
             return LabelPage(items=[self._record(*row) for row in rows], total=int(total))
 
-    def iter_labels(self, *, current_only: bool = True) -> Iterator[LabelRecord]:
-        """Every label (by default only the current one of each (text, actor)), oldest first.
+    def iter_labels(self, *, current_only: bool = True, task: str | None = None) -> Iterator[LabelRecord]:
+        """Every label (by default only the current one of each (text, task, actor)), oldest first;
+        only those of ``task`` when given.
 
         Read in pages inside one transaction, so memory stays flat and the view is consistent.
         """
@@ -550,7 +641,7 @@ class LabelStore:
             last = 0
             while True:
                 page = session.execute(
-                    self._select(current_only=current_only)
+                    self._select(current_only=current_only, task=task)
                     .where(LabelRow.id > last)
                     .order_by(LabelRow.id)
                     .limit(_CHUNK)
@@ -561,12 +652,18 @@ class LabelStore:
                     yield self._record(*row)
                 last = page[-1][0].id
 
-    def training_rows(self, *, dataset: str = "labels") -> list[dict[str, Any]]:
-        """The current labels as training rows, shaped like ``training.data.load_rows`` output:
-        ``{"text", "target", "label", "dataset"}``."""
+    def training_rows(self, *, task: str = "stance", dataset: str = "labels") -> list[dict[str, Any]]:
+        """The current labels of ``task`` as training rows. Stance rows are shaped like
+        ``training.data.load_rows`` output, ``{"text", "target", "label", "dataset"}``; bias rows
+        are ``{"text", "task", "label", "dataset"}``."""
+        if task == "stance":
+            return [
+                {"text": r.text.strip(), "target": r.actor, "label": r.label, "dataset": dataset}
+                for r in self.iter_labels(current_only=True, task="stance")
+            ]
         return [
-            {"text": r.text.strip(), "target": r.actor, "label": r.label, "dataset": dataset}
-            for r in self.iter_labels(current_only=True)
+            {"text": r.text.strip(), "task": r.task, "label": r.label, "dataset": dataset}
+            for r in self.iter_labels(current_only=True, task=check_task(task))
         ]
 
     def recent_texts(self, *, limit: int = 50, since: datetime | None = None) -> list[TextRecord]:
@@ -582,9 +679,10 @@ class LabelStore:
             ]
 
     def current_labels_by_text(self, text_ids: Iterable[int]) -> dict[int, dict[str, str]]:
-        """The current label of each labelled actor of each text: ``{text_id: {actor: label}}``.
+        """The current stance label of each labelled actor of each text: ``{text_id: {actor: label}}``.
 
-        Texts without labels are left out. Used by the review queue to know whom to score.
+        Texts without stance labels are left out. Used by the review queue to know whom to score;
+        :meth:`current_bias_labels_by_text` gives the bias tasks' labels.
 
         >>> store.current_labels_by_text([t.id for t in store.recent_texts()])  # doctest: +SKIP
         {1: {'Bernie Sanders': 'favor'}}
@@ -595,11 +693,30 @@ class LabelStore:
             for chunk in _chunks(ids):
                 rows = session.execute(
                     select(LabelRow.text_id, LabelRow.actor, LabelRow.label)
-                    .where(LabelRow.text_id.in_(chunk), _is_current())
+                    .where(LabelRow.text_id.in_(chunk), LabelRow.task == "stance", _is_current())
                     .order_by(LabelRow.text_id, LabelRow.actor)
                 )
                 for tid, actor, label in rows:
                     out.setdefault(tid, {})[actor] = label
+        return out
+
+    def current_bias_labels_by_text(self, text_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+        """The current label of each bias task of each text: ``{text_id: {task: label}}``.
+
+        >>> store.current_bias_labels_by_text([1])  # doctest: +SKIP
+        {1: {'leaning': 'left'}}
+        """
+        ids = sorted(set(text_ids))
+        out: dict[int, dict[str, str]] = {}
+        with self._session() as session:
+            for chunk in _chunks(ids):
+                rows = session.execute(
+                    select(LabelRow.text_id, LabelRow.task, LabelRow.label)
+                    .where(LabelRow.text_id.in_(chunk), LabelRow.task != "stance", _is_current())
+                    .order_by(LabelRow.text_id, LabelRow.task)
+                )
+                for tid, task, label in rows:
+                    out.setdefault(tid, {})[task] = label
         return out
 
     def counts(self) -> dict[str, int]:
@@ -614,6 +731,7 @@ class LabelStore:
 
 __all__ = [
     "STANCE_LABELS",
+    "TASKS",
     "LabelIn",
     "LabelPage",
     "LabelRecord",
@@ -622,6 +740,7 @@ __all__ = [
     "TextRecord",
     "WriteReport",
     "canonical_actor",
+    "label_filter",
     "new_label",
     "normalize_text",
     "storable",

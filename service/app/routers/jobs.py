@@ -39,6 +39,9 @@ async def start_retrain(
     `reload`, the default) serve it. Answers 202 with the job at once; follow it at
     `GET /v1/jobs/{id}`. One job runs at a time: a second request gets 409 with the running job's id.
 
+    Leaning and hyperpartisan labels refit those bias heads, judged in the same gate; with bias
+    labels only (or `tasks` without `stance`) the encoder is reused, not fine-tuned, which is fast.
+
     The job runs on a thread of this server and competes with inference for the CPU; run
     `slant retrain` on another machine for large jobs.
     """

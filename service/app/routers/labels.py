@@ -1,4 +1,5 @@
-"""POST /v1/labels stores stance labels (corrections, imports); GET /v1/labels lists them."""
+"""POST /v1/labels stores labels (corrections, imports): stance toward an actor, or a bias task of a
+whole text; GET /v1/labels lists them."""
 
 from __future__ import annotations
 
@@ -8,10 +9,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Query
 
 from model.errors import InputTooLargeError, InvalidInputError
-from model.labels import normalize_label
 from training.store import LabelIn, canonical_actor, new_label
+from training.store.store import label_filter
 
-from ..label_schemas import LABEL_EXAMPLES, LabelOut, LabelOutcome, LabelRequest, LabelsPage, LabelsWritten
+from ..label_schemas import (
+    LABEL_EXAMPLES,
+    LabelOut,
+    LabelOutcome,
+    LabelRequest,
+    LabelsPage,
+    LabelsWritten,
+    Task,
+)
 from ..label_store import StoreHolder, store_holder
 from ..routing import GuardedRoute
 from ..schemas import ErrorResponse
@@ -34,7 +43,7 @@ HolderDep = Annotated[StoreHolder, Depends(store_holder)]
 @router.post(
     "/labels",
     response_model=LabelsWritten,
-    summary="Store stance labels",
+    summary="Store labels (stance, leaning, hyperpartisan, loaded language)",
     responses={**errors(401, 413, 422), **_UNAVAILABLE},
 )
 async def add_labels(
@@ -42,11 +51,17 @@ async def add_labels(
 ) -> LabelsWritten:
     """Store one label (`{"text", "actor", "label"}`) or several (`{"items": [...]}`) in one transaction.
 
-    Actors are stored under their canonical name (`"Bernie"` -> `"Bernie Sanders"`), labels as
-    against / neutral / favor. Each item comes back `stored`; `duplicate` when the same label is
-    already the current one for that text and actor (nothing is stored); or `conflict` when a
-    different label was current: the new one is stored, supersedes it and becomes current.
-    A request with any invalid item stores nothing.
+    `task` (default `stance`) says what a label is about. Stance labels need an `actor`, stored
+    under its canonical name (`"Bernie"` -> `"Bernie Sanders"`), and are against / neutral / favor.
+    The bias tasks label the whole text and take no actor: `leaning` (left / center / right),
+    `hyperpartisan` (hyperpartisan / not_hyperpartisan), `loaded_language` (biased / non-biased; the
+    text is one sentence), e.g. `{"text": ..., "task": "leaning", "label": "left"}`. A label that is
+    not one of its task's is a 422 naming the valid ones.
+
+    Each item comes back `stored`; `duplicate` when the same label is already the current one for
+    that text, task and actor (nothing is stored); or `conflict` when a different label was current:
+    the new one is stored, supersedes it and becomes current. A request with any invalid item
+    stores nothing.
     """
     labels = _validated(body, state.settings)
     store = await asyncio.to_thread(holder.get)
@@ -63,10 +78,14 @@ async def add_labels(
 def _validated(body: LabelRequest, settings: Settings) -> list[LabelIn]:
     """Check and normalise every item before anything is written."""
     if body.items is None:
-        for name in ("text", "actor", "label"):
+        stance = body.task in (None, "stance")
+        for name in ("text", "actor", "label") if stance else ("text", "label"):
             if getattr(body, name) is None:
                 raise InvalidInputError(
-                    "this field is required", field=name, fix="send text, actor and label (or items)"
+                    "this field is required",
+                    field=name,
+                    fix="send text, actor and label (or items); a bias label (task leaning, hyperpartisan "
+                    "or loaded_language) has text, task and label, and no actor",
                 )
         items: list[tuple[str, Any]] = [("", body)]
     else:
@@ -85,6 +104,7 @@ def _validated(body: LabelRequest, settings: Settings) -> list[LabelIn]:
         out.append(
             new_label(
                 text=item.text,
+                task=item.task or "stance",
                 actor=item.actor,
                 label=item.label,
                 annotator=item.annotator or body.annotator,
@@ -109,9 +129,12 @@ def _validated(body: LabelRequest, settings: Settings) -> list[LabelIn]:
 )
 async def list_labels(
     holder: HolderDep,
+    task: Annotated[Task | None, Query(description="Only this task's labels.")] = None,
     actor: Annotated[str | None, Query(description="Only this actor (aliases resolve).")] = None,
     source: Annotated[Literal["correction", "import"] | None, Query(description="Only this source.")] = None,
-    label: Annotated[str | None, Query(description="Only this label.")] = None,
+    label: Annotated[
+        str | None, Query(description="Only this label (of `task`, or of the first task that has it).")
+    ] = None,
     annotator: Annotated[str | None, Query(max_length=200, description="Only this annotator.")] = None,
     batch_id: Annotated[str | None, Query(max_length=32, description="Only this write or import.")] = None,
     current: Annotated[
@@ -127,10 +150,11 @@ async def list_labels(
     `slant labels export` writes the current labels as a training file.
     """
     canonical = canonical_actor(actor, field="actor") if actor is not None else None
-    wanted = normalize_label(label, field="label") if label is not None else None
+    wanted = label_filter(label, task, field="label") if label is not None else None
     store = await asyncio.to_thread(holder.get)
     page = await asyncio.to_thread(
         store.labels,
+        task=task,
         actor=canonical,
         source=source,
         label=wanted,

@@ -1,5 +1,5 @@
-"""GET /v1/models: the loaded model, its dev-set metrics and the request limits;
-POST /v1/models/reload (admin): hot-swap to the model registry's promoted version."""
+"""GET /v1/models: the loaded model, its bias heads, dev-set metrics, licence notices and the request
+limits; POST /v1/models/reload (admin): hot-swap to the model registry's promoted version."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from fastapi import APIRouter
 from ..admin_schemas import ReloadOut
 from ..reload import reload_model
 from ..routing import AdminRoute, GuardedRoute
-from ..schemas import Limits, ModelInfo, ModelsResponse, json_safe
+from ..schemas import HeadInfo, Limits, ModelInfo, ModelsResponse, Notice, json_safe
+from ..settings import Settings
 from ..state import ReadyDep
 from .labels import HolderDep
 from .responses import errors
@@ -24,7 +25,10 @@ admin_router = APIRouter(route_class=AdminRoute, tags=["admin"])
     responses=errors(401, 503),
 )
 async def models(state: ReadyDep) -> ModelsResponse:
-    """Name, version, labels and dev-set evaluation of the model serving requests, and the size limits."""
+    """Name, version, labels and dev-set evaluation of the model serving requests, its bias heads
+    (task, labels, licence, dev-set evaluation), the size limits, and the licence `notices` that
+    apply to what is loaded (an AGPL-3.0 head obliges the operator to offer the source to users).
+    """
     p, s = state.predictor, state.settings
     assert p is not None  # ReadyDep guarantees it
     dev = (p.meta.metrics or {}).get("dev")
@@ -39,6 +43,7 @@ async def models(state: ReadyDep) -> ModelsResponse:
         created=p.meta.created,
         metrics=json_safe(dev) if isinstance(dev, dict) else None,
         registry_version=state.registry_version,
+        heads=[HeadInfo.of(h) for h in getattr(p, "heads", {}).values()],
     )
     limits = Limits(
         max_body_bytes=s.max_body_bytes,
@@ -48,7 +53,35 @@ async def models(state: ReadyDep) -> ModelsResponse:
         max_batch_texts=s.max_batch_texts,
         queue_size=s.queue_size,
     )
-    return ModelsResponse(models=[info], limits=limits)
+    return ModelsResponse(models=[info], limits=limits, notices=licence_notices(info.heads, s))
+
+
+def licence_notices(heads: list[HeadInfo], settings: Settings) -> list[Notice]:
+    """A notice for every loaded head whose licence is the AGPL: its section 13 obliges whoever
+    serves it over a network to offer the users the corresponding source."""
+    out = []
+    for head in heads:
+        if "AGPL" not in head.licence.upper():
+            continue
+        where = (
+            f"it is published at {settings.source_url}"
+            if settings.source_url
+            else "set SLANT_SOURCE_URL to where you publish it (the slant repository with any changes "
+            "you made, and this head) so that this notice can point there"
+        )
+        out.append(
+            Notice(
+                kind="licence",
+                about=f"bias head {head.task} ({head.path})",
+                licence=head.licence,
+                message=f"The {head.task} head is licensed under the AGPL-3.0 (its training data is). "
+                "Section 13 of the AGPL: everyone who interacts with this server over a network must "
+                "be offered the corresponding source of the program they use, at no charge; "
+                f"{where}. To serve without it, leave its directory out of SLANT_HEADS.",
+                source=settings.source_url,
+            )
+        )
+    return out
 
 
 @admin_router.post(

@@ -1,7 +1,8 @@
 """GET /: the review page (paste or pick an article, see stances and evidence, correct them).
 
 Plain HTML, one script and one stylesheet served from this package (``static/review``): no CDN,
-no request leaves the service. The page talks to /v1/stance, /v1/labels and /v1/review/queue.
+no request leaves the service. The page talks to /v1/analyze, /v1/labels, /v1/models and
+/v1/review/queue.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""POST /v1/stance: stance of one or more texts toward actors, through the micro-batcher."""
+"""POST /v1/stance (stance of texts toward actors) and POST /v1/analyze (stance plus the text's
+bias), both through the micro-batcher with the same request, limits and errors."""
 
 from __future__ import annotations
 
@@ -14,9 +15,19 @@ from model.text import check_text
 from ..batcher import BatchResult, Options
 from ..errors import ClientClosedError
 from ..routing import GuardedRoute
-from ..schemas import STANCE_EXAMPLES, ActorResult, ItemResult, StanceItem, StanceRequest, StanceResponse
+from ..schemas import (
+    STANCE_EXAMPLES,
+    ActorResult,
+    AnalysisItem,
+    AnalyzeResponse,
+    BiasOut,
+    ItemResult,
+    StanceItem,
+    StanceRequest,
+    StanceResponse,
+)
 from ..settings import Settings
-from ..state import ReadyDep
+from ..state import ReadyDep, ServiceState
 from .responses import errors
 
 router = APIRouter(route_class=GuardedRoute, strict_content_type=False, tags=["stance"])
@@ -44,24 +55,71 @@ async def stance(
     Requests are micro-batched with other concurrent requests. `X-Queue-Time-Ms` and
     `X-Inference-Time-Ms` say where the time went.
     """
-    assert state.batcher is not None and state.predictor is not None  # ReadyDep guarantees both
-    ids, texts, actors = _validated(body, state.settings)
-    options = Options(
-        evidence=body.evidence, score_unmentioned=body.score_unmentioned, discover_limit=body.discover_limit
-    )
-    result = await _await_result(state.batcher.submit(texts, actors, options), request)
-    response.headers["X-Queue-Time-Ms"] = f"{result.queue_ms:.1f}"
-    response.headers["X-Inference-Time-Ms"] = f"{result.inference_ms:.1f}"
-    response.headers["X-Batch-Texts"] = str(result.batch_texts)
-    # The model that computed this batch: after a hot swap it can differ from state.predictor.
+    ids, result, (model, version) = await _run(body, request, response, state, bias=False)
     return StanceResponse(
-        model=result.model or state.predictor.name,
-        version=result.version or state.predictor.version,
+        model=model,
+        version=version,
         items=[
             ItemResult(id=i, actors=[ActorResult.of(r) for r in res])
             for i, res in zip(ids, result.results, strict=True)
         ],
     )
+
+
+@router.post(
+    "/analyze",
+    response_model=AnalyzeResponse,
+    summary="Stance toward actors and the text's bias (leaning, hyperpartisan, loaded language)",
+    responses=errors(401, 413, 422, 429, 503),
+)
+async def analyze(
+    body: Annotated[StanceRequest, Body(openapi_examples=STANCE_EXAMPLES)],
+    request: Request,
+    response: Response,
+    state: ReadyDep,
+) -> AnalyzeResponse:
+    """Everything /v1/stance answers, plus what the model's bias heads read in each text.
+
+    The request is the one /v1/stance takes. Each item has `stance` (the actor results of
+    /v1/stance) and `bias`: the article's `leaning` (left / center / right, with probabilities),
+    the probability that it is `hyperpartisan`, and, when the optional loaded-language head is
+    loaded, the `loaded_language` sentences with their offsets. A field of `bias` is null when its
+    head is not loaded, and `bias` is null when the model has no bias heads (see GET /v1/models).
+
+    One encoder pass serves stance and bias, micro-batched with concurrent /v1/stance requests.
+    """
+    ids, result, (model, version) = await _run(body, request, response, state, bias=True)
+    biases = result.bias or [None] * len(ids)
+    return AnalyzeResponse(
+        model=model,
+        version=version,
+        items=[
+            AnalysisItem(
+                id=i,
+                stance=[ActorResult.of(r) for r in res],
+                bias=BiasOut.of(b) if b is not None else None,
+            )
+            for i, res, b in zip(ids, result.results, biases, strict=True)
+        ],
+    )
+
+
+async def _run(
+    body: StanceRequest, request: Request, response: Response, state: ServiceState, *, bias: bool
+) -> tuple[list[Any], BatchResult, tuple[str, str]]:
+    """Validate, queue and await one request; set the timing headers. Returns the ids, the
+    batch result and the (name, version) of the model that computed it."""
+    assert state.batcher is not None and state.predictor is not None  # ReadyDep guarantees both
+    ids, texts, actors = _validated(body, state.settings)
+    options = Options(
+        evidence=body.evidence, score_unmentioned=body.score_unmentioned, discover_limit=body.discover_limit
+    )
+    result = await _await_result(state.batcher.submit(texts, actors, options, bias=bias), request)
+    response.headers["X-Queue-Time-Ms"] = f"{result.queue_ms:.1f}"
+    response.headers["X-Inference-Time-Ms"] = f"{result.inference_ms:.1f}"
+    response.headers["X-Batch-Texts"] = str(result.batch_texts)
+    # The model that computed this batch: after a hot swap it can differ from state.predictor.
+    return ids, result, (result.model or state.predictor.name, result.version or state.predictor.version)
 
 
 def _validated(

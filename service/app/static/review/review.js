@@ -1,15 +1,17 @@
-// slant review page: analyse a text, see each actor's stance and evidence, correct it in one
-// click, and work through the queue of stored texts the model is least sure about.
+// slant review page: analyse a text, see each actor's stance and evidence and the article's bias
+// (leaning, hyperpartisan, loaded-language sentences), correct them in one click, and work through
+// the queue of stored texts the model is least sure about.
 // Plain DOM, no dependencies; every piece of text from the user or the API is set as
 // textContent or a text node, never parsed as HTML, so nothing in an article can inject markup.
 "use strict";
 
 (() => {
   const LABELS = ["against", "neutral", "favor"];
+  const HYPER = ["hyperpartisan", "not_hyperpartisan"];
   const KEY_STORAGE = "slant.apiKey";
   const $ = (id) => document.getElementById(id);
 
-  /** The last analysis: the exact text sent, the model that answered and its actor results. */
+  /** The last analysis: the exact text sent, the model that answered, its actor results and bias. */
   let analysed = null;
 
   // -- talking to the API ------------------------------------------------------------------------
@@ -90,9 +92,11 @@
   }
 
   /**
-   * Render ``text`` into ``container`` with every evidence span in a <mark>. Spans may overlap
-   * (two actors, or two sentences of one): the text is cut at every span boundary and each piece
-   * is marked with all the spans that cover it.
+   * Render ``text`` into ``container`` with every span in a <mark>. Spans are stance evidence
+   * (``kind: "evidence"``, coloured by label) or loaded-language sentences (``kind: "loaded"``,
+   * a wavy underline). Spans may overlap (two actors, two sentences of one, evidence that is also
+   * loaded): the text is cut at every span boundary and each piece is marked with all the spans
+   * that cover it.
    */
   function renderHighlighted(container, text, spans) {
     container.replaceChildren();
@@ -112,12 +116,24 @@
         continue;
       }
       const mark = document.createElement("mark");
-      const labels = new Set(covering.map((s) => s.label));
-      mark.className = labels.size === 1 ? [...labels][0] : "mixed";
-      if (covering.length > 1) mark.classList.add("overlap");
-      mark.dataset.actors = [...new Set(covering.map((s) => s.actor))].join(" ");
-      mark.dataset.evidence = covering.map((s) => s.id).join(" ");
-      mark.title = covering.map((s) => `${s.name}: ${s.label}`).join("\n");
+      const evidence = covering.filter((s) => s.kind !== "loaded");
+      const loaded = covering.filter((s) => s.kind === "loaded");
+      if (evidence.length) {
+        const labels = new Set(evidence.map((s) => s.label));
+        mark.className = labels.size === 1 ? [...labels][0] : "mixed";
+        if (evidence.length > 1) mark.classList.add("overlap");
+      }
+      if (loaded.length) {
+        mark.classList.add("loaded");
+        if (!evidence.length) mark.classList.add("bare");
+        mark.dataset.loaded = loaded.map((s) => s.id).join(" ");
+      }
+      mark.dataset.actors = [...new Set(evidence.map((s) => s.actor))].join(" ");
+      mark.dataset.evidence = evidence.map((s) => s.id).join(" ");
+      mark.title = [
+        ...evidence.map((s) => `${s.name}: ${s.label}`),
+        ...loaded.map((s) => `loaded language: ${pct(s.probability)}`),
+      ].join("\n");
       mark.textContent = piece;
       container.append(mark);
     }
@@ -157,9 +173,11 @@
     try {
       const body = { text };
       if (actors) body.actors = actors;
-      const data = await api("POST", "v1/stance", body);
-      analysed = { text, model: data.model, version: data.version, actors: data.items[0].actors };
+      const data = await api("POST", "v1/analyze", body);
+      const item = data.items[0];
+      analysed = { text, model: data.model, version: data.version, actors: item.stance, bias: item.bias };
       renderResults();
+      loadNotices();
       const ms = Math.round(performance.now() - started);
       $("analyse-status").textContent = `${analysed.actors.length} actor(s) · ${data.model} ${data.version} · ${ms} ms`;
     } catch (exc) {
@@ -177,6 +195,7 @@
     actors.forEach((r, ai) => {
       (r.evidence || []).forEach((ev, ei) => {
         spans.push({
+          kind: "evidence",
           start: toUnits(ev.start),
           end: toUnits(ev.end),
           label: ev.label,
@@ -186,9 +205,16 @@
         });
       });
     });
+    const loaded = analysed.bias && analysed.bias.loaded_language;
+    (loaded ? loaded.sentences : []).forEach((s, li) => {
+      const span = { kind: "loaded", start: toUnits(s.start), end: toUnits(s.end), id: `l${li}` };
+      spans.push({ ...span, probability: s.probability });
+    });
     renderHighlighted($("article"), text, spans);
     $("article").hidden = false;
     $("article-title").hidden = false;
+    $("legend-loaded").hidden = !loaded;
+    renderBias(analysed.bias);
 
     const results = $("results");
     results.replaceChildren(...actors.map((r, ai) => actorCard(r, ai)));
@@ -210,9 +236,9 @@
     return p === null || p === undefined ? "–" : `${Math.round(p * 100)}%`;
   }
 
-  function bars(probabilities) {
+  function bars(probabilities, labels = LABELS) {
     const box = el("div", "bars");
-    for (const label of LABELS) {
+    for (const label of labels) {
       const p = probabilities ? probabilities[label] : null;
       const bar = el("div", "bar");
       const fill = el("span", label);
@@ -279,16 +305,17 @@
     clearError();
     const body = { text: analysed.text, actor: r.actor, label, source: "correction" };
     if (r.label) {
-      const probabilities = {};
-      for (const [k, p] of Object.entries(r.probabilities || {})) {
-        if (typeof p === "number" && Number.isFinite(p)) probabilities[k] = p;
-      }
       body.corrected_prediction = {
         label: r.label,
-        probabilities,
+        probabilities: finite(r.probabilities),
         model_version: `${analysed.model} ${analysed.version}`,
       };
     }
+    await storeLabel(body, buttons, outcome);
+  }
+
+  /** POST one label; show stored / duplicate / conflict (or the error) next to its buttons. */
+  async function storeLabel(body, buttons, outcome) {
     for (const b of buttons) b.disabled = true;
     outcome.className = "outcome";
     outcome.textContent = "saving…";
@@ -306,6 +333,136 @@
     } finally {
       for (const b of buttons) b.disabled = false;
     }
+  }
+
+  // -- bias --------------------------------------------------------------------------------------
+
+  /** One-click buttons that store ``task``'s label for the analysed text, correcting ``predicted``. */
+  function biasCorrection(task, labels, predicted, probabilities) {
+    const correct = el("div", "correct");
+    correct.dataset.task = task;
+    correct.append(el("span", "muted", "Correct to:"));
+    const buttons = labels.map((label) => {
+      const b = el("button", label === predicted ? "predicted" : "", label.replace("_", " "));
+      b.type = "button";
+      b.dataset.label = label;
+      b.title = label === predicted ? "Confirm the prediction" : `Store ${label} as the right label`;
+      correct.append(b);
+      return b;
+    });
+    const outcome = el("span", "outcome");
+    outcome.setAttribute("role", "status");
+    correct.append(outcome);
+    for (const b of buttons) {
+      b.addEventListener("click", () => {
+        clearError();
+        const body = { text: analysed.text, task, label: b.dataset.label, source: "correction" };
+        body.corrected_prediction = {
+          label: predicted,
+          probabilities,
+          model_version: `${analysed.model} ${analysed.version}`,
+        };
+        storeLabel(body, buttons, outcome);
+      });
+    }
+    return correct;
+  }
+
+  function finite(probabilities) {
+    const out = {};
+    for (const [k, p] of Object.entries(probabilities || {})) {
+      if (typeof p === "number" && Number.isFinite(p)) out[k] = p;
+    }
+    return out;
+  }
+
+  function renderBias(bias) {
+    const box = $("bias-body");
+    box.replaceChildren();
+    const parts = [];
+    if (bias && bias.leaning) {
+      const { label, probabilities } = bias.leaning;
+      const part = el("div", "bias-part leaning");
+      const head = el("div", "bias-head");
+      head.append(el("span", "name", "Leaning"), el("span", `badge ${label}`, label));
+      head.append(el("span", "meta", `${bias.sentences} sentence${bias.sentences === 1 ? "" : "s"} read`));
+      part.append(head, bars(probabilities, Object.keys(probabilities)));
+      part.append(biasCorrection("leaning", Object.keys(probabilities), label, finite(probabilities)));
+      parts.push(part);
+    }
+    if (bias && typeof bias.hyperpartisan === "number") {
+      const p = bias.hyperpartisan;
+      const label = p >= 0.5 ? HYPER[0] : HYPER[1];
+      const part = el("div", "bias-part hyper");
+      const head = el("div", "bias-head");
+      head.append(el("span", "name", "Hyperpartisan"), el("span", `badge ${label}`, label.replace("_", " ")));
+      const meter = el("div", "bars");
+      const bar = el("div", "bar");
+      const fill = el("span", "score");
+      fill.style.width = `${Math.max(0, Math.min(1, p)) * 100}%`;
+      bar.append(fill);
+      bar.setAttribute("role", "img");
+      bar.setAttribute("aria-label", `hyperpartisan ${pct(p)}`);
+      meter.append(el("span", "", "score"), bar, el("span", "pct", pct(p)));
+      part.append(head, meter);
+      part.append(biasCorrection("hyperpartisan", HYPER, label, { hyperpartisan: p, not_hyperpartisan: 1 - p }));
+      parts.push(part);
+    }
+    const loaded = bias && bias.loaded_language;
+    if (loaded) {
+      const part = el("div", "bias-part loaded-language");
+      const head = el("div", "bias-head");
+      head.append(el("span", "name", "Loaded language"));
+      head.append(
+        el(
+          "span",
+          "meta",
+          `${loaded.sentences.length} of ${loaded.scored} sentence${loaded.scored === 1 ? "" : "s"} ` +
+            `at or above ${pct(loaded.threshold)}`,
+        ),
+      );
+      part.append(head);
+      if (loaded.sentences.length) {
+        const list = el("ol", "loaded-list");
+        loaded.sentences.forEach((s, li) => {
+          const item = el("li");
+          item.append(el("span", "pct", pct(s.probability)), document.createTextNode(s.text));
+          item.title = "Show it in the text";
+          item.addEventListener("click", () => {
+            const mark = document.querySelector(`#article mark[data-loaded~="l${li}"]`);
+            if (mark) mark.scrollIntoView({ block: "center", behavior: "smooth" });
+          });
+          list.append(item);
+        });
+        part.append(list);
+      }
+      parts.push(part);
+    }
+    box.append(...parts);
+    $("bias").hidden = parts.length === 0;
+  }
+
+  /** Licence notices of what the server loaded (e.g. an AGPL head), from GET /v1/models. */
+  async function loadNotices() {
+    let data;
+    try {
+      data = await api("GET", "v1/models");
+    } catch (exc) {
+      return; // no key yet, or not ready: the next analysis tries again
+    }
+    const footer = $("notices");
+    footer.replaceChildren(
+      ...(data.notices || []).map((n) => {
+        const p = el("p", "", n.message);
+        if (n.source && /^https?:\/\//.test(n.source)) {
+          const a = el("a", "", n.source);
+          a.href = n.source;
+          p.append(" ", a);
+        }
+        return p;
+      }),
+    );
+    footer.hidden = footer.childElementCount === 0;
   }
 
   // -- the queue ---------------------------------------------------------------------------------
@@ -395,6 +552,7 @@
       const data = await api("GET", "readyz");
       status.textContent = `${data.model} ${data.version} · ready`;
       status.className = "model-status ready";
+      loadNotices();
     } catch (exc) {
       status.textContent = exc.status === 503 ? "model loading…" : "server unreachable";
       status.className = "model-status down";

@@ -1,0 +1,202 @@
+"""The notebooks in notebooks/ run top to bottom and are committed without outputs.
+
+Each notebook is executed by a Jupyter kernel of this Python (a kernel spec written to a temporary
+folder, so nothing depends on what is installed in ~/.local/share/jupyter), on the tiny random
+model and small samples, via the notebooks' own SLANT_NB_* parameters. A check cell appended to the
+copy that runs asserts on the notebook's variables; figures are looked for in the tagged cells.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import DATA, REPO, needs_data
+
+nbformat = pytest.importorskip("nbformat", reason="notebook tests need nbformat: pip install -e '.[dev]'")
+nbclient = pytest.importorskip("nbclient", reason="notebook tests need nbclient: pip install -e '.[dev]'")
+pytest.importorskip("ipykernel", reason="notebook tests need ipykernel: pip install -e '.[dev]'")
+
+NOTEBOOKS = REPO / "notebooks"
+NAMES = ["01_training_data.ipynb", "02_error_analysis.ipynb", "03_label_and_retrain.ipynb"]
+KERNEL = "slant-notebook-tests"
+CELL_TIMEOUT = 300  # seconds per cell; each takes a few seconds on the tiny model
+
+
+@pytest.fixture(scope="module")
+def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A kernel spec for this interpreter, and Jupyter/IPython state kept out of the home folder."""
+    root = tmp_path_factory.mktemp("jupyter")
+    spec = root / "data" / "kernels" / KERNEL
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "slant (tests)", "language": "python"}), encoding="utf-8"
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JUPYTER_PATH", str(root / "data"))
+        mp.setenv("JUPYTER_RUNTIME_DIR", str(root / "runtime"))
+        mp.setenv("IPYTHONDIR", str(root / "ipython"))
+        yield root
+
+
+def run_notebook(name: str, env: dict[str, str], check: str = "") -> Any:
+    """Execute a copy of the notebook (with ``check`` appended as a last cell); return it with outputs."""
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    if check:
+        nb.cells.append(nbformat.v4.new_code_cell(check))
+    client = nbclient.NotebookClient(
+        nb, timeout=CELL_TIMEOUT, kernel_name=KERNEL, resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        for key in [k for k in os.environ if k.startswith("SLANT_NB_")]:
+            mp.delenv(key)  # a developer's own settings must not change the test
+        for key, value in env.items():
+            mp.setenv(key, value)
+        client.execute()
+    return nb
+
+
+def tagged(nb: Any, tag: str) -> list[Any]:
+    cells = [c for c in nb.cells if tag in c.get("metadata", {}).get("tags", [])]
+    assert cells, f"no cell tagged {tag!r}"
+    return cells
+
+
+def has_figure(nb: Any, tag: str) -> bool:
+    return any(
+        "image/png" in out.get("data", {}) for cell in tagged(nb, tag) for out in cell.get("outputs", [])
+    )
+
+
+def stdout_of(nb: Any, tag: str) -> str:
+    return "".join(
+        out.get("text", "")
+        for cell in tagged(nb, tag)
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "stream" and out.get("name") == "stdout"
+    )
+
+
+# -- the committed files ------------------------------------------------------------------------------
+
+
+def test_notebooks_are_committed_without_outputs_and_listed_in_the_index():
+    assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == NAMES
+    index = (NOTEBOOKS / "README.md").read_text(encoding="utf-8")
+    for name in NAMES:
+        nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+        nbformat.validate(nb)
+        assert name in index, f"notebooks/README.md does not list {name}"
+        dirty = [
+            i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)
+        ]
+        assert not dirty, (
+            f"{name}: cells {dirty} have outputs; clear them before committing "
+            f"(jupyter nbconvert --clear-output --inplace notebooks/{name})"
+        )
+        assert "parameters" in nb.cells[1].metadata.get("tags", []), (
+            f"{name}: the second cell reads the parameters"
+        )
+    for name in ("01_training_data.ipynb", "03_label_and_retrain.ipynb"):
+        cells = tagged(nbformat.read(NOTEBOOKS / name, as_version=4), "bias-heads")
+        assert [c.cell_type for c in cells] == ["markdown", "code"], f"{name}: the bias-heads placeholder"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_missing_data_folder_stops_the_notebook_with_a_clear_message(jupyter, tmp_path, name):
+    missing = tmp_path / "no-data-here"
+    with pytest.raises(nbclient.exceptions.CellExecutionError) as failed:
+        run_notebook(name, {"SLANT_NB_DATA": str(missing), "SLANT_NB_WORKDIR": str(tmp_path / "work")})
+    message = str(failed.value)
+    assert f"no labelled data at {missing}" in message and "SLANT_NB_DATA" in message
+
+
+# -- executed on the tiny model and real data -------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_training_data_notebook(jupyter, tiny_model_dir):
+    for folder in ("tweeteval_stance", "pstance", "newsmtsc", "vast", "persent", "article_bias_prediction"):
+        needs_data(folder)
+    check = """
+assert {"against", "neutral", "favor", "rows"} <= set(balance.columns), balance.columns
+assert {"semeval2016a", "pstance", "newsmtsc", "vast", "persent-dev-b"} <= set(stance["dataset"].astype(str))
+actors_found = set(actor_table.index.get_level_values("actor"))
+assert {"Hillary Clinton", "Bernie Sanders", "Donald Trump"} <= actors_found
+assert {"left", "center", "right"} <= set(leaning.columns)
+assert {"semeval2016a", "article-bias-prediction", "hyperpartisan", "babe"} <= set(lengths.index)
+assert {"words median", "tokens median", "> 512 tokens %"} <= set(lengths.columns)
+assert (lengths["texts"] <= ROWS).all()
+"""
+    nb = run_notebook(
+        "01_training_data.ipynb",
+        {"SLANT_NB_DATA": str(DATA), "SLANT_NB_MODEL": str(tiny_model_dir), "SLANT_NB_ROWS": "40"},
+        check,
+    )
+    for tag in ("label-balance-plot", "bias-plot", "length-plot"):
+        assert has_figure(nb, tag), f"no figure in the {tag} cell"
+
+
+@pytest.mark.slow
+def test_error_analysis_notebook(jupyter, tiny_model_dir):
+    for folder in ("tweeteval_stance", "pstance", "newsmtsc", "vast", "persent"):
+        needs_data(folder)
+    check = """
+assert list(summary.index) == [s.name for s in config.eval]
+assert {"n", "macro_f1", "f_avg", "accuracy", "ece", "f1 neutral", "card macro_f1"} <= set(summary.columns)
+assert (summary["n"] <= ROWS).all() and summary["n"].sum() == len(preds)
+assert list(by_target.columns) == ["dataset", "target", "n", "macro_f1", "accuracy"]
+assert (by_target["n"] >= MIN_TARGET_ROWS).all()
+assert 0 < len(shown) <= EXAMPLES
+"""
+    nb = run_notebook(
+        "02_error_analysis.ipynb",
+        {
+            "SLANT_NB_DATA": str(DATA),
+            "SLANT_NB_MODEL": str(tiny_model_dir),
+            "SLANT_NB_ROWS": "24",
+            "SLANT_NB_EXAMPLES": "3",
+        },
+        check,
+    )
+    assert has_figure(nb, "confusion") and has_figure(nb, "calibration")
+    printed = stdout_of(nb, "evidence")
+    assert "gold" in printed and "evidence [" in printed, printed
+
+
+@pytest.mark.slow
+def test_label_and_retrain_notebook(jupyter, tiny_model_dir, tmp_path):
+    for folder in ("tweeteval_stance", "pstance", "newsmtsc", "vast", "persent"):
+        needs_data(folder)
+    work = tmp_path / "work"
+    check = """
+assert report.stored == len(corpus) == 10
+assert [o.status for rep in steps.values() for o in rep.outcomes] == ["duplicate", "conflict", "conflict"]
+assert result.version == "r1" and result.parent == "default"
+assert "new-labels" in result.gate.sets and len(held_back) == result.labels["held_back"] > 0
+assert (REGISTRY / "r1" / "slant.json").is_file()
+rows = [line.split()[:2] for line in final.splitlines()[1:]]
+assert rows == [["default", "promoted"], ["r1", "rolled_back"]], final
+"""
+    nb = run_notebook(
+        "03_label_and_retrain.ipynb",
+        {
+            "SLANT_NB_DATA": str(DATA),
+            "SLANT_NB_MODEL": str(tiny_model_dir),
+            "SLANT_NB_ROWS": "10",  # 3 of these 10 articles fall in the held-back slice
+            "SLANT_NB_BASE_ROWS": "16",
+            "SLANT_NB_EVAL_ROWS": "8",
+            "SLANT_NB_MAX_STEPS": "2",
+            "SLANT_NB_MAX_LENGTH": "32",
+            "SLANT_NB_WORKDIR": str(work),
+        },
+        check,
+    )
+    assert (work / "labels.db").is_file() and (work / "predictions.jsonl").is_file()
+    assert "promotion gate" in stdout_of(nb, "retrain")
