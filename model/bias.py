@@ -173,7 +173,9 @@ def load_heads(
     """
     dirs: list[Path] = []
     if model_dir is not None and (Path(model_dir) / HEADS_DIR).is_dir():
-        dirs += sorted(p for p in (Path(model_dir) / HEADS_DIR).iterdir() if (p / HEAD_FILE).exists())
+        # Hidden directories are a writer's temporary ones (a fit in progress): never heads.
+        found = (Path(model_dir) / HEADS_DIR).iterdir()
+        dirs += sorted(p for p in found if not p.name.startswith(".") and (p / HEAD_FILE).exists())
     dirs += [Path(p) for p in extra]
     heads: dict[str, BiasHead] = {}
     for d in dirs:

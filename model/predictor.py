@@ -83,7 +83,7 @@ class StancePredictor:
         meta: ModelMeta,
         *,
         device: str | None = None,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         max_windows: int | None = None,
         backend: str | None = None,
         onnx_dir: str | Path | None = None,
@@ -99,7 +99,10 @@ class StancePredictor:
         self.tokenizer = tokenizer
         self.meta = meta
         self.labels = list(meta.labels)
-        self.batch_size = batch_size
+        #: Sequences per forward call. On a CPU, batches of 16 run about 8% faster than 32 (less
+        #: padding per length-sorted batch; measured with ONNX Runtime int8 on 2 cores); a GPU
+        #: wants bigger ones.
+        self.batch_size = batch_size or (16 if self.backend.name in ("onnx", "onnx-int8") else 32)
         self.max_length = int(meta.max_length)
         agg_cfg = (meta.training_config or {}).get("aggregator") or {}
         self.max_windows = max_windows or int(agg_cfg.get("max_windows", 16))
