@@ -80,3 +80,31 @@ def test_pstance_dev_slice_is_far_above_chance(predictor):
     )
     report = evaluate_rows(predictor, rows, "pstance-dev-slice")
     assert report["f_avg"] > 65, report
+
+
+def test_shipped_bias_heads_fit_the_shipped_encoder(predictor):
+    """The heads in models/default/bias load (their encoder hash matches) and read a real article."""
+    assert set(predictor.heads) == {"leaning", "hyperpartisan"}
+    for head in predictor.heads.values():
+        assert head.encoder == predictor.encoder_hash
+        assert head.info["dev"]["n"] > 0
+    article = (
+        "Senator Bernie Sanders told a rally in Iowa that the Democratic National Committee must stay "
+        "neutral. Supporters cheered as he promised to fight for working families and Medicare for All. "
+        "Hillary Clinton's campaign said it welcomed the debates and looked forward to the primary."
+    )
+    [a] = predictor.analyze([article], ["Bernie Sanders"])
+    assert a.bias is not None and a.bias.leaning is not None
+    assert a.bias.leaning.label in ("left", "center", "right")
+    assert a.bias.hyperpartisan is not None and 0.0 <= a.bias.hyperpartisan <= 1.0
+    assert a.bias.loaded_language is None  # the AGPL head is opt-in
+
+
+def test_optional_loaded_language_head_loads_on_the_default_model():
+    from model import StancePredictor
+
+    p = StancePredictor.load(DEFAULT_MODEL, heads=[DEFAULT_MODEL.parent / "loaded-language-babe"])
+    assert "AGPL" in p.heads["loaded_language"].licence
+    [a] = p.analyze(["The senator's outrageous, reckless scheme would destroy the economy."], ["economy"])
+    assert a.bias is not None and a.bias.loaded_language is not None
+    assert a.bias.loaded_language.scored == 1
