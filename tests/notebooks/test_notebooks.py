@@ -2,8 +2,9 @@
 
 Each notebook is executed by a Jupyter kernel of this Python (a kernel spec written to a temporary
 folder, so nothing depends on what is installed in ~/.local/share/jupyter), on the tiny random
-model and small samples, via the notebooks' own SLANT_NB_* parameters. A check cell appended to the
-copy that runs asserts on the notebook's variables; figures are looked for in the tagged cells.
+model with random bias heads and small samples, via the notebooks' own SLANT_NB_* parameters. A
+check cell appended to the copy that runs asserts on the notebook's variables; figures are looked for
+in the tagged cells.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _bias_fixtures import write_bias_data
 from conftest import DATA, REPO, needs_data
 
 nbformat = pytest.importorskip("nbformat", reason="notebook tests need nbformat: pip install -e '.[dev]'")
@@ -103,9 +105,19 @@ def test_notebooks_are_committed_without_outputs_and_listed_in_the_index():
         assert "parameters" in nb.cells[1].metadata.get("tags", []), (
             f"{name}: the second cell reads the parameters"
         )
+    # The bias heads' cells are real: they call analyze() (no placeholder is left).
     for name in ("01_training_data.ipynb", "03_label_and_retrain.ipynb"):
         cells = tagged(nbformat.read(NOTEBOOKS / name, as_version=4), "bias-heads")
-        assert [c.cell_type for c in cells] == ["markdown", "code"], f"{name}: the bias-heads placeholder"
+        assert cells[0].cell_type == "markdown" and {c.cell_type for c in cells[1:]} == {"code"}, name
+        source = "\n".join(c.source for c in cells)
+        assert ".analyze(" in source, f"{name}: the bias-heads cells do not call analyze()"
+        assert "placeholder" not in source.lower() and "to be filled in" not in source, name
+    error_analysis = nbformat.read(NOTEBOOKS / "02_error_analysis.ipynb", as_version=4)
+    assert "predictor.heads" in tagged(error_analysis, "bias-dev")[0].source
+    assert ".analyze(" in tagged(error_analysis, "bias-leaning")[0].source
+    retraining = nbformat.read(NOTEBOOKS / "03_label_and_retrain.ipynb", as_version=4)
+    assert 'task="leaning"' in tagged(retraining, "leaning-labels")[0].source
+    assert 'tasks=["leaning"]' in tagged(retraining, "leaning-retrain")[0].source
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -121,7 +133,8 @@ def test_a_missing_data_folder_stops_the_notebook_with_a_clear_message(jupyter, 
 
 
 @pytest.mark.slow
-def test_training_data_notebook(jupyter, tiny_model_dir):
+def test_training_data_notebook(jupyter, tiny_bias_model_dir):
+    model_dir, loaded_dir = tiny_bias_model_dir
     for folder in ("tweeteval_stance", "pstance", "newsmtsc", "vast", "persent", "article_bias_prediction"):
         needs_data(folder)
     check = """
@@ -133,19 +146,36 @@ assert {"left", "center", "right"} <= set(leaning.columns)
 assert {"semeval2016a", "article-bias-prediction", "hyperpartisan", "babe"} <= set(lengths.index)
 assert {"words median", "tokens median", "> 512 tokens %"} <= set(lengths.columns)
 assert (lengths["texts"] <= ROWS).all()
+assert set(predictor.heads) == {"leaning", "hyperpartisan", "loaded_language"}
+gold = [e["leaning (gold)"] for e in examples]
+assert gold == ["left", "right", None] and list(bias_examples["leaning (gold)"][:2]) == gold[:2]
+assert examples[2]["hyperpartisan (gold)"] == "hyperpartisan"
+assert {"leaning", "p left", "p right", "p hyperpartisan", "loaded sentences"} <= set(bias_examples)
+for example, found in zip(examples, analyses, strict=True):
+    bias = found.bias
+    assert bias.leaning is not None and set(bias.leaning.probabilities) == {"left", "center", "right"}
+    assert 0 <= bias.hyperpartisan <= 1 and bias.loaded_language.scored == bias.sentences > 0
+    assert all(example["text"][s.start : s.end] == s.text for s in bias.loaded_language.sentences)
 """
     nb = run_notebook(
         "01_training_data.ipynb",
-        {"SLANT_NB_DATA": str(DATA), "SLANT_NB_MODEL": str(tiny_model_dir), "SLANT_NB_ROWS": "40"},
+        {
+            "SLANT_NB_DATA": str(DATA),
+            "SLANT_NB_MODEL": str(model_dir),
+            "SLANT_NB_LOADED_HEAD": str(loaded_dir),
+            "SLANT_NB_ROWS": "40",
+        },
         check,
     )
     for tag in ("label-balance-plot", "bias-plot", "length-plot"):
         assert has_figure(nb, tag), f"no figure in the {tag} cell"
+    printed = stdout_of(nb, "bias-heads")
+    assert "loaded_language" in printed and "sentences flagged" in printed, printed
 
 
 @pytest.mark.slow
-def test_error_analysis_notebook(jupyter, tiny_model_dir):
-    for folder in ("tweeteval_stance", "pstance", "newsmtsc", "vast", "persent"):
+def test_error_analysis_notebook(jupyter, tiny_bias_model_dir):
+    for folder in ("tweeteval_stance", "pstance", "newsmtsc", "vast", "persent", "article_bias_prediction"):
         needs_data(folder)
     check = """
 assert list(summary.index) == [s.name for s in config.eval]
@@ -154,27 +184,34 @@ assert (summary["n"] <= ROWS).all() and summary["n"].sum() == len(preds)
 assert list(by_target.columns) == ["dataset", "target", "n", "macro_f1", "accuracy"]
 assert (by_target["n"] >= MIN_TARGET_ROWS).all()
 assert 0 < len(shown) <= EXAMPLES
+assert list(head_dev.index) == ["hyperpartisan", "leaning"]
+assert leaning_report["n"] == len(leaning) == ROWS and set(leaning["gold"]) <= {"left", "center", "right"}
+assert sum(map(sum, leaning_report["confusion"]["matrix"])) == ROWS
+assert per_outlet["articles"].sum() == ROWS and len(leaning_mistakes) <= EXAMPLES
 """
     nb = run_notebook(
         "02_error_analysis.ipynb",
         {
             "SLANT_NB_DATA": str(DATA),
-            "SLANT_NB_MODEL": str(tiny_model_dir),
+            "SLANT_NB_MODEL": str(tiny_bias_model_dir[0]),
             "SLANT_NB_ROWS": "24",
             "SLANT_NB_EXAMPLES": "3",
         },
         check,
     )
-    assert has_figure(nb, "confusion") and has_figure(nb, "calibration")
+    assert has_figure(nb, "confusion") and has_figure(nb, "calibration") and has_figure(nb, "bias-confusion")
     printed = stdout_of(nb, "evidence")
     assert "gold" in printed and "evidence [" in printed, printed
 
 
 @pytest.mark.slow
-def test_label_and_retrain_notebook(jupyter, tiny_model_dir, tmp_path):
-    for folder in ("tweeteval_stance", "pstance", "newsmtsc", "vast", "persent"):
+def test_label_and_retrain_notebook(jupyter, tiny_bias_model_dir, tmp_path):
+    for folder in ("tweeteval_stance", "pstance", "newsmtsc", "vast", "persent", "article_bias_prediction"):
         needs_data(folder)
     work = tmp_path / "work"
+    # The heads are refitted and scored on a tiny bias data folder: the real dev split (2,356 articles
+    # of Article-Bias-Prediction) would take minutes to encode; the leaning labels come from the real data.
+    bias_data = write_bias_data(tmp_path / "bias-data")
     check = """
 assert report.stored == len(corpus) == 10
 assert [o.status for rep in steps.values() for o in rep.outcomes] == ["duplicate", "conflict", "conflict"]
@@ -183,20 +220,36 @@ assert "new-labels" in result.gate.sets and len(held_back) == result.labels["hel
 assert (REGISTRY / "r1" / "slant.json").is_file()
 rows = [line.split()[:2] for line in final.splitlines()[1:]]
 assert rows == [["default", "promoted"], ["r1", "rolled_back"]], final
+assert {"leaning:dev", "hyperpartisan:dev"} <= set(result.gate.sets)  # the heads, refitted on the new encoder
+assert len(signals) == len(corpus) and signals[["leaning", "p hyperpartisan"]].notna().all().all()
+assert leaning_write.stored == len(stored_leaning) == ROWS
+assert (leaning_result.version, leaning_result.kind, leaning_result.parent) == ("r2", "heads", "default")
+assert same_encoder and heads_table["refitted"].to_dict() == {"hyperpartisan": False, "leaning": True}
+assert heads_table.loc["leaning", "training examples"] == 12 + heads_table.loc["leaning", "of them labels"]
+assert heads_table.loc["leaning", "of them labels"] == ROWS - len(held) > 0
+assert set(leaning_gate.index) == set(leaning_result.gate.sets) == {"leaning:dev", "leaning:new-labels"}
+assert leaning_gate["rows"].to_dict() == {"leaning:dev": 12, "leaning:new-labels": len(held)}
+assert leaning_result.status in ("candidate", "rejected") and "r2" in leaning_listing
 """
     nb = run_notebook(
         "03_label_and_retrain.ipynb",
         {
             "SLANT_NB_DATA": str(DATA),
-            "SLANT_NB_MODEL": str(tiny_model_dir),
+            "SLANT_NB_MODEL": str(tiny_bias_model_dir[0]),
             "SLANT_NB_ROWS": "10",  # 3 of these 10 articles fall in the held-back slice
             "SLANT_NB_BASE_ROWS": "16",
             "SLANT_NB_EVAL_ROWS": "8",
             "SLANT_NB_MAX_STEPS": "2",
             "SLANT_NB_MAX_LENGTH": "32",
             "SLANT_NB_WORKDIR": str(work),
+            "SLANT_NB_BIAS_DATA": str(bias_data),
+            "SLANT_NB_BIAS_TRAIN_ROWS": "12",
+            "SLANT_CACHE": str(tmp_path / "cache"),  # the heads' sentence features
         },
         check,
     )
     assert (work / "labels.db").is_file() and (work / "predictions.jsonl").is_file()
     assert "promotion gate" in stdout_of(nb, "retrain")
+    printed = stdout_of(nb, "leaning-retrain")
+    assert "refitting the leaning head (new labels)" in printed and "training r2" not in printed, printed
+    assert "the same" in stdout_of(nb, "leaning-heads")
