@@ -38,6 +38,8 @@ from model.bias import HEADS_DIR, MAX_SENTENCES, TASKS, BiasHead, article_featur
 from model.errors import ConfigError
 from model.labels import TASK_LABELS
 
+from .metrics import expected_calibration_error
+
 log = logging.getLogger(__name__)
 
 LEAD_SENTENCES = 16
@@ -244,6 +246,12 @@ def classification_report(
         },
         "confusion": {"labels": labels, "matrix": confusion_matrix(gold, pred, labels=labels).tolist()},
         "gold_counts": {lab: int(sum(g == lab for g in gold)) for lab in labels},
+        "ece": round(
+            expected_calibration_error(
+                probs, np.array([labels.index(g) if g in labels else -1 for g in gold])
+            ),
+            4,
+        ),
     }
     if len(labels) == 2 and len(set(gold)) == 2:
         out["roc_auc"] = round(100 * roc_auc_score([g == labels[1] for g in gold], probs[:, 1]), 2)
@@ -325,6 +333,14 @@ def fit_head(
     _, lead, c, balanced, rep = best
     xt, xd = matrices[lead]
     w, b, m, s = fit_linear(xt, yt, labels, c=c, balanced=balanced, sample_weight=weights)
+    temperature = 1.0
+    if xd is not None:
+        # Calibration: a weak head must not speak with confidence. One temperature, fitted on dev by
+        # log-loss and folded into the weights; argmax (so macro-F1 and accuracy) is unchanged.
+        temperature = fit_temperature(((xd - m) / s) @ w.T + b, [labels.index(e.label) for e in dev])
+        w, b = w / temperature, b / temperature
+        rep = classification_report([e.label for e in dev], _probs(xd, w, b, m, s), labels)
+        say(f"  temperature {temperature:.2f} (fitted on dev)")
     head = BiasHead(
         task=task,  # type: ignore[arg-type]
         level="sentence" if task == "loaded_language" else "article",
@@ -341,6 +357,7 @@ def fit_head(
             "c": c,
             "class_weight": "balanced" if balanced else None,
             "sample_weight": "equal total weight per outlet" if weights is not None else None,
+            "temperature": round(temperature, 3),
             "train_examples": len(train),
             "extra_examples": len(extra),
             "dev": {
@@ -359,6 +376,20 @@ def _sentence_matrix(predictor: StancePredictor, texts: list[str], hidden: int) 
     feats = features(predictor, texts, max_sentences=MAX_SENTENCES)
     # A labelled "sentence" can hold more than one sentence: pool them as one.
     return np.stack([f.mean(axis=0) if len(f) else np.zeros(hidden, np.float32) for f in feats])
+
+
+def fit_temperature(logits: np.ndarray, gold: Sequence[int]) -> float:
+    """The temperature (0.25 to 20) that minimises the log-loss of ``softmax(logits / T)`` on ``gold``."""
+    z = np.asarray(logits, dtype=np.float64)
+    idx = np.asarray(gold)
+    best_t, best = 1.0, np.inf
+    for t in np.geomspace(0.25, 20.0, 81):
+        zt = z / t
+        zt = zt - zt.max(axis=1, keepdims=True)
+        nll = float(-(zt[np.arange(len(idx)), idx] - np.log(np.exp(zt).sum(axis=1))).mean())
+        if nll < best:
+            best_t, best = float(t), nll
+    return best_t
 
 
 def _probs(x: np.ndarray, w: np.ndarray, b: np.ndarray, m: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -522,6 +553,17 @@ def head_card(head: BiasHead, *, command: str = "", note: str = "") -> str:
     )
     if "roc_auc" in dev or "brier" in dev:
         lines += ["", f"ROC AUC {dev.get('roc_auc', '-')}, Brier {dev.get('brier', '-')}."]
+    if "ece" in dev:
+        lines += [
+            "",
+            f"Expected calibration error {dev['ece']}"
+            + (
+                f" after a temperature of {head.info['temperature']} fitted on this dev set (argmax, "
+                "so F1 and accuracy, unchanged; the calibration figure is therefore optimistic)."
+                if head.info.get("temperature", 1.0) != 1.0
+                else "."
+            ),
+        ]
     if note:
         lines += ["", note]
     return "\n".join(lines) + "\n"

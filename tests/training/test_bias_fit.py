@@ -205,3 +205,17 @@ def test_stored_labels_join_the_training_data(tiny_model_dir, data, cache, tmp_p
     assert [e.label for e in bias.stored_examples(db, "leaning")] == ["left", "right"]
     _, fit = fit_bias(model=tiny_model_dir, task="leaning", data_root=data, out=tmp_path / "h", labels_db=db)
     assert fit.head.info["extra_examples"] == 2 and fit.head.info["train_examples"] == 26
+
+
+def test_fit_temperature_softens_an_overconfident_head_and_keeps_a_calibrated_one() -> None:
+    from training.bias import fit_temperature
+
+    rng = np.random.default_rng(0)
+    gold = rng.integers(0, 3, size=600)
+    noise = rng.normal(size=(600, 3)) * 8.0  # confident and unrelated to the gold labels
+    assert fit_temperature(noise, gold.tolist()) > 4.0
+    # Logits drawn from a calibrated model: sample labels from softmax(z); T stays near 1.
+    z = rng.normal(size=(4000, 3)) * 2.0
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    drawn = [int(rng.choice(3, p=row)) for row in p]
+    assert 0.8 < fit_temperature(z, drawn) < 1.25
