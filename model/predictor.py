@@ -189,6 +189,7 @@ class StancePredictor:
         evidence: int = 3,
         score_unmentioned: bool = False,
         bias: bool | Sequence[bool] = True,
+        stance: bool = True,
     ) -> list[Analysis]:
         """Stance toward each actor and, with ``bias`` and bias heads loaded, each text's bias.
 
@@ -196,6 +197,8 @@ class StancePredictor:
         length-sorted batched forward pass as the stance windows. ``Analysis.bias`` is None when
         ``bias`` is False or the model has no bias heads. ``bias`` may also be one flag per text
         (the service's micro-batcher mixes texts that want bias with texts that do not).
+        ``stance=False`` reads the bias heads only: no actors are looked for or scored, and
+        ``Analysis.stance`` is empty.
 
         >>> a = StancePredictor.load().analyze(["Sanders is right."], ["Bernie Sanders"])[0]  # doctest: +SKIP
         >>> a.stance[0].label, a.bias.leaning.label                                         # doctest: +SKIP
@@ -226,12 +229,20 @@ class StancePredictor:
                 field="bias",
                 fix="give one flag per text, or a single True or False",
             )
+        if not stance and (actors is not None or per_text_actors is not None):
+            raise InvalidInputError(
+                "actors were given with stance=False",
+                field="actors",
+                fix="leave the actors out to read only the bias heads, or keep stance=True",
+            )
         given = parse_actors(list(actors)) if actors is not None else None
         checked = [check_text(t, field=f"texts[{i}]") for i, t in enumerate(texts)]
-        specs = []
+        specs: list[list[Actor] | None] = []
         for i in range(len(checked)):
             own = per_text_actors[i] if per_text_actors is not None else None
             specs.append(parse_actors(list(own), field=f"per_text_actors[{i}]") if own is not None else given)
+        if not stance:
+            specs = [[] for _ in checked]
         cleaned = [clean(t) for t in checked]
         docs = analyse_many(cleaned, entities=any(s is None for s in specs))
         plans = [
@@ -252,8 +263,8 @@ class StancePredictor:
         out, k, j = [], 0, 0
         for plan, w in zip(plans, with_bias, strict=True):
             n, m = len(plan.windows), len(plan.bias_sentences)
-            stance = self._finish(plan, probs[k : k + n], evidence)
-            out.append(Analysis(stance, self._bias(plan, feats[j : j + m]) if w else None))
+            found = self._finish(plan, probs[k : k + n], evidence)
+            out.append(Analysis(found, self._bias(plan, feats[j : j + m]) if w else None))
             k, j = k + n, j + m
         return out
 

@@ -23,8 +23,6 @@ log = logging.getLogger(__name__)
 MIN_TARGET_ROWS = 10
 BIAS_FIELDS = ("leaning", "hyperpartisan")
 """Fields of an evaluation file that hold a bias task's gold label for the whole text."""
-# An actor no text names: analyze() then builds no stance windows and computes the bias heads only.
-_NO_ACTOR = "zq-slant-evaluation-no-actor-zq"
 
 
 def predict_rows(
@@ -169,7 +167,7 @@ def evaluate_bias(
     found = []
     for s in range(0, len(texts), chunk):
         part = texts[s : s + chunk]
-        found += predictor.analyze(part, per_text_actors=[[_NO_ACTOR]] * len(part), evidence=0)
+        found += predictor.analyze(part, stance=False)
     at = dict(zip(wanted, found, strict=True))
     out: dict[str, dict[str, Any]] = {}
     for task in fields:

@@ -10,7 +10,7 @@ import pytest
 
 from model import Analysis, StancePredictor
 from model.bias import BiasHead, load_head
-from model.errors import ModelLoadError
+from model.errors import InvalidInputError, ModelLoadError
 
 
 def test_analyze_returns_every_head(tiny_bias_predictor: StancePredictor, article: str) -> None:
@@ -116,3 +116,14 @@ def test_binary_head_score(tiny_bias_predictor: StancePredictor) -> None:
     assert head.score(x)[0] == pytest.approx(head.probabilities(x)[0, 1])
     with pytest.raises(ValueError, match="not binary"):
         tiny_bias_predictor.heads["leaning"].score(x)
+
+
+def test_bias_only(tiny_bias_predictor: StancePredictor, article: str) -> None:
+    [a] = tiny_bias_predictor.analyze([article], stance=False)
+    assert a.stance == [] and a.bias is not None and a.bias.leaning is not None
+    [b] = tiny_bias_predictor.analyze([article], ["DNC"])
+    assert b.bias is not None and a.bias.leaning.probabilities == pytest.approx(
+        b.bias.leaning.probabilities, abs=1e-3
+    )
+    with pytest.raises(InvalidInputError, match="actors were given with stance=False"):
+        tiny_bias_predictor.analyze([article], ["DNC"], stance=False)
