@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from model import StancePredictor
+from model import Analysis, StancePredictor
 from model.errors import ConfigError
 from model.labels import normalize_task_label
 
@@ -21,7 +21,7 @@ from .metrics import stance_metrics
 log = logging.getLogger(__name__)
 
 MIN_TARGET_ROWS = 10
-BIAS_FIELDS = ("leaning", "hyperpartisan")
+BIAS_FIELDS = ("leaning", "hyperpartisan", "loaded_language")
 """Fields of an evaluation file that hold a bias task's gold label for the whole text."""
 
 
@@ -86,9 +86,9 @@ def evaluate_files(predictor: StancePredictor, paths: list[str | Path], **spec_k
     """Evaluate JSONL/CSV files (``slant evaluate --data``): one report per file.
 
     Rows with text/target/label get the stance metrics. A file with a ``leaning`` (left / center /
-    right) or ``hyperpartisan`` (true / false, or the label names) field also gets that head's
-    metrics under the field's name, computed through :meth:`StancePredictor.analyze`; rows
-    without the field (or without stance fields) are left out of that part.
+    right), ``hyperpartisan`` (true / false, or the label names) or ``loaded_language`` (biased /
+    non-biased; the text is one sentence) field also gets that head's metrics under the field's
+    name; rows without the field (or without stance fields) are left out of that part.
     """
     out: dict[str, Any] = {}
     for p in paths:
@@ -144,7 +144,7 @@ def evaluate_bias(
     text_field: str = "text",
     chunk: int = 64,
 ) -> dict[str, dict[str, Any]]:
-    """Leaning and hyperpartisan metrics of the rows that carry those fields, via ``analyze``.
+    """Leaning, hyperpartisan and loaded-language metrics of the rows that carry those fields.
 
     Leaning: macro-F1, accuracy, per-class F1, confusion. Hyperpartisan: the same plus ROC AUC
     and the Brier score of P(hyperpartisan). ``no_prose`` counts texts with no sentence left to
@@ -164,11 +164,23 @@ def evaluate_bias(
             )
         texts.append(text)
     log.info("evaluating %s: %s (%d texts)", name, ", ".join(fields), len(texts))
-    found = []
+    found: list[Analysis | None] = []
+    article_fields = [f for f in fields if f != "loaded_language"]
     for s in range(0, len(texts), chunk):
         part = texts[s : s + chunk]
-        found += predictor.analyze(part, stance=False)
+        found += predictor.analyze(part, stance=False) if article_fields else [None] * len(part)
     at = dict(zip(wanted, found, strict=True))
+    pooled: dict[int, np.ndarray] = {}
+    if "loaded_language" in fields:
+        # A labelled sentence is scored whole (its sentences pooled), as the head was fitted; the
+        # service flags sentence by sentence with the same head.
+        from .bias import head_probabilities
+
+        rows = [i for i in wanted if _given(records[i], "loaded_language")]
+        probs_ll = head_probabilities(
+            predictor, predictor.heads["loaded_language"], [records[i][text_field] for i in rows]
+        )
+        pooled = dict(zip(rows, probs_ll, strict=True))
     out: dict[str, dict[str, Any]] = {}
     for task in fields:
         head = predictor.heads[task]
@@ -178,8 +190,11 @@ def evaluate_bias(
             if not _given(r, task):
                 continue
             gold.append(normalize_task_label(task, r[task], field=f"{name} row {i + 1} {task}"))
-            bias = at[i].bias
-            if task == "leaning" and bias is not None and bias.leaning is not None:
+            found_i = at[i]
+            bias = found_i.bias if found_i is not None else None
+            if task == "loaded_language":
+                probs.append(list(pooled[i]))
+            elif task == "leaning" and bias is not None and bias.leaning is not None:
                 probs.append([bias.leaning.probabilities[lab] for lab in head.labels])
             elif task == "hyperpartisan" and bias is not None and bias.hyperpartisan is not None:
                 p = bias.hyperpartisan

@@ -120,3 +120,24 @@ def test_evaluate_without_the_head_says_how_to_get_one(tiny_model_dir, tmp_path)
     build_tiny_heads(Path(shutil.copytree(tiny_model_dir, model)), tmp_path / "ll")
     result = runner.invoke(app, ["evaluate", "--data", str(bad), "--model", str(model)])
     assert result.exit_code == 2 and "unknown hyperpartisan label 'perhaps'" in result.output
+
+
+def test_evaluate_reports_loaded_language_with_the_optional_head(tiny_bias_model_dir, tmp_path):
+    model, loaded = tiny_bias_model_dir
+    data = tmp_path / "sentences.jsonl"
+    rows = [
+        {"text": "The senator's reckless scheme will wreck the economy.", "loaded_language": "biased"},
+        {"text": "The bill passed the Senate on Tuesday.", "loaded_language": "non-biased"},
+        {"text": "Critics called the plan a disgraceful giveaway.", "loaded_language": "biased"},
+        {"text": "The committee will meet again in March.", "loaded_language": "non-biased"},
+    ]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    args = ["evaluate", "--data", str(data), "--model", str(model)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "no loaded_language head" in result.output
+    result = runner.invoke(app, [*args, "--heads", str(loaded)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["reports"]["sentences.jsonl"]
+    ll = report["loaded_language"]
+    assert ll["n"] == 4 and ll["gold_counts"] == {"non-biased": 2, "biased": 2}
+    assert {"macro_f1", "accuracy", "roc_auc", "brier", "ece"} <= set(ll)
