@@ -179,6 +179,11 @@ def _with_hidden_output(model: Any) -> Any:
     return LogitsAndHidden().eval()
 
 
+def onnx_cache_dir(model: Any) -> Path:
+    """Where the ONNX exports of ``model`` are cached: by weights hash and export version."""
+    return cache_dir() / "onnx" / f"{weights_hash(model)}-v{EXPORT_VERSION}"
+
+
 def export_onnx(model: Any, tokenizer: Any, out_dir: Path, *, quantize: bool) -> Path:
     """Export ``model`` (fp32) to ``out_dir/model.onnx``, and ``model-int8.onnx`` if ``quantize``.
 
@@ -269,7 +274,7 @@ def make_backend(
             fix="use --backend torch on a GPU",
         )
     quantize = name == "onnx-int8"
-    directory = onnx_dir or cache_dir() / "onnx" / f"{weights_hash(model)}-v{EXPORT_VERSION}"
+    directory = onnx_dir or onnx_cache_dir(model)
     path = directory / ("model-int8.onnx" if quantize else "model.onnx")
     if not path.exists():
         log.info("exporting the model to %s (once per set of weights)", path)

@@ -25,6 +25,7 @@ at load: its features would mean nothing.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from typing import Any, Literal
 import numpy as np
 
 from .errors import ModelLoadError
+
+log = logging.getLogger(__name__)
 
 TASKS = ("leaning", "hyperpartisan", "loaded_language")
 HEADS_DIR = "bias"
@@ -164,29 +167,43 @@ def default_heads() -> list[str]:
 
 
 def load_heads(
-    model_dir: str | Path | None, extra: Sequence[str | Path], *, encoder: str
+    model_dir: str | Path | None,
+    extra: Sequence[str | Path],
+    *,
+    encoder: str,
+    skip_stale: bool = False,
+    skipped: list[str] | None = None,
 ) -> dict[str, BiasHead]:
     """The heads a model directory carries (``bias/*``) plus ``extra`` ones, by task.
 
     A later head replaces an earlier one of the same task, so an extra head overrides the
-    model's own. Heads fitted on another encoder are refused.
+    model's own. Heads fitted on another encoder are refused; with ``skip_stale``, an *extra*
+    one is left out instead (logged, and its message appended to ``skipped``): a long-running
+    service keeps serving stance after a retrain changed the encoder under an optional head.
     """
     dirs: list[Path] = []
     if model_dir is not None and (Path(model_dir) / HEADS_DIR).is_dir():
         # Hidden directories are a writer's temporary ones (a fit in progress): never heads.
         found = (Path(model_dir) / HEADS_DIR).iterdir()
         dirs += sorted(p for p in found if not p.name.startswith(".") and (p / HEAD_FILE).exists())
+    own = len(dirs)
     dirs += [Path(p) for p in extra]
     heads: dict[str, BiasHead] = {}
-    for d in dirs:
+    for k, d in enumerate(dirs):
         head = load_head(d)
         if head.encoder != encoder:
-            raise ModelLoadError(
+            error = ModelLoadError(
                 f"the {head.task} head in {d} was fitted on encoder {head.encoder}, "
                 f"but this model's is {encoder}",
                 field="heads",
                 fix="refit the head on this model with `slant fit-bias --model <model dir>`",
             )
+            if skip_stale and k >= own:
+                log.warning("bias head left out: %s", error)
+                if skipped is not None:
+                    skipped.append(str(error))
+                continue
+            raise error
         heads[head.task] = head
     return heads
 

@@ -109,6 +109,8 @@ class StancePredictor:
         self.aggregator: Aggregator = aggregator_from_json(meta.aggregator)
         #: Bias heads by task (see :mod:`model.bias`); empty when the model carries none.
         self.heads: dict[str, BiasHead] = {}
+        #: Why extra heads were left out (``skip_stale_heads``): fitted on another encoder.
+        self.skipped_heads: list[str] = []
 
     @classmethod
     def load(
@@ -116,6 +118,7 @@ class StancePredictor:
         name_or_path: str | Path | None = None,
         *,
         heads: Sequence[str | Path] | None = None,
+        skip_stale_heads: bool = False,
         **kwargs: Any,
     ) -> StancePredictor:
         """Load a slant model directory, a Hugging Face folder or a hub id (default: shipped model).
@@ -123,19 +126,28 @@ class StancePredictor:
         ``backend`` picks where the forward pass runs (``auto``, ``torch``, ``onnx``, ``onnx-int8``;
         default ``$SLANT_BACKEND`` or ``auto``; see :mod:`model.backends`). The bias heads in the
         model directory's ``bias/`` are loaded, plus the extra head directories in ``heads``
-        (default ``$SLANT_HEADS``). Other keyword arguments go to the constructor.
+        (default ``$SLANT_HEADS``); with ``skip_stale_heads``, an extra head fitted on another
+        encoder is left out (and listed in ``skipped_heads``) instead of failing the load. Other
+        keyword arguments go to the constructor.
         """
         source = name_or_path or default_model_path()
         model, tokenizer, meta = load_classifier(source)
         predictor = cls(model, tokenizer, meta, **kwargs)
         predictor.add_heads(
-            source if Path(source).is_dir() else None, default_heads() if heads is None else heads
+            source if Path(source).is_dir() else None,
+            default_heads() if heads is None else heads,
+            skip_stale=skip_stale_heads,
         )
         return predictor
 
-    def add_heads(self, model_dir: str | Path | None, extra: Sequence[str | Path] = ()) -> None:
+    def add_heads(
+        self, model_dir: str | Path | None, extra: Sequence[str | Path] = (), *, skip_stale: bool = False
+    ) -> None:
         """Load the bias heads of ``model_dir`` (``bias/*``) and the ``extra`` head directories."""
-        self.heads = {**self.heads, **load_heads(model_dir, extra, encoder=self.encoder_hash)}
+        found = load_heads(
+            model_dir, extra, encoder=self.encoder_hash, skip_stale=skip_stale, skipped=self.skipped_heads
+        )
+        self.heads = {**self.heads, **found}
 
     @cached_property
     def encoder_hash(self) -> str:

@@ -343,12 +343,12 @@ def export_onnx(
     """Export a model to ONNX (fp32 and int8) ahead of time; by default into the backend cache."""
     _logging(False)
     from model import StancePredictor
-    from model.backends import cache_dir, weights_hash
     from model.backends import export_onnx as export
+    from model.backends import onnx_cache_dir
 
     try:
-        predictor = StancePredictor.load(model, backend="torch", device="cpu")
-        target = output or cache_dir() / "onnx" / weights_hash(predictor.model)
+        predictor = StancePredictor.load(model, backend="torch", device="cpu", heads=[])
+        target = output or onnx_cache_dir(predictor.model)
         path = export(predictor.model, predictor.tokenizer, target, quantize=True)
     except SlantError as exc:
         _fail(exc)

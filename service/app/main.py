@@ -103,7 +103,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         source = promoted.path if promoted else s.model or default_model_path()
         # A model that cannot be loaded stops the server at start-up with the loader's message.
         state.predictor = await asyncio.to_thread(
-            StancePredictor.load, source, device=s.device, backend=s.backend, heads=s.heads
+            StancePredictor.load,
+            source,
+            device=s.device,
+            backend=s.backend,
+            heads=s.heads,
+            skip_stale_heads=True,
         )
         state.model_path = source
         state.registry_version = promoted.version if promoted else None

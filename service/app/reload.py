@@ -61,7 +61,9 @@ def load_and_warm(path: str, state: ServiceState) -> StancePredictor:
     s = state.settings
     # The same extra heads as at start-up (SLANT_HEADS); a head fitted on another encoder is
     # refused, so a version they do not fit fails to load and the old model keeps serving.
-    predictor = StancePredictor.load(path, device=s.device, backend=s.backend, heads=s.heads)
+    predictor = StancePredictor.load(
+        path, device=s.device, backend=s.backend, heads=s.heads, skip_stale_heads=True
+    )
     sentences = [
         line.strip() for line in _WARMUP_ARTICLE.read_text(encoding="utf-8").splitlines() if line.strip()
     ]

@@ -351,9 +351,10 @@ class ModelInfo(BaseModel):
 
 
 class Notice(BaseModel):
-    """Something the operator and the users of this server must know, e.g. a licence obligation."""
+    """Something the operator and the users of this server must know: a licence obligation, or an
+    optional bias head left out because it was fitted on another encoder (refit it)."""
 
-    kind: Literal["licence"]
+    kind: Literal["licence", "head_skipped"]
     about: str = Field(description="What the notice is about, e.g. 'bias head loaded_language'.")
     licence: str
     message: str

@@ -127,3 +127,25 @@ def test_bias_only(tiny_bias_predictor: StancePredictor, article: str) -> None:
     )
     with pytest.raises(InvalidInputError, match="actors were given with stance=False"):
         tiny_bias_predictor.analyze([article], ["DNC"], stance=False)
+
+
+def test_a_stale_extra_head_can_be_left_out_instead(
+    tmp_path: Path, tiny_bias_model_dir: tuple[Path, Path]
+) -> None:
+    model_dir, loaded = tiny_bias_model_dir
+    head = load_head(loaded)
+    head.encoder = "0123456789abcdef"
+    head.save(tmp_path / "stale")
+    p = StancePredictor.load(
+        model_dir, heads=[tmp_path / "stale"], skip_stale_heads=True, backend="torch", device="cpu"
+    )
+    assert set(p.heads) == {"leaning", "hyperpartisan"}
+    assert len(p.skipped_heads) == 1 and "0123456789abcdef" in p.skipped_heads[0]
+    # The model's own heads are never skipped: a model directory must be consistent.
+    own = tmp_path / "model"
+    shutil.copytree(model_dir, own)
+    bad = load_head(own / "bias" / "leaning")
+    bad.encoder = "0123456789abcdef"
+    bad.save(own / "bias" / "leaning")
+    with pytest.raises(ModelLoadError, match="fitted on encoder 0123456789abcdef"):
+        StancePredictor.load(own, heads=[], skip_stale_heads=True, backend="torch", device="cpu")

@@ -456,3 +456,16 @@ def test_heads_from_the_environment_do_not_leak_into_explicit_settings(tiny_bias
     s = settings(model=str(model_dir), backend="torch", device="cpu")  # heads=[]: the model's own only
     p = load_and_warm(str(model_dir), ServiceState(settings=s, metrics=Metrics()))
     assert set(p.heads) == {"leaning", "hyperpartisan"}
+
+
+def test_models_lists_a_skipped_stale_head(tiny_bias_predictor) -> None:
+    import copy
+
+    from _api_fixtures import serving
+
+    p = copy.copy(tiny_bias_predictor)
+    p.skipped_heads = ["the loaded_language head in /x was fitted on encoder abc, but this model's is def"]
+    with serving(p) as c:
+        notices = c.get("/v1/models").json()["notices"]
+    skipped = [n for n in notices if n["kind"] == "head_skipped"]
+    assert len(skipped) == 1 and "fitted on encoder abc" in skipped[0]["message"]

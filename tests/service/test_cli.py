@@ -97,3 +97,15 @@ def test_export_onnx_writes_both_files(tiny_model_dir, tmp_path):
     result = runner.invoke(app, ["export-onnx", "--model", str(tiny_model_dir), "-o", str(tmp_path / "x")])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "x").iterdir()) == ["model-int8.onnx", "model.onnx"]
+
+
+def test_export_onnx_fills_the_cache_the_backends_read(tiny_model_dir, tmp_path, monkeypatch):
+    from model import StancePredictor
+    from model.backends import onnx_cache_dir
+
+    monkeypatch.setenv("SLANT_CACHE", str(tmp_path / "cache"))
+    result = runner.invoke(app, ["export-onnx", "--model", str(tiny_model_dir)])
+    assert result.exit_code == 0, result.output
+    p = StancePredictor.load(tiny_model_dir, backend="onnx-int8", device="cpu")
+    assert p.backend.path == onnx_cache_dir(p.model) / "model-int8.onnx"  # type: ignore[attr-defined]
+    assert [d.name for d in (tmp_path / "cache" / "onnx").iterdir()] == [onnx_cache_dir(p.model).name]

@@ -53,7 +53,11 @@ async def models(state: ReadyDep) -> ModelsResponse:
         max_batch_texts=s.max_batch_texts,
         queue_size=s.queue_size,
     )
-    return ModelsResponse(models=[info], limits=limits, notices=licence_notices(info.heads, s))
+    skipped = [
+        Notice(kind="head_skipped", about="bias head", licence="", message=why, source=None)
+        for why in getattr(p, "skipped_heads", [])
+    ]
+    return ModelsResponse(models=[info], limits=limits, notices=licence_notices(info.heads, s) + skipped)
 
 
 def licence_notices(heads: list[HeadInfo], settings: Settings) -> list[Notice]:
