@@ -154,7 +154,10 @@ def retrain(
     wanted = set(options.tasks) if options.tasks else {"stance", *BIAS_TASKS}
     with LabelStore.open(options.database) as store:
         labels = store.training_rows() if "stance" in wanted else []
-        bias = {t: rows for t in BIAS_TASKS if t in wanted and (rows := store.training_rows(task=t))}
+        # Every bias task's labels: a head refitted on a new encoder keeps training on them even when
+        # this retrain was asked for other tasks; ``bias`` is the tasks asked for.
+        stored = {t: rows for t in BIAS_TASKS if (rows := store.training_rows(task=t))}
+        bias = {t: rows for t, rows in stored.items() if t in wanted}
         if not labels and not bias:
             only = f" of {', '.join(sorted(wanted))}" if options.tasks else ""
             loaded = store.labels(task="loaded_language", limit=1).total
@@ -179,7 +182,9 @@ def retrain(
         say(f"current model: {current.version} ({current.path})")
         version, path = registry.reserve()
         try:
-            result = _retrain_into(options, registry, current, labels, bias, version, path, say, started)
+            result = _retrain_into(
+                options, registry, current, labels, bias, stored, version, path, say, started
+            )
         except BaseException:
             if not _registered(registry, version):
                 registry.release(path)  # a registered version keeps its files, even if promotion failed
@@ -214,6 +219,7 @@ def _retrain_into(
     current: ModelVersion,
     labels: list[dict[str, Any]],
     bias: dict[str, list[dict[str, Any]]],
+    stored: dict[str, list[dict[str, Any]]],
     version: str,
     path: Path,
     say: Progress,
@@ -221,6 +227,18 @@ def _retrain_into(
 ) -> RetrainResult:
     from .bias import check_data
 
+    seen = _labels_seen(current, stored, options.holdout)
+    if not labels:
+        # Bias labels only: a head whose labels are the ones the current model was fitted on would
+        # come back identical (same encoder, data and labels), so it is not refitted.
+        for task in sorted(set(bias) & seen):
+            say(f"the {task} labels are those {current.version} was fitted on: its head is kept as it is")
+        bias = {t: rows for t, rows in bias.items() if t not in seen}
+        if not bias:
+            raise InvalidInputError(
+                f"no new labels since version {current.version}: its heads were fitted on the stored labels",
+                fix="add labels (POST /v1/labels, `slant labels import FILE`) and run it again",
+            )
     config = _config(options, current, version, path) if labels else None
     root = options.bias_data_root or str(data_root(config[0].data_root if config else "../shared/data"))
     carried = carried_heads(current.path) if Path(current.path).is_dir() else []
@@ -234,7 +252,15 @@ def _retrain_into(
         stance = _copy_current(current, version, path, say)
     t0 = time.perf_counter()
     heads = _refit_heads(
-        options, current, path, bias, tasks, encoder_changed=bool(labels), root=root, say=say
+        options,
+        current,
+        path,
+        {**stored, **bias},
+        tasks,
+        encoder_changed=bool(labels),
+        root=root,
+        say=say,
+        seen=seen,
     )
     heads_s = time.perf_counter() - t0
     old = {**stance.old, **heads.old}
@@ -440,6 +466,7 @@ def _refit_heads(
     encoder_changed: bool,
     root: str,
     say: Progress,
+    seen: set[str] | None = None,
 ) -> _Heads:
     """Refit the ``tasks`` heads into ``path/bias`` and score old and new heads for the gate."""
     from .bias import (
@@ -509,7 +536,9 @@ def _refit_heads(
             "dev": out.new[dev],
         }
         if rows:
-            key = f"{task}:{NEW_LABELS}"
+            # Labels the current head was already fitted on cannot be asked to gain: judged like a
+            # fixed set (within the tolerance) under another name.
+            key = f"{task}:labels-seen" if task in (seen or set()) else f"{task}:{NEW_LABELS}"
             out.rows[key] = len(held)
             out.hashes[f"labels:{task}"] = rows_hash(train)
             out.hashes[f"labels:{task}:held-back"] = rows_hash(held)
@@ -536,6 +565,18 @@ def _refit_heads(
         )
         out.info[task] = info
     return out
+
+
+def _labels_seen(current: ModelVersion, stored: dict[str, list[dict[str, Any]]], holdout: float) -> set[str]:
+    """The bias tasks whose stored labels (training part) are those the current model's heads saw."""
+    if not (Path(current.path) / META_FILE).exists():
+        return set()
+    hashes = read_meta(current.path).data_hashes
+    return {
+        task
+        for task, rows in stored.items()
+        if hashes.get(f"labels:{task}") == rows_hash(split_labels(rows, holdout)[0])
+    }
 
 
 def _bias_summary(report: dict[str, Any]) -> dict[str, Any]:

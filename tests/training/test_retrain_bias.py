@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from model import StancePredictor
 from model.bias import load_head
+from model.errors import InvalidInputError
 from model.loading import read_meta
 from service.cli import app
 from training.bias import fit_bias
@@ -188,3 +189,39 @@ def test_missing_bias_data_stops_the_retrain_before_any_training(world):
     assert "the hyperpartisan head is fitted on hyperpartisan_semeval2019" in str(info.value)
     assert not any("training r1" in m for m in started)
     assert not list(w.registry.iterdir())  # the reserved version directory was removed
+
+
+def test_labels_a_head_was_already_fitted_on_are_not_refitted_or_asked_to_gain(world):
+    db = f"sqlite:///{world['root']}/labels.db"
+    registry = world["root"] / "registry"
+    common = {
+        "database": db,
+        "registry": str(registry),
+        "bias_data_root": str(world["data"]),
+        "tolerance": 100.0,
+    }
+    with LabelStore.open(db) as store:
+        store.add([new_label(text=t, task="leaning", label=y) for t, y in leaning_labels()])
+    first = retrain(**common, promote=False)
+    with ModelRegistry.open(db, registry) as reg:
+        reg.promote(first.version, reason="test", force=True)
+    # Only hyperpartisan labels are new: the leaning head (fitted on the stored leaning labels) is kept.
+    with LabelStore.open(db) as store:
+        store.add(
+            [
+                new_label(text=leaning_article("left", 400 + i), task="hyperpartisan", label=y)
+                for i, y in enumerate(["hyperpartisan", "not_hyperpartisan"] * 6)
+            ]
+        )
+    second = retrain(**common, promote=False)
+    assert set(second.heads) == {"hyperpartisan"}
+    assert not any(k.startswith("leaning") for k in second.gate.to_json()["sets"])
+    new = registry / second.version
+    assert (new / "bias" / "leaning" / "head.safetensors").read_bytes() == (
+        registry / first.version / "bias" / "leaning" / "head.safetensors"
+    ).read_bytes()
+    with ModelRegistry.open(db, registry) as reg:
+        reg.promote(second.version, reason="test", force=True)
+    # Nothing new at all: a clear error instead of an identical model that can never pass the gate.
+    with pytest.raises(InvalidInputError, match="no new labels since version"):
+        retrain(**common, promote=False)
