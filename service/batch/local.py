@@ -37,12 +37,27 @@ def load_predictor(model: str | None, *, device: str | None = None, heads: list[
 
 
 def describe_heads(predictor: Any) -> list[dict[str, Any]]:
-    """The predictor's bias heads as the manifest records them (task, level, labels, path)."""
+    """The predictor's bias heads as the manifest records them (task, level, labels, path, and a
+    fingerprint of the weights, so that a head refitted in place between a crash and a resume is
+    caught like any other change of options)."""
+    import hashlib
+
     heads = getattr(predictor, "heads", None) or {}
-    return [
-        {"task": h.task, "level": h.level, "labels": list(h.labels), "path": str(h.path)}
-        for _, h in sorted(heads.items())
-    ]
+    out = []
+    for _, h in sorted(heads.items()):
+        digest = hashlib.sha256(h.encoder.encode())
+        for array in (h.weight, h.bias, h.mean, h.scale):
+            digest.update(array.tobytes())
+        out.append(
+            {
+                "task": h.task,
+                "level": h.level,
+                "labels": list(h.labels),
+                "path": str(h.path),
+                "weights": digest.hexdigest()[:16],
+            }
+        )
+    return out
 
 
 def quiet_worker(threads: int) -> None:
