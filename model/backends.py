@@ -179,9 +179,9 @@ def _with_hidden_output(model: Any) -> Any:
     return LogitsAndHidden().eval()
 
 
-def onnx_cache_dir(model: Any) -> Path:
-    """Where the ONNX exports of ``model`` are cached: by weights hash and export version."""
-    return cache_dir() / "onnx" / f"{weights_hash(model)}-v{EXPORT_VERSION}"
+def onnx_cache_dir(weights: str) -> Path:
+    """Where the ONNX exports of a model are cached: by its weights hash and the export version."""
+    return cache_dir() / "onnx" / f"{weights}-v{EXPORT_VERSION}"
 
 
 def export_onnx(model: Any, tokenizer: Any, out_dir: Path, *, quantize: bool) -> Path:
@@ -258,13 +258,19 @@ def _fp32_copy(model: Any) -> Any:
     return cpu
 
 
+def resolve_backend(name: str, device: str) -> str:
+    """The backend ``name`` names on ``device``: ``auto`` is ``torch`` on a GPU, else ``CPU_BACKEND``."""
+    check_backend(name)
+    if name == "auto":
+        return "torch" if device != "cpu" else CPU_BACKEND
+    return name
+
+
 def make_backend(
     name: str, model: Any, tokenizer: Any, device: str, *, onnx_dir: Path | None = None
 ) -> Backend:
     """The backend ``name`` for ``model``; ONNX files come from ``onnx_dir`` or the cache."""
-    check_backend(name)
-    if name == "auto":
-        name = "torch" if device != "cpu" else CPU_BACKEND
+    name = resolve_backend(name, device)
     if name == "torch":
         return TorchBackend(model, device)
     if device != "cpu":
@@ -274,7 +280,7 @@ def make_backend(
             fix="use --backend torch on a GPU",
         )
     quantize = name == "onnx-int8"
-    directory = onnx_dir or onnx_cache_dir(model)
+    directory = onnx_dir or onnx_cache_dir(weights_hash(model))
     path = directory / ("model-int8.onnx" if quantize else "model.onnx")
     if not path.exists():
         log.info("exporting the model to %s (once per set of weights)", path)

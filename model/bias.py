@@ -48,6 +48,17 @@ SENTENCE_TOKENS = 64
 MAX_SENTENCES = 200
 
 
+def linear_probabilities(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray, mean: np.ndarray, scale: np.ndarray
+) -> np.ndarray:
+    """Softmax of a standardised linear layer: what every head computes, and what fitting scores."""
+    z = ((x - mean) / scale) @ weight.T + bias
+    z -= z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    out: np.ndarray = e / e.sum(axis=-1, keepdims=True)
+    return out
+
+
 @dataclass
 class BiasHead:
     """One linear head over pooled sentence embeddings."""
@@ -69,11 +80,7 @@ class BiasHead:
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """(n, labels) probabilities for (n, hidden) pooled features."""
-        z = ((features - self.mean) / self.scale) @ self.weight.T + self.bias
-        z -= z.max(axis=-1, keepdims=True)
-        e = np.exp(z)
-        out: np.ndarray = e / e.sum(axis=-1, keepdims=True)
-        return out
+        return linear_probabilities(features, self.weight, self.bias, self.mean, self.scale)
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """Binary heads: the probability of ``positive`` for each row."""

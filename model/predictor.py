@@ -23,7 +23,7 @@ import numpy as np
 
 from .actors import Actor, discover, find_mentions, parse_actors
 from .aggregate import Aggregator, aggregator_from_json
-from .backends import Backend, default_backend, make_backend, weights_hash
+from .backends import Backend, default_backend, make_backend, onnx_cache_dir, resolve_backend, weights_hash
 from .bias import (
     MAX_SENTENCES,
     SENTENCE_TOKENS,
@@ -92,10 +92,12 @@ class StancePredictor:
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = model.to(self.device).eval()
+        name = resolve_backend(backend or default_backend(), self.device)
         where = Path(onnx_dir) if onnx_dir else None
-        self.backend: Backend = make_backend(
-            backend or default_backend(), self.model, tokenizer, self.device, onnx_dir=where
-        )
+        if where is None and name != "torch":
+            # The ONNX cache is keyed by the weights hash that bias heads also check: hash once.
+            where = onnx_cache_dir(self.encoder_hash)
+        self.backend: Backend = make_backend(name, self.model, tokenizer, self.device, onnx_dir=where)
         self.tokenizer = tokenizer
         self.meta = meta
         self.labels = list(meta.labels)

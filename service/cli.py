@@ -348,7 +348,7 @@ def export_onnx(
 
     try:
         predictor = StancePredictor.load(model, backend="torch", device="cpu", heads=[])
-        target = output or onnx_cache_dir(predictor.model)
+        target = output or onnx_cache_dir(predictor.encoder_hash)
         path = export(predictor.model, predictor.tokenizer, target, quantize=True)
     except SlantError as exc:
         _fail(exc)

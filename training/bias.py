@@ -34,7 +34,7 @@ import numpy as np
 
 from model import StancePredictor
 from model.backends import cache_dir
-from model.bias import HEADS_DIR, MAX_SENTENCES, TASKS, BiasHead, article_features
+from model.bias import HEADS_DIR, MAX_SENTENCES, TASKS, BiasHead, article_features, linear_probabilities
 from model.errors import ConfigError
 from model.labels import TASK_LABELS
 
@@ -321,7 +321,7 @@ def fit_head(
             for balanced in (False, True):
                 if xd is not None:
                     w, b, m, s = fit_linear(xt, yt, labels, c=c, balanced=balanced, sample_weight=weights)
-                    probs = _probs(xd, w, b, m, s)
+                    probs = linear_probabilities(xd, w, b, m, s)
                     rep = classification_report([e.label for e in dev], probs, labels)
                 else:
                     groups = [e.group for e in train]
@@ -339,7 +339,7 @@ def fit_head(
         # log-loss and folded into the weights; argmax (so macro-F1 and accuracy) is unchanged.
         temperature = fit_temperature(((xd - m) / s) @ w.T + b, [labels.index(e.label) for e in dev])
         w, b = w / temperature, b / temperature
-        rep = classification_report([e.label for e in dev], _probs(xd, w, b, m, s), labels)
+        rep = classification_report([e.label for e in dev], linear_probabilities(xd, w, b, m, s), labels)
         say(f"  temperature {temperature:.2f} (fitted on dev)")
     head = BiasHead(
         task=task,  # type: ignore[arg-type]
@@ -392,21 +392,13 @@ def fit_temperature(logits: np.ndarray, gold: Sequence[int]) -> float:
     return best_t
 
 
-def _probs(x: np.ndarray, w: np.ndarray, b: np.ndarray, m: np.ndarray, s: np.ndarray) -> np.ndarray:
-    z = ((x - m) / s) @ w.T + b
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    out: np.ndarray = e / e.sum(axis=1, keepdims=True)
-    return out
-
-
 def _cross_validate(
     x: np.ndarray, y: list[str], labels: list[str], *, c: float, balanced: bool, groups: list[str]
 ) -> dict[str, Any]:
     probs = np.zeros((len(y), len(labels)))
     for tr, te in _folds(y, groups):
         w, b, m, s = fit_linear(x[tr], [y[i] for i in tr], labels, c=c, balanced=balanced)
-        probs[te] = _probs(x[te], w, b, m, s)
+        probs[te] = linear_probabilities(x[te], w, b, m, s)
     return classification_report(y, probs, labels)
 
 
@@ -493,7 +485,7 @@ def dev_report(
                 c=c,
                 balanced=balanced,
             )
-            probs[te] = _probs(x[te], w, b, m, s)
+            probs[te] = linear_probabilities(x[te], w, b, m, s)
         return {"how": "cross-validation, 5 folds grouped by site", **classification_report(y, probs, labels)}
     dev = leaning_data(root, train_rows=0)[1] if head.task == "leaning" else babe_data(root)[1]
     probs = head_probabilities(predictor, head, [e.text for e in dev])

@@ -107,5 +107,5 @@ def test_export_onnx_fills_the_cache_the_backends_read(tiny_model_dir, tmp_path,
     result = runner.invoke(app, ["export-onnx", "--model", str(tiny_model_dir)])
     assert result.exit_code == 0, result.output
     p = StancePredictor.load(tiny_model_dir, backend="onnx-int8", device="cpu")
-    assert p.backend.path == onnx_cache_dir(p.model) / "model-int8.onnx"  # type: ignore[attr-defined]
-    assert [d.name for d in (tmp_path / "cache" / "onnx").iterdir()] == [onnx_cache_dir(p.model).name]
+    assert p.backend.path == onnx_cache_dir(p.encoder_hash) / "model-int8.onnx"  # type: ignore[attr-defined]
+    assert [d.name for d in (tmp_path / "cache" / "onnx").iterdir()] == [onnx_cache_dir(p.encoder_hash).name]
