@@ -32,6 +32,8 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("SLANT_DATA_ROOT", REPO.parent / "shared" / "data"))
 ARTICLES = DATA / "article_bias_prediction" / "articles.jsonl.xz"
 ACTORS = ["Donald Trump", "Hillary Clinton", "Democratic Party"]
+#: For the "cost per extra actor" rows: the first 1, 3 or 8 of these on the same articles.
+MORE_ACTORS = [*ACTORS, "Barack Obama", "Republican Party", "Bernie Sanders", "Joe Biden", "Congress"]
 
 
 def load_articles(path: Path, *, count: int, min_words: int = 600, scan_lines: int = 400) -> list[str]:
@@ -119,9 +121,16 @@ def _batch_stats(url: str) -> tuple[float, float]:
 
 
 def drive(
-    url: str, articles: list[str], *, concurrency: int, requests: int, max_seconds: float
+    url: str,
+    articles: list[str],
+    *,
+    concurrency: int,
+    requests: int,
+    max_seconds: float,
+    actors: list[str] | None = None,
 ) -> dict[str, Any]:
     """``requests`` POST /v1/stance calls from ``concurrency`` threads (one article, 3 actors each)."""
+    actors = actors or ACTORS
     import httpx
 
     latencies: list[float] = []
@@ -136,7 +145,7 @@ def drive(
                 i = next(counter)
                 if i >= requests:
                     return
-                body = {"text": articles[i % len(articles)], "actors": ACTORS, "evidence": 1}
+                body = {"text": articles[i % len(articles)], "actors": actors, "evidence": 1}
                 t0 = time.perf_counter()
                 r = client.post("/v1/stance", json=body)
                 dt = time.perf_counter() - t0
@@ -162,6 +171,42 @@ def drive(
         "elapsed": elapsed,
         "mean_batch": (after[0] - before[0]) / batches if batches else 0.0,
     }
+
+
+def actor_costs(url: str, articles: list[str], counts: list[int], max_seconds: float) -> list[str]:
+    """Milliseconds per article with 1, 3, 8 ... actors on the same articles (concurrency 4), and
+    what each actor beyond the first adds."""
+    per: dict[int, float] = {}
+    for k in counts:
+        res = drive(
+            url,
+            articles,
+            concurrency=4,
+            requests=len(articles),
+            max_seconds=max_seconds,
+            actors=MORE_ACTORS[:k],
+        )
+        if res["latencies"]:
+            per[k] = 1000 * res["elapsed"] / len(res["latencies"])
+        print(f"   {k} actors: {per.get(k, float('nan')):.0f} ms per article", flush=True)
+    if not per:
+        return []
+    first = per.get(1)
+    out = [
+        "",
+        "Cost per extra actor (same articles, concurrency 4, throughput time per article):",
+        "",
+        "| actors per article | ms per article | ms per extra actor (vs 1 actor) "
+        "| extra actor / first actor |",
+        "|---|---|---|---|",
+    ]
+    for k, ms in per.items():
+        if first is None or k == 1:
+            out.append(f"| {k} | {ms:.0f} | - | - |")
+        else:
+            extra = (ms - first) / (k - 1)
+            out.append(f"| {k} | {ms:.0f} | {extra:.0f} | {extra / first:.2f} |")
+    return out
 
 
 def baseline(model: str, articles: list[str], *, max_seconds: float) -> dict[str, Any]:
@@ -216,15 +261,18 @@ def main(argv: list[str] | None = None) -> int:
         "--articles", type=int, default=32, help="distinct articles (600+ words) to cycle through"
     )
     ap.add_argument("--concurrency", default="1,4,16", help="comma-separated client concurrency levels")
-    ap.add_argument(
-        "--backends", default="torch,onnx-int8", help="service backends, one after another"
-    )
+    ap.add_argument("--backends", default="torch,onnx-int8", help="service backends, one after another")
     ap.add_argument(
         "--requests", type=int, default=0, help="requests per level (default: max(12, 3 x concurrency))"
     )
     ap.add_argument("--baseline-articles", type=int, default=16, help="articles for the pipeline baseline")
     ap.add_argument(
         "--max-seconds", type=float, default=120, help="cap on each level's (and the baseline's) time"
+    )
+    ap.add_argument(
+        "--actor-counts",
+        default="1,3,8",
+        help="actors per request for the 'cost per extra actor' rows (last backend, same articles; '' skips)",
     )
     ap.add_argument("--out", type=Path, help="also write the markdown table to this file")
     args = ap.parse_args(argv)
@@ -238,7 +286,10 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     rates: dict[str, float] = {}
-    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+    cost_rows: list[str] = []
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    counts = [int(c) for c in args.actor_counts.split(",") if c.strip()]
+    for backend in backends:
         log = Path(os.environ.get("TMPDIR", "/tmp")) / f"slant-bench-server-{backend}.log"
         server = Server(args.model, port=_free_port(), log=log, backend=backend)
         try:
@@ -253,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(rows[-1], flush=True)
                 for e in res["errors"][:3]:
                     print("   error:", e, flush=True)
+            if backend == backends[-1] and counts:
+                cost_rows = actor_costs(server.url, articles, counts, args.max_seconds)
         finally:
             server.stop()
     base = baseline(args.model, articles[: args.baseline_articles], max_seconds=args.max_seconds)
@@ -277,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         for b, r in rates.items()
         if naive
     ]
-    table = "\n".join(header + rows + summary)
+    table = "\n".join(header + rows + summary + cost_rows)
     print("\n" + table)
     if args.out:
         args.out.write_text(table + "\n", encoding="utf-8")

@@ -54,6 +54,10 @@ class ModelMeta:
     training_config: dict[str, Any] = field(default_factory=dict)
     parents: list[dict[str, Any]] = field(default_factory=list)
     """Slant models this one was fine-tuned from, nearest first (name, version, path, data hashes)."""
+    window_format: int = 1
+    """How windows are written (``model.windows``): 1 plain (models before markers), 2 marked."""
+    calibration: dict[str, Any] | None = None
+    """Softmax temperature fitted on dev data (``{"temperature": T, ...}``); None: uncalibrated."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -228,6 +232,7 @@ def load_classifier(name_or_path: str | Path, *, dtype: Any = None) -> tuple[Any
         )
     else:
         meta.labels = _check_labels(meta.labels, where=str(path / META_FILE))
+    _check_window_format(meta, tokenizer, str(name_or_path))
     if model.config.num_labels != len(meta.labels):
         raise ModelLoadError(
             f"model head has {model.config.num_labels} outputs but {len(meta.labels)} labels are declared",
@@ -235,6 +240,29 @@ def load_classifier(name_or_path: str | Path, *, dtype: Any = None) -> tuple[Any
         )
     model.eval()
     return model, tokenizer, meta
+
+
+def _check_window_format(meta: ModelMeta, tokenizer: Any, where: str) -> None:
+    from .windows import LATEST_FORMAT, MARKED, MARKERS, WINDOW_FORMATS
+
+    fmt = meta.window_format
+    if not isinstance(fmt, int) or fmt not in WINDOW_FORMATS:
+        newer = isinstance(fmt, int) and fmt > LATEST_FORMAT
+        raise ModelLoadError(
+            f"{where} uses window format {fmt!r}; this slant knows formats {sorted(WINDOW_FORMATS)}",
+            fix="upgrade slant (pip install -U slant)"
+            if newer
+            else "re-train the model with `slant train`, or fix window_format in slant.json",
+        )
+    if fmt == MARKED:
+        vocab = tokenizer.get_vocab()
+        missing = [m for m in MARKERS if m not in vocab]
+        if missing:
+            raise ModelLoadError(
+                f"{where} declares window format 2 (entity markers) but its tokenizer lacks {missing}",
+                fix="re-copy the whole model directory (tokenizer files included), or re-train it "
+                "with `slant train`",
+            )
 
 
 def _looks_like_hub_id(source: str) -> bool:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -35,8 +34,9 @@ from .bias import (
 )
 from .errors import InvalidInputError
 from .loading import ModelMeta, load_classifier
-from .text import Sentence, analyse, analyse_many, check_text, clean, sentences
+from .text import analyse, analyse_many, check_text, clean, sentences
 from .types import ActorStance, Analysis, Bias, Evidence, FlaggedSentence, Leaning, LoadedLanguage
+from .windows import Plan, Window, WindowBuilder, token_fits
 
 log = logging.getLogger(__name__)
 
@@ -47,25 +47,6 @@ MAX_TEXTS = 10_000
 def default_model_path() -> str:
     """``$SLANT_MODEL`` if set, else the model shipped in ``models/default``."""
     return os.environ.get("SLANT_MODEL") or str(DEFAULT_MODEL_DIR)
-
-
-@dataclass
-class _Window:
-    actor: int
-    sentence: int | None  # focus sentence; None: the whole (short) text; -1: the lead of a long one
-    text: str
-
-
-@dataclass
-class _Plan:
-    text: str
-    actors: list[Actor]
-    mentions: list[list[Any]]
-    sentences: list[Sentence]
-    short: bool
-    windows: list[_Window] = field(default_factory=list)
-    unmentioned_scored: set[int] = field(default_factory=set)
-    bias_sentences: list[Sentence] = field(default_factory=list)
 
 
 class StancePredictor:
@@ -109,6 +90,13 @@ class StancePredictor:
         agg_cfg = (meta.training_config or {}).get("aggregator") or {}
         self.max_windows = max_windows or int(agg_cfg.get("max_windows", 16))
         self.aggregator: Aggregator = aggregator_from_json(meta.aggregator)
+        self._fits = token_fits(tokenizer, self.max_length)
+        #: The one window builder, in the format the model was trained on (``slant.json``).
+        self.windows = WindowBuilder(
+            self._fits_one_window, max_windows=self.max_windows, fmt=meta.window_format
+        )
+        #: Softmax temperature fitted on dev data (``slant.json`` ``calibration``); 1.0: logits as they are.
+        self.temperature = float((meta.calibration or {}).get("temperature", 1.0))
         #: Bias heads by task (see :mod:`model.bias`); empty when the model carries none.
         self.heads: dict[str, BiasHead] = {}
         #: Why extra heads were left out (``skip_stale_heads``): fitted on another encoder.
@@ -304,7 +292,7 @@ class StancePredictor:
             return MAX_SENTENCES
         return max(h.lead_sentences for h in self.heads.values())
 
-    def _bias(self, plan: _Plan, feats: np.ndarray) -> Bias:
+    def _bias(self, plan: Plan, feats: np.ndarray) -> Bias:
         out = Bias(sentences=len(feats))
         if not len(feats):
             return out
@@ -384,7 +372,7 @@ class StancePredictor:
                 logits = self.backend.logits(arrays)
             pairs = [r for r, i in enumerate(idx) if i < n_pairs]
             if pairs:
-                z = logits[pairs].astype(np.float64)
+                z = logits[pairs].astype(np.float64) / self.temperature
                 z -= z.max(axis=-1, keepdims=True)
                 e = np.exp(z)
                 probs[[idx[r] for r in pairs]] = e / e.sum(axis=-1, keepdims=True)
@@ -393,10 +381,7 @@ class StancePredictor:
     # -- steps ----------------------------------------------------------------------------------
 
     def _fits_one_window(self, text: str) -> bool:
-        # Cheap character test first: 128 word pieces never hold more than ~1,000 characters.
-        if len(text) > self.max_length * 8:
-            return False
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) <= self.max_length - 16
+        return self._fits(text)
 
     def _plan(
         self,
@@ -406,7 +391,7 @@ class StancePredictor:
         score_unmentioned: bool,
         cleaned: str,
         doc: Any,
-    ) -> _Plan:
+    ) -> Plan:
         """Windows for one text; ``cleaned`` is ``clean(text)`` and ``doc`` its spaCy analysis."""
         if actors is None:
             # NER misses some mentions; rank the candidates by the alias matches the stance pass will use.
@@ -414,51 +399,9 @@ class StancePredictor:
             counted = [(a, n, len(find_mentions(cleaned, a))) for a, n in found]
             counted.sort(key=lambda t: (-max(t[1], t[2]), -t[1]))
             actors = [a for a, _, _ in counted[:discover_limit]]
-        sents = sentences(doc)
-        mentions = [find_mentions(cleaned, a) for a in actors]
-        compact = " ".join(cleaned.split())
-        plan = _Plan(text, actors, mentions, sents, short=self._fits_one_window(compact))
-        for ai, ms in enumerate(mentions):
-            if plan.short:
-                if ms or score_unmentioned:
-                    plan.windows.append(_Window(ai, None, compact))
-                    if not ms:
-                        plan.unmentioned_scored.add(ai)
-                continue
-            focus = self._focus_sentences(sents, ms)
-            if not focus and score_unmentioned and sents:
-                # No mention: read the text from the top, as the classifier was trained (truncated).
-                plan.windows.append(_Window(ai, -1, compact))
-                plan.unmentioned_scored.add(ai)
-            for si in focus:
-                plan.windows.append(_Window(ai, si, self._window_text(sents, si)))
-        return plan
+        return self.windows.plan(text, actors, cleaned, doc, score_unmentioned=score_unmentioned)
 
-    def _focus_sentences(self, sents: list[Sentence], mentions: list[Any]) -> list[int]:
-        hit: list[int] = []
-        j = 0
-        for m in mentions:
-            while j < len(sents) and sents[j].end <= m.start:
-                j += 1
-            if j < len(sents) and sents[j].start <= m.start and (not hit or hit[-1] != j):
-                hit.append(j)
-        if len(hit) > self.max_windows:
-            # Spread the budget over the whole article, always keeping the first mention.
-            picks = np.linspace(0, len(hit) - 1, self.max_windows).round().astype(int)
-            hit = [hit[i] for i in sorted(set(picks.tolist()))]
-        return hit
-
-    @staticmethod
-    def _window_text(sents: list[Sentence], i: int) -> str:
-        # The focus sentence first, so truncation at max_length never cuts it; context after it.
-        parts = [sents[i].text]
-        if i > 0:
-            parts.append(sents[i - 1].text)
-        if i + 1 < len(sents):
-            parts.append(sents[i + 1].text)
-        return " ".join(" ".join(parts).split())
-
-    def _finish(self, plan: _Plan, probs: np.ndarray, n_evidence: int) -> list[ActorStance]:
+    def _finish(self, plan: Plan, probs: np.ndarray, n_evidence: int) -> list[ActorStance]:
         results = []
         for ai, actor in enumerate(plan.actors):
             rows = [k for k, w in enumerate(plan.windows) if w.actor == ai]
@@ -504,7 +447,7 @@ class StancePredictor:
         return results
 
     def _evidence(
-        self, plan: _Plan, windows: list[_Window], p: np.ndarray, label: str, k: int
+        self, plan: Plan, windows: list[Window], p: np.ndarray, label: str, k: int
     ) -> list[Evidence]:
         li = self.labels.index(label)
         out = []

@@ -29,7 +29,7 @@ ARTICLE = (
 )
 
 
-def build_tiny_model_dir(path: Path, *, seed: int = 0, max_length: int = 64) -> Path:
+def build_tiny_model_dir(path: Path, *, seed: int = 0, max_length: int = 64, window_format: int = 1) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
@@ -48,12 +48,17 @@ def build_tiny_model_dir(path: Path, *, seed: int = 0, max_length: int = 64) -> 
         num_labels=3,
     )
     model = BertForSequenceClassification(config)
+    if window_format == 2:
+        from model.windows import add_markers
+
+        add_markers(tokenizer, model)
     meta = ModelMeta(
         labels=list(STANCE_LABELS),
         base_model="tiny-random-bert",
         max_length=max_length,
         name="tiny-test",
         version="0",
+        window_format=window_format,
     )
     return save_model_dir(path, model, tokenizer, meta, fp16=False)
 

@@ -34,6 +34,9 @@ class DatasetSpec(_Strict):
 
     name: str
     path: str | None = None
+    root: Literal["data", "project"] = Field(
+        "data", description="'path' is under the data root (default) or the project directory"
+    )
     hf: str | None = Field(None, description="Hugging Face datasets name, e.g. 'tweet_eval'")
     hf_config: str | None = None
     hf_split: str = "train"
@@ -83,6 +86,12 @@ class TrainConfig(_Strict):
     eval: list[DatasetSpec] = Field(default_factory=list)
     training: Hyper = Field(default_factory=Hyper)
     aggregator: AggregatorConfig = Field(default_factory=AggregatorConfig)
+    window_format: int = Field(
+        2, ge=1, le=2, description="1: plain windows; 2: actor mentions wrapped in [TGT] markers"
+    )
+    calibration: list[DatasetSpec] = Field(
+        default_factory=list, description="dev rows one softmax temperature is fitted on (log-loss)"
+    )
     fp16_weights: bool = True
     output_dir: str = "runs/model"
 
@@ -127,6 +136,16 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
         if not isinstance(node, dict):
             raise ConfigError(f"override {key!r}: {part!r} is not a section")
     node[parts[-1]] = yaml.safe_load(value)
+
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+"""The project checkout: where ``root: project`` dataset paths (slant's own labelled sets) live."""
+
+
+def spec_path(spec: DatasetSpec, config_root: str) -> Path:
+    """Where a file source lives: under the data root, or (``root: project``) in the project."""
+    base = PROJECT_DIR if spec.root == "project" else data_root(config_root)
+    return base / str(spec.path)
 
 
 def data_root(config_root: str) -> Path:

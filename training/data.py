@@ -18,7 +18,7 @@ from typing import Any
 from model.errors import InvalidInputError
 from model.labels import normalize_label
 
-from .config import DatasetSpec, data_root
+from .config import DatasetSpec, spec_path
 
 
 def file_sha256(path: Path) -> str:
@@ -85,7 +85,7 @@ def _in_holdout(key: str, fraction: float) -> bool:
 
 def load_rows(spec: DatasetSpec, root: str = "../shared/data") -> list[dict[str, Any]]:
     """Load, filter, normalise and (deterministically) subsample one dataset spec."""
-    source = _iter_hf(spec) if spec.hf else _iter_file(data_root(root) / str(spec.path))
+    source = _iter_hf(spec) if spec.hf else _iter_file(spec_path(spec, root))
     strip = [re.compile(p) for p in spec.strip]
     rows: list[dict[str, Any]] = []
     for line, row in source:
@@ -106,6 +106,11 @@ def load_rows(spec: DatasetSpec, root: str = "../shared/data") -> list[dict[str,
             text = pattern.sub("", text)
         label = normalize_label(row.get(spec.label_field), field=f"{spec.name} row {line} {spec.label_field}")
         out = {"text": text.strip(), "target": target.strip(), "label": label, "dataset": spec.name}
+        aliases = row.get("aliases")
+        if isinstance(aliases, list) and aliases and all(isinstance(a, str) and a.strip() for a in aliases):
+            out["aliases"] = [a.strip() for a in aliases]  # other names of the target in this text
+        if isinstance(row.get("kind"), str):
+            out["kind"] = row["kind"]  # contrast sets: which kind of tone/stance disagreement
         if out["text"] and out["target"]:
             rows.append(out)
     if spec.max_rows is not None and len(rows) > spec.max_rows:
@@ -118,5 +123,5 @@ def spec_hash(spec: DatasetSpec, root: str) -> str:
     """Content hash of a file source (plus the spec), or the spec alone for hub sources."""
     spec_part = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
     if spec.path:
-        return f"sha256:{file_sha256(data_root(root) / spec.path)}|spec:{spec_part}"
+        return f"sha256:{file_sha256(spec_path(spec, root))}|spec:{spec_part}"
     return f"hf:{spec.hf}|spec:{spec_part}"

@@ -38,7 +38,7 @@ def predict_rows(
     for s in range(0, len(rows), chunk):
         part = rows[s : s + chunk]
         results = predictor.predict(
-            [r["text"] for r in part], per_text_actors=[[r["target"]] for r in part], score_unmentioned=True
+            [r["text"] for r in part], per_text_actors=[[_actor(r)] for r in part], score_unmentioned=True
         )
         for k, res in enumerate(results):
             stance = res[0]
@@ -46,6 +46,11 @@ def predict_rows(
             assert stance.probabilities is not None
             probs[s + k] = [stance.probabilities[label] for label in predictor.labels]
     return probs, unmentioned
+
+
+def _actor(row: dict[str, Any]) -> Any:
+    """The row's target, with the other names the text calls it by when the row lists them."""
+    return {"name": row["target"], "aliases": row["aliases"]} if row.get("aliases") else row["target"]
 
 
 def evaluate_rows(predictor: StancePredictor, rows: list[dict[str, Any]], name: str) -> dict[str, Any]:
@@ -69,6 +74,19 @@ def evaluate_rows(predictor: StancePredictor, rows: list[dict[str, Any]], name: 
         for t, idx in sorted(by_target.items(), key=lambda kv: -len(kv[1]))
         if len(idx) >= MIN_TARGET_ROWS
     }
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(rows):
+        if r.get("kind"):
+            by_kind[r["kind"]].append(i)
+    if by_kind:
+        report["per_kind"] = {
+            k: {
+                m: v
+                for m, v in stance_metrics([gold[i] for i in idx], probs[idx], predictor.labels).items()
+                if m in ("n", "macro_f1", "accuracy", "ece")
+            }
+            for k, idx in sorted(by_kind.items())
+        }
     return report
 
 

@@ -14,6 +14,7 @@ from model.aggregate import Aggregator
 from model.loading import read_meta, write_meta
 
 from .aggregator import fit_aggregator
+from .calibration import fit_temperature
 from .config import TrainConfig
 from .data import load_rows, spec_hash
 from .evaluate import evaluate_rows
@@ -37,8 +38,21 @@ def finalize(model_dir: str | Path, config: TrainConfig) -> Path:
     model_dir = Path(model_dir)
     meta = read_meta(model_dir)
     meta.aggregator = None
+    meta.calibration = None
     # The model card reports the weights as trained (torch); the serving backends' cost is measured apart.
     predictor = StancePredictor.load(model_dir, max_windows=config.aggregator.max_windows, backend="torch")
+    predictor.temperature = 1.0
+    if config.calibration:
+        # The temperature first: the aggregator is then fitted on calibrated window probabilities.
+        rows = [r for spec in config.calibration for r in load_rows(spec, config.data_root)]
+        meta.calibration = {
+            **fit_temperature(predictor, rows),
+            "sources": [s.name for s in config.calibration],
+        }
+        for spec in config.calibration:
+            meta.data_hashes[f"calibration:{spec.name}"] = spec_hash(spec, config.data_root)
+        predictor.temperature = float(meta.calibration["temperature"])
+        log.info("temperature %.3f fitted on %d rows", predictor.temperature, len(rows))
     if config.aggregator.data:
         rows = [r for spec in config.aggregator.data for r in load_rows(spec, config.data_root)]
         agg = fit_aggregator(

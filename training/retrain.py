@@ -387,6 +387,7 @@ def _fine_tune_stance(
 
     meta = read_meta(path)
     meta.max_length = serve_length  # --max-length only shortens training examples
+    _set_calibration(meta, config, path, say)
     _set_aggregator(meta, config, parent_meta, options, path, say)
     write_meta(path, meta)
 
@@ -678,6 +679,9 @@ def _config(
         if value is not None:
             training[key] = value
     raw.update(version=version, base_model=start, output_dir=str(path), training=training)
+    if parent_meta is not None and "window_format" not in raw:
+        # A config recorded before window formats existed: keep the parent's (plain) windows.
+        raw["window_format"] = parent_meta.window_format
     if options.max_length is not None:
         raw["max_length"] = options.max_length
     if options.seed is not None:
@@ -695,6 +699,20 @@ def _config(
             f"the retrain config does not validate: {problems}", fix="check --config and --set"
         ) from None
     return config, parent_meta
+
+
+def _set_calibration(meta: ModelMeta, config: TrainConfig, path: Path, say: Progress) -> None:
+    """Re-fit the softmax temperature on the config's calibration rows: new weights, new temperature."""
+    meta.calibration = None
+    if not config.calibration:
+        return
+    from .calibration import fit_temperature
+
+    write_meta(path, meta)
+    predictor = _bare_predictor(path, max_windows=config.aggregator.max_windows)
+    rows = [r for spec in config.calibration for r in load_rows(spec, config.data_root)]
+    say(f"fitting the softmax temperature on {len(rows)} rows")
+    meta.calibration = {**fit_temperature(predictor, rows), "sources": [s.name for s in config.calibration]}
 
 
 def _set_aggregator(

@@ -14,6 +14,7 @@ from typing import Any
 
 from model.labels import STANCE_LABELS
 from model.loading import ModelMeta, lineage, resolve_pretrained, save_model_dir
+from model.windows import WindowBuilder, add_markers, token_fits
 
 from .config import TrainConfig
 from .data import load_rows, spec_hash
@@ -80,6 +81,18 @@ def fine_tune(
         dtype=torch.float32,
     )
 
+    if config.window_format == 2 and add_markers(tokenizer, model):
+        log.info("added the [TGT] marker tokens to the tokenizer (%d tokens)", len(tokenizer))
+    # The predictor's own window builder: short rows are one window, articles one per mention.
+    builder = WindowBuilder(
+        token_fits(tokenizer, config.max_length),
+        max_windows=config.aggregator.max_windows,
+        fmt=config.window_format,
+    )
+    n_rows = len(rows)
+    rows = builder.examples(rows)
+    log.info("%d labelled rows -> %d windows (format %d)", n_rows, len(rows), config.window_format)
+
     def encode(batch: dict[str, list[Any]]) -> dict[str, Any]:
         enc = tokenizer(
             batch["target"], batch["text"], truncation="only_second", max_length=config.max_length
@@ -87,8 +100,9 @@ def fine_tune(
         enc["labels"] = [label_id[x] for x in batch["label"]]
         return enc
 
-    dataset = Dataset.from_list(rows).map(
-        encode, batched=True, remove_columns=["text", "target", "label", "dataset"]
+    keep = ("text", "target", "label", "dataset")
+    dataset = Dataset.from_list([{k: r[k] for k in keep} for r in rows]).map(
+        encode, batched=True, remove_columns=list(keep)
     )
     h = config.training
     use_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
@@ -136,9 +150,11 @@ def fine_tune(
         created=started.isoformat(timespec="seconds"),
         data_hashes=hashes,
         training_config=config.model_dump(mode="json"),
+        window_format=config.window_format,
         metrics={
             "train": {
-                "rows": len(rows),
+                "rows": n_rows,
+                "windows": len(rows),
                 "steps": result.global_step,
                 "loss": round(float(result.training_loss), 4),
                 "seconds": round(result.metrics.get("train_runtime", 0.0), 1),
