@@ -71,6 +71,17 @@ def mark(text: str, spans: Sequence[tuple[int, int]], markers: tuple[str, str] =
     return "".join(out)
 
 
+def unmark(text: str, markers: tuple[str, str] = MARKERS) -> str:
+    """A format-2 window without its markers (``mark`` puts them back where the actor is named).
+
+    >>> unmark("[TGT] Sanders [/TGT] won.")
+    'Sanders won.'
+    """
+    return (
+        compact(text.replace(markers[0], " ").replace(markers[1], " ")).replace(" .", ".").replace(" ,", ",")
+    )
+
+
 def compact(text: str) -> str:
     return " ".join(text.split())
 

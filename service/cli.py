@@ -154,6 +154,48 @@ def train(
 
 
 @app.command()
+def distill(
+    teacher_config: Annotated[Path, typer.Option(help="Teacher training config (MPNet on a GPU).")] = Path(
+        "training/configs/mpnet-teacher.yaml"
+    ),
+    student_config: Annotated[
+        Path, typer.Option(help="Student training config (the shipped MiniLM recipe).")
+    ] = Path("training/configs/default-stage3.yaml"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for every step's result.")] = Path(
+        "runs/distill"
+    ),
+    articles: Annotated[
+        int | None, typer.Option(help="Article-Bias-Prediction articles to take windows from (default: all).")
+    ] = None,
+    actors_per_text: Annotated[int, typer.Option(help="Discovered actors per article.")] = 3,
+    processes: Annotated[int, typer.Option(help="spaCy processes for finding actors.")] = 1,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a student setting: key.sub=value.")
+    ] = None,
+) -> None:
+    """Teacher -> mention windows of news articles -> soft labels -> student (the GPU recipe).
+
+    Each step's result is kept in --output, so a second run redoes only what did not finish.
+    """
+    _logging(True)
+    from training.config import load_config
+    from training.distill import distill as run_distill
+
+    try:
+        out = run_distill(
+            teacher_config=load_config(teacher_config),
+            student_config=load_config(student_config, set_ or []),
+            output_dir=output,
+            articles=articles,
+            actors_per_text=actors_per_text,
+            n_process=processes,
+        )
+    except SlantError as exc:
+        _fail(exc)
+    typer.echo(str(out))
+
+
+@app.command()
 def evaluate(
     data: Annotated[
         list[Path],

@@ -105,7 +105,12 @@ def load_rows(spec: DatasetSpec, root: str = "../shared/data") -> list[dict[str,
         for pattern in strip:
             text = pattern.sub("", text)
         label = normalize_label(row.get(spec.label_field), field=f"{spec.name} row {line} {spec.label_field}")
-        out = {"text": text.strip(), "target": target.strip(), "label": label, "dataset": spec.name}
+        out: dict[str, Any] = {
+            "text": text.strip(),
+            "target": target.strip(),
+            "label": label,
+            "dataset": spec.name,
+        }
         aliases = row.get("aliases")
         if isinstance(aliases, list) and aliases and all(isinstance(a, str) and a.strip() for a in aliases):
             out["aliases"] = [a.strip() for a in aliases]  # other names of the target in this text

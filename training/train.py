@@ -22,6 +22,28 @@ from .data import load_rows, spec_hash
 log = logging.getLogger(__name__)
 
 
+def _one_hot(label: str, labels: list[str]) -> list[float]:
+    return [1.0 if x == label else 0.0 for x in labels]
+
+
+def _soft_target_trainer() -> type:
+    from transformers import Trainer
+
+    class SoftTargetTrainer(Trainer):
+        """Cross-entropy against a probability distribution per row (a teacher's, or one-hot)."""
+
+        def compute_loss(  # type: ignore[override]
+            self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, **_: Any
+        ) -> Any:
+            target = inputs.pop("soft_labels")
+            inputs.pop("labels", None)
+            out = model(**inputs)
+            loss = -(target * out.logits.float().log_softmax(-1)).sum(-1).mean()
+            return (loss, out) if return_outputs else loss
+
+    return SoftTargetTrainer
+
+
 def build_training_rows(config: TrainConfig) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The mixed, shuffled training rows and the content hash of every source."""
     rows: list[dict[str, Any]] = []
@@ -93,17 +115,25 @@ def fine_tune(
     rows = builder.examples(rows)
     log.info("%d labelled rows -> %d windows (format %d)", n_rows, len(rows), config.window_format)
 
+    # Distillation rows carry a teacher's probabilities ("soft", in STANCE_LABELS order); then every
+    # row trains on a distribution (gold rows on their one-hot label).
+    soft = any("soft" in r for r in rows)
+
     def encode(batch: dict[str, list[Any]]) -> dict[str, Any]:
         enc = tokenizer(
             batch["target"], batch["text"], truncation="only_second", max_length=config.max_length
         )
         enc["labels"] = [label_id[x] for x in batch["label"]]
+        if soft:
+            enc["soft_labels"] = batch["soft"]
         return enc
 
     keep = ("text", "target", "label", "dataset")
-    dataset = Dataset.from_list([{k: r[k] for k in keep} for r in rows]).map(
-        encode, batched=True, remove_columns=list(keep)
-    )
+    records = [{k: r[k] for k in keep} for r in rows]
+    if soft:
+        for rec, r in zip(records, rows, strict=True):
+            rec["soft"] = [float(x) for x in r["soft"]] if "soft" in r else _one_hot(r["label"], labels)
+    dataset = Dataset.from_list(records).map(encode, batched=True, remove_columns=list(records[0]))
     h = config.training
     use_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     args = TrainingArguments(
@@ -127,8 +157,9 @@ def fine_tune(
         bf16=use_bf16,
         dataloader_num_workers=0,
         disable_tqdm=True,
+        remove_unused_columns=not soft,
     )
-    trainer = Trainer(
+    trainer = (_soft_target_trainer() if soft else Trainer)(
         model=model,
         args=args,
         train_dataset=dataset,

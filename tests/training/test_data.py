@@ -106,3 +106,39 @@ def test_hugging_face_dataset_directory(tmp_path):
         name="hf", hf=str(tmp_path / "hfds"), text_field="tweet", target_field="topic", label_field="stance"
     )
     assert [r["label"] for r in load_rows(spec, "/")] == ["favor", "against"]
+
+
+def test_project_sets_load_with_aliases_and_kinds():
+    """slant's own labelled sets live in the project (root: project), not under the data root."""
+    spec = DatasetSpec(
+        name="contrast-dev",
+        path="training/labelled/contrast_dev/contrast_dev.jsonl",
+        root="project",
+        where={"unit": "short"},
+    )
+    rows = load_rows(spec, root="/nonexistent")
+    assert len(rows) >= 300
+    assert {r["kind"] for r in rows} == {
+        "angry_defence",
+        "upbeat_opposition",
+        "neutral_report",
+        "multi_actor",
+        "control",
+    }
+    assert any(r.get("aliases") for r in rows)
+
+
+def test_own_training_and_dev_sets_share_no_text():
+    from training.config import PROJECT_DIR
+
+    root = PROJECT_DIR / "training" / "labelled"
+
+    def texts(path, **where):
+        rows = [json.loads(x) for x in (root / path).read_text().splitlines()]
+        return {r["text"] for r in rows if all(r.get(k) == v for k, v in where.items())}
+
+    dev = texts("contrast_dev/contrast_dev.jsonl") | texts("news_windows/news_windows.jsonl", split="dev")
+    train = texts("contrast_train/contrast_train.jsonl") | texts(
+        "news_windows/news_windows.jsonl", split="train"
+    )
+    assert dev and train and not dev & train
