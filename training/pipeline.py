@@ -127,11 +127,20 @@ def model_card(meta: dict[str, Any]) -> str:
         "",
         "## Dev-set results",
         "",
-        "| dev set | rows | macro-F1 | F_avg | accuracy | ECE |",
-        "|---|---|---|---|---|---|",
+        "| dev set | rows | macro-F1 | F_avg | accuracy | neutral F1 | ECE |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for name, m in (meta.get("metrics", {}).get("dev") or {}).items():
-        lines.append(f"| {name} | {m['n']} | {m['macro_f1']} | {m['f_avg']} | {m['accuracy']} | {m['ece']} |")
+    dev = meta.get("metrics", {}).get("dev") or {}
+    for name, m in dev.items():
+        neutral = (m.get("f1_per_class") or {}).get("neutral", "-")
+        row = [m["n"], m["macro_f1"], m["f_avg"], m["accuracy"], neutral, m["ece"]]
+        lines.append(f"| {name} | " + " | ".join(str(x) for x in row) + " |")
+    for name, m in dev.items():
+        if m.get("per_kind"):
+            lines += ["", f"{name}, by kind (where tone and stance disagree, and controls):", ""]
+            lines += ["| kind | rows | accuracy | macro-F1 | ECE |", "|---|---|---|---|---|"]
+            for kind, k in m["per_kind"].items():
+                lines.append(f"| {kind} | {k['n']} | {k['accuracy']} | {k['macro_f1']} | {k['ece']} |")
     ab = meta.get("metrics", {}).get("article_ablations") or {}
     if ab:
         lines += [
@@ -158,6 +167,9 @@ def model_card(meta: dict[str, Any]) -> str:
         f"- hyper-parameters: {json.dumps(tc.get('training', {}))}",
         f"- aggregator: {(meta.get('aggregator') or {}).get('type', 'mean')} "
         f"{json.dumps((meta.get('aggregator') or {}).get('info', {}))}",
+        f"- windows: format {meta.get('window_format', 1)} "
+        f"({'actor mentions wrapped in [TGT] markers' if meta.get('window_format') == 2 else 'plain'})",
+        f"- calibration: {json.dumps(meta.get('calibration')) if meta.get('calibration') else 'none'}",
         "",
         "## Data licences",
         "",
