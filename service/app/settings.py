@@ -90,6 +90,11 @@ class Settings(BaseSettings):
         description="Folder of the model registry; empty means $SLANT_REGISTRY's default, "
         "~/.local/share/slant/registry. Its index is in the label store's database.",
     )
+    retrain_configs: str | None = Field(
+        None,
+        description="Folder of the training configs that POST /v1/retrain may name (by file name, "
+        "without the suffix); empty means the project's training/configs.",
+    )
     reload_seconds: float = Field(
         0.0,
         ge=0,
@@ -101,7 +106,9 @@ class Settings(BaseSettings):
     def _lists_from_env(cls, value: Any) -> Any:
         return _split_list(value)
 
-    @field_validator("model", "device", "database_url", "registry", "source_url", mode="before")
+    @field_validator(
+        "model", "device", "database_url", "registry", "source_url", "retrain_configs", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
