@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from model.predictor import default_model_path
 from .batcher import MicroBatcher
 from .errors import install_error_handlers
 from .label_store import StoreHolder
-from .metrics import Metrics, MetricsMiddleware
+from .metrics import Metrics, MetricsMiddleware, RouteLabels
 from .middleware import BodyLimitMiddleware
 from .reload import model_info, poll_registry, startup_version
 from .routers import health, jobs, labels, models, page, review, stance
@@ -75,22 +75,18 @@ def create_app(settings: Settings | None = None, predictor: StancePredictor | No
             allow_headers=["Content-Type", "X-API-Key"],
             expose_headers=["X-Queue-Time-Ms", "X-Inference-Time-Ms", "X-Batch-Texts", "Retry-After"],
         )
-    app.add_middleware(MetricsMiddleware, metrics=metrics, known_paths=_known_paths(app))
+    app.add_middleware(MetricsMiddleware, metrics=metrics, route_of=_route_labels(app))
     return app
 
 
-def _known_paths(app: FastAPI) -> Callable[[], frozenset[str]]:
-    """The app's paths, for bounded metric labels; read from the OpenAPI schema on first use."""
-    paths: frozenset[str] | None = None
+def _route_labels(app: FastAPI) -> RouteLabels:
+    """The app's route templates (from its OpenAPI schema, on first use) and the static mount."""
 
-    def known() -> frozenset[str]:
-        nonlocal paths
-        if paths is None:
-            extra = ["/docs", app.openapi_url, "/redoc"]
-            paths = frozenset([*app.openapi().get("paths", {}), *(p for p in extra if p)])
-        return paths
+    def templates() -> list[str]:
+        extra = ["/docs", app.openapi_url, "/redoc", "/"]
+        return [*app.openapi().get("paths", {}), *(p for p in extra if p)]
 
-    return known
+    return RouteLabels(templates, prefixes=[page.STATIC_PATH])
 
 
 @asynccontextmanager
