@@ -66,7 +66,9 @@ def create_app(settings: Settings | None = None, predictor: StancePredictor | No
     app.mount(page.STATIC_PATH, page.static_files(), name="static")
 
     # Added last = runs first: metrics see every answer, CORS headers reach 413s too.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout_seconds
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
 
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest request body (2 MiB).")
+    body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="A request body not complete this many seconds after the request started is a 408.",
+    )
     max_items: int = Field(64, ge=1, description="Most texts in one request.")
     max_text_chars: int = Field(
         MAX_TEXT_CHARS, ge=1, le=MAX_TEXT_CHARS, description="Longest text, characters."

@@ -27,7 +27,8 @@ def test_api_keys_guard_every_v1_route(serve, tiny_predictor):
         # The key is checked before the body: a caller without one learns nothing about the body rules.
         r = c.post("/v1/stance", content=b"{not json", headers={"content-type": "application/json"})
         assert r.status_code == 401
-        r = c.post("/v1/stance", content=b"{not json", headers={"X-API-Key": "k-alpha"})
+        headers = {"X-API-Key": "k-alpha", "content-type": "application/json"}
+        r = c.post("/v1/stance", content=b"{not json", headers=headers)
         assert r.status_code == 422
         # Health, readiness, metrics and docs stay open.
         for path in ["/healthz", "/readyz", "/metrics", "/docs", "/openapi.json"]:

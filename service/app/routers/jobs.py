@@ -21,7 +21,7 @@ from ..state import ServiceState, StateDep
 from .labels import HolderDep
 from .responses import errors
 
-router = APIRouter(route_class=AdminRoute, strict_content_type=False, tags=["admin"])
+router = APIRouter(route_class=AdminRoute, tags=["admin"])
 _RELOAD_TIMEOUT_S = 900  # loading a large model (and exporting it to ONNX) takes minutes at most
 
 
@@ -30,7 +30,7 @@ _RELOAD_TIMEOUT_S = 900  # loading a large model (and exporting it to ONNX) take
     response_model=JobOut,
     status_code=202,
     summary="Retrain on the stored labels (background job)",
-    responses=errors(401, 403, 409, 422),
+    responses=errors(401, 403, 408, 409, 413, 415, 422),
 )
 async def start_retrain(
     state: StateDep,

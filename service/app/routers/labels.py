@@ -28,7 +28,7 @@ from ..settings import Settings
 from ..state import StateDep
 from .responses import errors
 
-router = APIRouter(route_class=GuardedRoute, strict_content_type=False, tags=["labels"])
+router = APIRouter(route_class=GuardedRoute, tags=["labels"])
 
 _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {
@@ -44,7 +44,7 @@ HolderDep = Annotated[StoreHolder, Depends(store_holder)]
     "/labels",
     response_model=LabelsWritten,
     summary="Store labels (stance, leaning, hyperpartisan, loaded language)",
-    responses={**errors(401, 413, 422), **_UNAVAILABLE},
+    responses={**errors(401, 408, 413, 415, 422), **_UNAVAILABLE},
 )
 async def add_labels(
     body: Annotated[LabelRequest, Body(openapi_examples=LABEL_EXAMPLES)], state: StateDep, holder: HolderDep
