@@ -13,14 +13,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from model import StancePredictor
-from model.predictor import default_model_path
 
 from .batcher import MicroBatcher
 from .errors import install_error_handlers
 from .label_store import StoreHolder
 from .metrics import Metrics, MetricsMiddleware, RouteLabels
 from .middleware import BodyLimitMiddleware
-from .reload import model_info, poll_registry, startup_version
+from .reload import load_startup_model, model_info, poll_registry
 from .routers import health, jobs, labels, models, page, review, stance
 from .settings import Settings
 from .state import ServiceState, api_key_scheme
@@ -96,20 +95,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: ServiceState = app.state.slant
     s = state.settings
     if state.predictor is None:
-        # No model configured: the model registry's promoted version, if there is one.
-        promoted = None if s.model else await asyncio.to_thread(startup_version, state)
-        source = promoted.path if promoted else s.model or default_model_path()
-        # A model that cannot be loaded stops the server at start-up with the loader's message.
-        state.predictor = await asyncio.to_thread(
-            StancePredictor.load,
-            source,
-            device=s.device,
-            backend=s.backend,
-            heads=s.heads,
-            skip_stale_heads=True,
-        )
-        state.model_path = source
-        state.registry_version = promoted.version if promoted else None
+        # No model configured: the model registry's promoted version (or the last one that loads).
+        loaded = await asyncio.to_thread(load_startup_model, state)
+        state.predictor, state.model_path, state.registry_version = loaded
     p = state.predictor
     state.metrics.model_info.info(model_info(p, state.registry_version))
     state.batcher = MicroBatcher(

@@ -351,10 +351,11 @@ class ModelInfo(BaseModel):
 
 
 class Notice(BaseModel):
-    """Something the operator and the users of this server must know: a licence obligation, or an
-    optional bias head left out because it was fitted on another encoder (refit it)."""
+    """Something the operator and the users of this server must know: a licence obligation, an
+    optional bias head left out because it was fitted on another encoder (refit it), or an earlier
+    model version serving because the promoted one does not load (fix or roll back the registry)."""
 
-    kind: Literal["licence", "head_skipped"]
+    kind: Literal["licence", "head_skipped", "model_fallback"]
     about: str = Field(description="What the notice is about, e.g. 'bias head loaded_language'.")
     licence: str
     message: str

@@ -39,6 +39,8 @@ class ServiceState:
     registry_version: str | None = None
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     reload_error: str | None = None
+    # Set when start-up served an earlier registry version because the promoted one does not load.
+    model_notice: str | None = None
     # Background jobs (jobs.py); ``retrain`` runs one retrain, replaceable in tests:
     # (options, progress callback) -> JSON-ready result.
     jobs: JobRunner = field(default_factory=JobRunner)

@@ -372,3 +372,65 @@ def test_retrain_overrides_and_data_roots_cannot_name_paths_over_http(serve, tin
         spec = c.get("/openapi.json").json()["components"]["schemas"]["RetrainRequest"]["properties"]
         assert spec["config"]["anyOf"][0]["pattern"] == "^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
         assert spec["bias_data_root"]["type"] == "null"
+
+
+def test_start_up_falls_back_to_the_last_promoted_version_that_loads(serve, tiny_model_dir, tmp_path, caplog):
+    import logging
+
+    database, root = f"sqlite:///{tmp_path}/labels.db", tmp_path / "registry"
+    with ModelRegistry.open(database, root) as reg:
+        reg.current(tiny_model_dir)
+        good, good_path = reg.reserve()
+        versioned_copy(tiny_model_dir, good_path, "A")
+        reg.register(good, good_path, parent="default", gate=PASS)
+        reg.promote(good)
+        bad, bad_path = reg.reserve()
+        versioned_copy(tiny_model_dir, bad_path, "broken")
+        (bad_path / "model.safetensors").write_bytes(b"not safetensors")
+        reg.register(bad, bad_path, parent=good, gate=PASS)
+        reg.promote(bad)
+    settings = dict(
+        admin_keys=["admin-key"], database_url=database, registry=str(root), backend="torch", device="cpu"
+    )
+    with caplog.at_level(logging.WARNING), serve(None, **settings) as c:  # the lifespan loads the model
+        info = c.get("/v1/models").json()
+        assert (info["models"][0]["version"], info["models"][0]["registry_version"]) == ("A", "r1")
+        (notice,) = [n for n in info["notices"] if n["kind"] == "model_fallback"]
+        assert notice["message"].startswith(
+            "the promoted model version r2 does not load (SafetensorError: Error while deserializing"
+        )
+        assert "serving r1, the last version promoted before it that loads" in notice["message"]
+        assert notice["message"].endswith(
+            "Fix or roll back the registry (`slant models rollback`), then POST /v1/models/reload."
+        )
+        assert c.post("/v1/stance", json={"text": "The DNC met."}).json()["version"] == "A"
+        assert c.post("/v1/models/reload", headers=ADMIN).status_code == 500  # r2 still does not load
+
+        with ModelRegistry.open(database, root) as reg:
+            reg.rollback()  # r2 rolled back, r1 promoted: the notice goes
+        assert c.post("/v1/models/reload", headers=ADMIN).json()["changed"] is False
+        assert not [n for n in c.get("/v1/models").json()["notices"] if n["kind"] == "model_fallback"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(m.startswith(f"model version r2 from {bad_path} does not load: ") for m in warnings)
+    assert any(
+        "serving r1, the last version promoted before it that loads. Fix or roll back" in m for m in warnings
+    )
+
+
+def test_start_up_stops_with_the_rollback_hint_when_no_version_loads(tiny_model_dir, tmp_path):
+    from _api_fixtures import settings as make_settings
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.app.errors import ReloadFailedError
+
+    database, root = f"sqlite:///{tmp_path}/labels.db", tmp_path / "registry"
+    broken = versioned_copy(tiny_model_dir, tmp_path / "broken-default", "broken")
+    (broken / "model.safetensors").write_bytes(b"not safetensors")
+    with ModelRegistry.open(database, root) as reg:
+        reg.current(broken)
+    app = create_app(make_settings(database_url=database, registry=str(root), backend="torch"))
+    with pytest.raises(ReloadFailedError) as info, TestClient(app):
+        pass
+    assert str(info.value).startswith("no model version of the registry loads: default does not load (")
+    assert "`slant models rollback`" in info.value.fix
