@@ -53,6 +53,16 @@ def test_admin_keys_are_checked_and_also_open_the_other_routes(serve, tiny_predi
         r = c.post("/v1/retrain", json={}, headers={"X-API-Key": "user-key"})
         assert r.status_code == 403
         assert r.json()["error"]["message"] == "the X-API-Key header does not hold an admin key"
+        for method, path in [("post", "/v1/retrain"), ("get", "/v1/jobs/abc"), ("post", "/v1/models/reload")]:
+            r = getattr(c, method)(path, headers={"X-API-Key": "wrong-key"})  # not a key of this server
+            assert r.status_code == 401, path
+            assert r.headers["WWW-Authenticate"] == 'ApiKey header="X-API-Key"'
+            assert r.json()["error"] == {
+                "code": "unauthorized",
+                "message": "the X-API-Key header does not hold a valid key",
+                "field": "X-API-Key",
+                "fix": "send the header X-API-Key: <one of SLANT_ADMIN_KEYS>",
+            }
         assert c.get("/v1/models", headers=ADMIN).status_code == 200
         r = c.get("/v1/jobs/nope", headers=ADMIN)
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"

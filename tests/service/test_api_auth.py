@@ -90,6 +90,15 @@ def test_settings_from_environment(monkeypatch):
     assert "k1" not in repr(s)
 
 
+def test_a_smaller_queue_alone_lowers_the_default_max_items(monkeypatch):
+    monkeypatch.setenv("SLANT_QUEUE_SIZE", "32")
+    assert (Settings().queue_size, Settings().max_items) == (32, 32)
+    assert Settings(queue_size=8).max_items == 8
+    assert Settings(queue_size=1000).max_items == 64
+    monkeypatch.setenv("SLANT_MAX_ITEMS", "16")
+    assert Settings().max_items == 16
+
+
 @pytest.mark.parametrize(
     "overrides, message",
     [
