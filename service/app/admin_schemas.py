@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from training.config import Hyper
 from training.retrain_options import RetrainSettings
@@ -37,6 +37,9 @@ class RetrainRequest(RetrainSettings):
     are the files it reads: a config is named, not given as a path, and the data folders are the
     server's settings.
     """
+
+    # Strict: JSON types as the schema says them (true, not 0; 3, not "3").
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     config: str | None = Field(
         None,

@@ -373,6 +373,8 @@ def test_retrain_overrides_and_data_roots_cannot_name_paths_over_http(serve, tin
             assert "training.epochs, " in err["message"] and "aggregator.c" in err["message"]
         r = c.post("/v1/retrain", json={"bias_data_root": "/"}, headers=ADMIN)
         _refused(r, "bias_data_root", "bias_data_root cannot be set over HTTP")
+        for field, wrong in [("refit_aggregator", 0), ("promote", "false"), ("epochs", "1")]:
+            _refused(c.post("/v1/retrain", json={field: wrong}, headers=ADMIN), field, "valid")
         r = c.post(
             "/v1/retrain",
             json={"overrides": ["training.epochs=1", "seed=3", "aggregator.c=0.5"], "bias_data_root": None},
