@@ -329,7 +329,10 @@ def test_retrain_reads_only_configs_named_from_the_config_folder_or_the_registry
             assert "SECRET" not in r.text and "root:" not in r.text
             assert "'default-stage2'" in err["message"]
         r = c.post("/v1/retrain", json={"config": "secret"}, headers=ADMIN)
-        err = _refused(r, "config", "no retrain config named 'secret': the configs are fifo, small (")
+        err = _refused(
+            r, "config", "no retrain config named 'secret': the configs are fifo, small (the server's config"
+        )
+        assert str(configs) not in err["message"]
         assert err["message"].endswith("and the registry versions are default")
         assert c.app.state.slant.jobs.active() is None and not seen
 

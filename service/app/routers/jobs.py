@@ -89,7 +89,7 @@ def _options(request: RetrainRequest, state: ServiceState, source: dict[str, str
     )
 
 
-def config_folder(state: ServiceState) -> Path:
+def _config_folder(state: ServiceState) -> Path:
     """Where the configs that a retrain request may name are: ``SLANT_RETRAIN_CONFIGS``, else the
     project's ``training/configs``."""
     import training
@@ -105,7 +105,7 @@ def _config_source(name: str | None, state: ServiceState, holder: StoreHolder) -
         return {}
     from training.config import CONFIG_SUFFIXES
 
-    folder = config_folder(state)
+    folder = _config_folder(state)
     # Names are matched against the folder's listing, so no request can reach outside it.
     configs = {}
     with contextlib.suppress(OSError):
@@ -119,7 +119,7 @@ def _config_source(name: str | None, state: ServiceState, holder: StoreHolder) -
         return {"config_version": name}
     raise InvalidInputError(
         f"no retrain config named {name!r}: the configs are {', '.join(sorted(configs)) or 'none'} "
-        f"({folder}) and the registry versions are {', '.join(versions) or 'none'}",
+        f"(the server's config folder) and the registry versions are {', '.join(versions) or 'none'}",
         field="config",
         fix="name one of them, or leave config out to use the config recorded in the current model",
     )
