@@ -7,6 +7,7 @@ Any value can be overridden from the command line with ``--set training.epochs=1
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -96,22 +97,28 @@ class TrainConfig(_Strict):
     output_dir: str = "runs/model"
 
 
+MAX_CONFIG_BYTES = 256 * 1024
+"""Largest training config file read (256 KiB; the committed ones are a few kB)."""
+
+CONFIG_SUFFIXES = (".yaml", ".yml", ".toml")
+
+
 def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
     """Read a YAML or TOML config, apply ``key.sub=value`` overrides, validate.
+
+    The file must be a regular file of at most :data:`MAX_CONFIG_BYTES`; errors name the file and
+    the position of a syntax error, never its content.
 
     >>> cfg = load_config("training/configs/default.yaml", ["training.epochs=1"])  # doctest: +SKIP
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist", fix="check the path") from None
+    text = read_config_text(path)
     try:
         raw = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(
-            f"{path} is not valid {path.suffix[1:].upper()}: {exc}", fix="fix the syntax"
-        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {_yaml_problem(exc)}", fix="fix the syntax") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {str(exc)[:200]}", fix="fix the syntax") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping of settings, found {type(raw).__name__}")
     for item in overrides or []:
@@ -123,6 +130,63 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
         raise ConfigError(
             f"{path} does not validate: {problems}", fix="see training/configs/default.yaml"
         ) from None
+
+
+def read_config_text(path: Path) -> str:
+    """The text of a config file: a regular file (not a FIFO, device or directory, which could block
+    or never end) of at most :data:`MAX_CONFIG_BYTES`, in UTF-8."""
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; the fstat below then refuses it.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist", fix="check the path") from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot open config file {path}: {exc.strerror or type(exc).__name__}", fix="check the path"
+        ) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise ConfigError(
+                f"config {path} is not a regular file (it is {_file_kind(mode)})",
+                fix="give a YAML or TOML file",
+            )
+        data = b""
+        while len(data) <= MAX_CONFIG_BYTES and (chunk := os.read(fd, MAX_CONFIG_BYTES + 1 - len(data))):
+            data += chunk
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"config file {path} is larger than the limit of {MAX_CONFIG_BYTES:,} bytes",
+            fix="a training config is a few kB of YAML or TOML; check that this is the right file",
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (bad byte at byte {exc.start})",
+            fix="give a YAML or TOML file encoded as UTF-8",
+        ) from None
+
+
+def _file_kind(mode: int) -> str:
+    kinds = [
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """The parser's problem and where, without the excerpt of the file that ``str(exc)`` quotes."""
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{str(problem)[:100]}{where}"
 
 
 def _apply_override(raw: dict[str, Any], item: str) -> None:

@@ -239,7 +239,7 @@ def _retrain_into(
                 f"no new labels since version {current.version}: its heads were fitted on the stored labels",
                 fix="add labels (POST /v1/labels, `slant labels import FILE`) and run it again",
             )
-    config = _config(options, current, version, path) if labels else None
+    config = _config(options, registry, current, version, path) if labels else None
     root = options.bias_data_root or str(data_root(config[0].data_root if config else "../shared/data"))
     carried = carried_heads(current.path) if Path(current.path).is_dir() else []
     tasks = sorted(set(carried) | set(bias)) if labels else sorted(bias)
@@ -652,17 +652,21 @@ def _base_rows(
 
 
 def _config(
-    options: RetrainOptions, current: ModelVersion, version: str, path: Path
+    options: RetrainOptions, registry: ModelRegistry, current: ModelVersion, version: str, path: Path
 ) -> tuple[TrainConfig, ModelMeta | None]:
     """The training config of this retrain, and the current model's metadata (None for a hub model)."""
-    parent_meta = read_meta(current.path) if (Path(current.path) / META_FILE).exists() else None
+    parent_meta = _meta(current)
     if options.config:
         raw = load_config(options.config, options.overrides).model_dump(mode="json")
     else:
-        recorded = dict(parent_meta.training_config) if parent_meta else {}
+        # The config recorded in a model: the current one, or the registry version named.
+        source = registry.get(options.config_version) if options.config_version else current
+        source_meta = parent_meta if source is current else _meta(source)
+        recorded = dict(source_meta.training_config) if source_meta else {}
         if not recorded.get("train"):
+            which = f"model version {source.version}" if source is not current else "the current model"
             raise ConfigError(
-                f"the current model ({current.version}, {current.path}) records no training config "
+                f"{which} ({source.version}, {source.path}) records no training config "
                 "to take the base data mix and evaluation sets from",
                 fix="pass one: --config training/configs/default-stage2.yaml",
             )
@@ -699,6 +703,10 @@ def _config(
             f"the retrain config does not validate: {problems}", fix="check --config and --set"
         ) from None
     return config, parent_meta
+
+
+def _meta(version: ModelVersion) -> ModelMeta | None:
+    return read_meta(version.path) if (Path(version.path) / META_FILE).exists() else None
 
 
 def _set_calibration(meta: ModelMeta, config: TrainConfig, path: Path, say: Progress) -> None:

@@ -60,6 +60,11 @@ class RetrainOptions(RetrainSettings):
     labels, the registry and the current model are is the caller's (the CLI's options, the server's
     settings), not a request's."""
 
+    config_version: str | None = Field(
+        None,
+        description="Take the training config recorded in this registry version (when no config file is "
+        "given; default: the current model's).",
+    )
     database: str | None = Field(None, description="Label store and registry index (SLANT_DATABASE_URL).")
     registry: str | None = Field(None, description="Registry folder (SLANT_REGISTRY).")
     default_model: str | None = Field(None, description="Current model while nothing is promoted.")

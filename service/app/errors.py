@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from model.errors import InvalidInputError, SlantError
 
@@ -73,6 +74,18 @@ class ClientClosedError(SlantError):
     code = "client_closed_request"
 
 
+class RequestTimeoutError(SlantError):
+    """The request body did not arrive in time (``SLANT_BODY_TIMEOUT_SECONDS``)."""
+
+    code = "request_timeout"
+
+
+class UnsupportedMediaTypeError(SlantError):
+    """A JSON route was sent a body that does not say it is JSON (``Content-Type``)."""
+
+    code = "unsupported_media_type"
+
+
 class HTTPError(SlantError):
     """A routing-level error (unknown path, wrong method) carried in the same format."""
 
@@ -88,6 +101,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "unauthorized": 401,
     "forbidden": 403,
     "not_found": 404,
+    "request_timeout": 408,
+    "unsupported_media_type": 415,
     "job_running": 409,
     "reload_failed": 500,
     "overloaded": 429,
@@ -233,6 +248,10 @@ def install_error_handlers(app: FastAPI) -> None:
             response.headers[key] = value
         return response
 
+    async def on_disconnect(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette's own report of a client gone mid-body: the caller's doing, not a bug.
+        return error_response(ClientClosedError("the client closed the connection before sending the body"))
+
     async def on_bug(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         body = error_body(
@@ -245,4 +264,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SlantError, on_slant_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(ClientDisconnect, on_disconnect)
     app.add_exception_handler(Exception, on_bug)

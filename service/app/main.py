@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -13,14 +13,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from model import StancePredictor
-from model.predictor import default_model_path
 
 from .batcher import MicroBatcher
 from .errors import install_error_handlers
 from .label_store import StoreHolder
-from .metrics import Metrics, MetricsMiddleware
+from .metrics import Metrics, MetricsMiddleware, RouteLabels
 from .middleware import BodyLimitMiddleware
-from .reload import model_info, poll_registry, startup_version
+from .reload import load_startup_model, model_info, poll_registry
 from .routers import health, jobs, labels, models, page, review, stance
 from .settings import Settings
 from .state import ServiceState, api_key_scheme
@@ -66,7 +65,9 @@ def create_app(settings: Settings | None = None, predictor: StancePredictor | No
     app.mount(page.STATIC_PATH, page.static_files(), name="static")
 
     # Added last = runs first: metrics see every answer, CORS headers reach 413s too.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout_seconds
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -75,22 +76,18 @@ def create_app(settings: Settings | None = None, predictor: StancePredictor | No
             allow_headers=["Content-Type", "X-API-Key"],
             expose_headers=["X-Queue-Time-Ms", "X-Inference-Time-Ms", "X-Batch-Texts", "Retry-After"],
         )
-    app.add_middleware(MetricsMiddleware, metrics=metrics, known_paths=_known_paths(app))
+    app.add_middleware(MetricsMiddleware, metrics=metrics, route_of=_route_labels(app))
     return app
 
 
-def _known_paths(app: FastAPI) -> Callable[[], frozenset[str]]:
-    """The app's paths, for bounded metric labels; read from the OpenAPI schema on first use."""
-    paths: frozenset[str] | None = None
+def _route_labels(app: FastAPI) -> RouteLabels:
+    """The app's route templates (from its OpenAPI schema, on first use) and the static mount."""
 
-    def known() -> frozenset[str]:
-        nonlocal paths
-        if paths is None:
-            extra = ["/docs", app.openapi_url, "/redoc"]
-            paths = frozenset([*app.openapi().get("paths", {}), *(p for p in extra if p)])
-        return paths
+    def templates() -> list[str]:
+        extra = ["/docs", app.openapi_url, "/redoc", "/"]
+        return [*app.openapi().get("paths", {}), *(p for p in extra if p)]
 
-    return known
+    return RouteLabels(templates, prefixes=[page.STATIC_PATH])
 
 
 @asynccontextmanager
@@ -98,20 +95,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: ServiceState = app.state.slant
     s = state.settings
     if state.predictor is None:
-        # No model configured: the model registry's promoted version, if there is one.
-        promoted = None if s.model else await asyncio.to_thread(startup_version, state)
-        source = promoted.path if promoted else s.model or default_model_path()
-        # A model that cannot be loaded stops the server at start-up with the loader's message.
-        state.predictor = await asyncio.to_thread(
-            StancePredictor.load,
-            source,
-            device=s.device,
-            backend=s.backend,
-            heads=s.heads,
-            skip_stale_heads=True,
-        )
-        state.model_path = source
-        state.registry_version = promoted.version if promoted else None
+        # No model configured: the model registry's promoted version (or the last one that loads).
+        loaded = await asyncio.to_thread(load_startup_model, state)
+        state.predictor, state.model_path, state.registry_version = loaded
     p = state.predictor
     state.metrics.model_info.info(model_info(p, state.registry_version))
     state.batcher = MicroBatcher(

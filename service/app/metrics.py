@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -64,13 +66,40 @@ class Metrics:
         )
 
 
-class MetricsMiddleware:
-    """Counts and times every HTTP request by route template (not raw path: bounded label values)."""
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+"""Method label values; any other method (HTTP allows any token) counts as "other"."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, known_paths: Callable[[], frozenset[str]]) -> None:
+
+class RouteLabels:
+    """The route template a raw path matches (``/v1/jobs/{job_id}``), else "other": a label never holds
+    a raw path, so made-up paths cannot grow /metrics. Templates are read on first use."""
+
+    def __init__(self, templates: Callable[[], Iterable[str]], *, prefixes: Iterable[str] = ()) -> None:
+        self._templates = templates
+        self._prefixes = tuple(prefixes)
+        self._exact: frozenset[str] | None = None
+        self._patterns: list[tuple[re.Pattern[str], str]] = []
+
+    def __call__(self, path: str) -> str:
+        if self._exact is None:
+            templates = list(self._templates())
+            self._exact = frozenset(t for t in templates if "{" not in t)
+            self._patterns = [(compile_path(t)[0], t) for t in templates if "{" in t]
+        if path in self._exact:
+            return path
+        for pattern, template in self._patterns:
+            if pattern.match(path):
+                return template
+        return next((p for p in self._prefixes if path.startswith(p + "/")), "other")
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by route template and method, each from a bounded set."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, route_of: Callable[[str], str]) -> None:
         self.app = app
         self.metrics = metrics
-        self.known_paths = known_paths
+        self.route_of = route_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,8 +117,8 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            # Every route of this app is a fixed path, so the raw path is the template when known.
-            path = scope.get("path", "")
-            labels = (path if path in self.known_paths() else "other", scope.get("method", ""), str(status))
+            method = scope.get("method", "")
+            route = self.route_of(scope.get("path", ""))
+            labels = (route, method if method in METHODS else "other", str(status))
             self.metrics.requests.labels(*labels).inc()
             self.metrics.latency.labels(*labels).observe(time.perf_counter() - start)

@@ -1,12 +1,23 @@
-"""Request guards that run before routing: the body-size cap."""
+"""Request guards that run before routing: the body-size cap, the body read deadline, and a client that
+leaves mid-body."""
 
 from __future__ import annotations
+
+import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model.errors import InputTooLargeError, InvalidInputError
 
-from .errors import error_response
+from .errors import ClientClosedError, RequestTimeoutError, error_response
+
+DRAIN_BYTES = 32 * 1024 * 1024
+"""Most bytes of a refused body read and thrown away before answering 413. A client that sends its
+whole body before reading the answer (Python's urllib, most simple clients) would otherwise have the
+connection reset under it (the server closing with unread data) and never see the 413; above this
+the connection is closed without reading on."""
+
+_CLOSE = (b"connection", b"close")
 
 
 def _too_large(size: str, limit: int) -> InputTooLargeError:
@@ -17,26 +28,77 @@ def _too_large(size: str, limit: int) -> InputTooLargeError:
     )
 
 
-class BodyLimitMiddleware:
-    """Answer 413 for bodies over ``max_bytes``: by Content-Length up front, and by counting streamed bytes.
+def _timed_out(seconds: float) -> RequestTimeoutError:
+    return RequestTimeoutError(
+        f"the request body was not complete within {seconds:g} seconds",
+        field="body",
+        fix="send the whole body at once, or ask whoever runs this server to raise "
+        "SLANT_BODY_TIMEOUT_SECONDS",
+    )
 
-    A chunked upload with no Content-Length is cut off as soon as it passes the limit, so a
-    client cannot make the server buffer more than ``max_bytes``.
+
+class BodyLimitMiddleware:
+    """Guards the request body before any route reads it:
+
+    - over ``max_bytes``: 413, by Content-Length up front or by counting streamed bytes (a chunked
+      upload is cut off as soon as it passes the limit, so the server never buffers more than
+      ``max_bytes``); the rest of the body is drained (up to :data:`DRAIN_BYTES`) so that the
+      client receives the 413;
+    - not complete ``timeout`` seconds after the request started: 408 (a half-sent request does not
+      hold a connection open for ever);
+    - the client went away mid-body: 499 ``client_closed_request``, logged in one line (nobody reads
+      the answer; it is counted in /metrics);
+
+    and closes the connection after each of those answers.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, timeout: float = 30.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        declared = expect_continue = None
         for key, value in scope.get("headers", []):
-            if key == b"content-length":
+            if key == b"content-length" and declared is None:
                 declared = value
-                break
+            elif key == b"expect":
+                expect_continue = value.lower() == b"100-continue"
+        close = False
+
+        async def closing_send(message: Message) -> None:
+            if close and message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), _CLOSE]}
+            await send(message)
+
+        async def next_message() -> Message:
+            """The next message while the body is incomplete, within the deadline."""
+            try:
+                return await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.001))
+            except TimeoutError:
+                raise _timed_out(self.timeout) from None
+
+        async def drain(already: int) -> None:
+            """Read and discard what is left of the body, within the byte bound and the deadline."""
+            nonlocal close
+            close = True
+            received = already
+            while received <= DRAIN_BYTES:
+                try:
+                    message = await next_message()
+                except RequestTimeoutError:
+                    return
+                if message["type"] != "http.request":
+                    return
+                received += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return
+
         if declared is not None:
             try:
                 length = int(declared)
@@ -46,22 +108,43 @@ class BodyLimitMiddleware:
                 bad = InvalidInputError(
                     f"Content-Length header {declared[:40]!r} is not a byte count", field="body"
                 )
-                await error_response(bad)(scope, receive, send)
+                close = True
+                await error_response(bad)(scope, receive, closing_send)
                 return
             if length > self.max_bytes:
-                await error_response(_too_large(f"{length:,}", self.max_bytes))(scope, receive, send)
+                # With Expect: 100-continue the client waits for a go-ahead before sending the body:
+                # answering at once saves it the upload.
+                if not expect_continue and length <= DRAIN_BYTES:
+                    await drain(0)
+                close = True
+                await error_response(_too_large(f"{length:,}", self.max_bytes))(scope, receive, closing_send)
                 return
 
         received = 0
+        complete = False
 
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
+        async def guarded_receive() -> Message:
+            nonlocal received, complete
+            if complete:
+                return await receive()  # after the body, only the disconnect: no deadline
+            try:
+                message = await next_message()
+            except RequestTimeoutError:
+                nonlocal close
+                close = True
+                raise
+            if message["type"] == "http.disconnect":
+                complete = True
+                raise ClientClosedError("the client closed the connection before sending the whole body")
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
                 if received > self.max_bytes:
+                    if not complete:
+                        await drain(received)
+                    complete = True
                     # Raised inside the route's body read, so the app's error handler renders it.
                     raise _too_large(f"over {self.max_bytes:,}", self.max_bytes)
             return message
 
-        await self.app(scope, limited_receive, send)
+        await self.app(scope, guarded_receive, closing_send)

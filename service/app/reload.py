@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +42,69 @@ def _default_model(state: ServiceState) -> str:
     return state.settings.model or default_model_path()
 
 
-def startup_version(state: ServiceState) -> ModelVersion | None:
-    """The registry's promoted version to serve at start-up, when no model is configured; None when
-    the registry is empty, absent or unreachable (then the shipped model serves, with a warning)."""
+def startup_versions(state: ServiceState) -> list[ModelVersion]:
+    """The registry versions to try at start-up, when no model is configured: the promoted one, then
+    those promoted before it, most recent first. Empty when the registry is empty, absent or
+    unreachable (then the shipped model serves, with a warning)."""
     s = state.settings
     try:
-        return ModelRegistry.peek_promoted(s.database_url, s.registry)
+        promoted = ModelRegistry.peek_promoted(s.database_url, s.registry)
+        if promoted is None:
+            return []
+        with ModelRegistry.open(s.database_url, s.registry) as registry:
+            earlier = [v for v in registry.versions() if v.status != "promoted" and v.promoted_at is not None]
     except Exception as exc:
         log.warning("cannot read the model registry (%s); serving %s", exc, default_model_path())
-        return None
+        return []
+    earlier.sort(key=lambda v: v.promoted_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+    return [promoted, *earlier]
+
+
+def load_startup_model(state: ServiceState) -> tuple[StancePredictor, str, str | None]:
+    """Load the model to serve at start-up (blocking): ``(predictor, path, registry version)``.
+
+    ``SLANT_MODEL`` when set; else the registry's promoted version, or, when that one does not load
+    (a bad version was promoted), the last version promoted before it that does, loudly: a warning
+    in the log and a ``model_fallback`` notice in ``GET /v1/models`` until the promoted version
+    serves. Nothing in the registry: the shipped model. A model that cannot be loaded stops the
+    server with the loader's message.
+    """
+    s = state.settings
+    candidates = [] if s.model else startup_versions(state)
+    if not candidates:
+        source = s.model or default_model_path()
+        return _load(source, state), source, None
+    promoted, failures = candidates[0], []  # "version (why)" of each that did not load
+    for version in candidates:
+        try:
+            predictor = _load(version.path, state)
+        except Exception as exc:
+            reason = exc.message if isinstance(exc, SlantError) else f"{type(exc).__name__}: {exc}"
+            failures.append(f"{version.version} does not load ({reason})")
+            log.warning("model version %s from %s does not load: %s", version.version, version.path, reason)
+            continue
+        if version is not promoted:
+            state.model_notice = (
+                f"the promoted model version {failures[0]}; serving "
+                f"{version.version}, the last version promoted before it that loads"
+            )
+            log.warning(
+                "%s. Fix or roll back the registry (`slant models rollback`), then POST /v1/models/reload",
+                state.model_notice,
+            )
+        return predictor, version.path, version.version
+    raise ReloadFailedError(
+        f"no model version of the registry loads: {'; '.join(failures)}",
+        fix="fix or roll back the registry (`slant models rollback`, `slant models promote VERSION`), "
+        "or serve a model directory with SLANT_MODEL",
+    )
+
+
+def _load(path: str, state: ServiceState) -> StancePredictor:
+    s = state.settings
+    return StancePredictor.load(
+        path, device=s.device, backend=s.backend, heads=s.heads, skip_stale_heads=True
+    )
 
 
 def load_and_warm(path: str, state: ServiceState) -> StancePredictor:
@@ -58,12 +113,9 @@ def load_and_warm(path: str, state: ServiceState) -> StancePredictor:
     The warm-up scores (target, window) pairs with the new model's own tokenizer and backend only:
     spaCy, shared by every predictor and already warm, stays on the inference thread.
     """
-    s = state.settings
     # The same extra heads as at start-up (SLANT_HEADS); a head fitted on another encoder is
     # refused, so a version they do not fit fails to load and the old model keeps serving.
-    predictor = StancePredictor.load(
-        path, device=s.device, backend=s.backend, heads=s.heads, skip_stale_heads=True
-    )
+    predictor = _load(path, state)
     sentences = [
         line.strip() for line in _WARMUP_ARTICLE.read_text(encoding="utf-8").splitlines() if line.strip()
     ]
@@ -104,6 +156,7 @@ def swap(
     state.model_path = path
     state.registry_version = registry_version
     state.reload_error = None
+    state.model_notice = None  # serving the promoted version now
     state.metrics.model_info.info(model_info(predictor, registry_version))
 
 
@@ -121,6 +174,7 @@ async def reload_model(state: ServiceState, holder: StoreHolder) -> dict[str, An
         same_version = target.version == state.registry_version
         if same_version or (state.registry_version is None and _same_path(target.path, state.model_path)):
             state.registry_version = target.version
+            state.model_notice = None
             state.metrics.reloads.labels("unchanged").inc()
             return {"changed": False, "previous": previous, "current": describe(state), "seconds": 0.0}
         log.info("loading model version %s from %s beside the serving one", target.version, target.path)

@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 
 from model.errors import InvalidInputError
 
+from .errors import UnsupportedMediaTypeError
 from .state import API_KEY_HEADER, check_admin_key, check_api_key, get_state
 
 
@@ -50,20 +51,21 @@ class AdminRoute(APIRoute):
 
 
 async def _check_json_body(request: Request) -> None:
+    # A JSON Content-Type is required, not assumed: a web page can send a form, text/plain or no
+    # Content-Type across sites without a CORS preflight, and must not be able to write labels.
     content_type = request.headers.get("content-type")
+    subtype = ""
     if content_type:
         msg = email.message.Message()
         msg["content-type"] = content_type
-        subtype = msg.get_content_subtype()
-        if msg.get_content_maintype() != "application" or not (
-            subtype == "json" or subtype.endswith("+json")
-        ):
-            raise InvalidInputError(
-                "expected a JSON body (Content-Type: application/json), "
-                f"found Content-Type {content_type[:80]!r}",
-                field="body",
-                fix="send JSON with the header Content-Type: application/json",
-            )
+        subtype = msg.get_content_subtype() if msg.get_content_maintype() == "application" else ""
+    if not (subtype == "json" or subtype.endswith("+json")):
+        found = f"Content-Type {content_type[:80]!r}" if content_type else "no Content-Type"
+        raise UnsupportedMediaTypeError(
+            f"expected a JSON body (Content-Type: application/json), found {found}",
+            field="Content-Type",
+            fix="send JSON with the header Content-Type: application/json",
+        )
     body = await request.body()
     if not body.strip():
         raise InvalidInputError(

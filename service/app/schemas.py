@@ -11,6 +11,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    StrictBool,
     Tag,
     WithJsonSchema,
     model_validator,
@@ -36,9 +37,19 @@ def _valid_unicode(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_valid_unicode)]
-# The schema documents what the core checks (non-blank text); the core's own error says what was wrong.
-InputText = Annotated[Text, WithJsonSchema({"type": "string", "minLength": 1, "pattern": "\\S"})]
-Name = Annotated[Text, WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"})]
+# The schema documents what the core checks (non-blank text without NUL characters); the core's own
+# error says what was wrong. Blank means Python's whitespace (str.isspace, what .strip() removes),
+# spelled out: a schema's \s is ECMAScript's, which differs (no \x1c-\x1f, \x85), and clients
+# generate requests from the schema.
+_SPACE = "\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+InputText = Annotated[
+    Text,
+    WithJsonSchema({"type": "string", "minLength": 1, "pattern": f"^[^\\x00]*[^\\x00{_SPACE}][^\\x00]*$"}),
+]
+NAME_PATTERN = f"[^{_SPACE}]"
+Name = Annotated[
+    Text, WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 200, "pattern": NAME_PATTERN})
+]
 
 
 class ActorObject(BaseModel):
@@ -73,11 +84,19 @@ ActorSpec = Annotated[
 ActorList = Annotated[list[ActorSpec], Field(json_schema_extra={"minItems": 1})]
 
 
+SAFE_INT = 2**53 - 1
+"""Largest integer id: every JSON parser (JavaScript's too) reads integers up to here exactly, and so
+does a schema-driven client; send larger ids as strings."""
+
+
 class StanceItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: Annotated[Text, Field(max_length=256)] | Annotated[int, Field(ge=-(2**63), lt=2**63)] | None = Field(
-        None, description="Your identifier (string or integer), echoed back in the answer."
+    id: Annotated[Text, Field(max_length=256)] | Annotated[int, Field(ge=-SAFE_INT, le=SAFE_INT)] | None = (
+        Field(
+            None,
+            description="Your identifier (string, or integer within ±(2^53 - 1)), echoed back in the answer.",
+        )
     )
     text: InputText = Field(
         description="Article, paragraph, tweet or sentence; HTML is accepted and cleaned."
@@ -113,7 +132,9 @@ class StanceRequest(BaseModel):
         None, description="Actors for every text that does not name its own; leave out to discover them."
     )
     evidence: int = Field(3, ge=0, le=10, description="Evidence sentences per actor.")
-    score_unmentioned: bool = Field(False, description="Also score actors that the text never mentions.")
+    score_unmentioned: StrictBool = Field(
+        False, description="Also score actors that the text never mentions (true or false, not 0 or 1)."
+    )
     discover_limit: int = Field(
         5, ge=1, le=20, description="Most actors discovered per text when none are given."
     )
@@ -351,10 +372,11 @@ class ModelInfo(BaseModel):
 
 
 class Notice(BaseModel):
-    """Something the operator and the users of this server must know: a licence obligation, or an
-    optional bias head left out because it was fitted on another encoder (refit it)."""
+    """Something the operator and the users of this server must know: a licence obligation, an
+    optional bias head left out because it was fitted on another encoder (refit it), or an earlier
+    model version serving because the promoted one does not load (fix or roll back the registry)."""
 
-    kind: Literal["licence", "head_skipped"]
+    kind: Literal["licence", "head_skipped", "model_fallback"]
     about: str = Field(description="What the notice is about, e.g. 'bias head loaded_language'.")
     licence: str
     message: str

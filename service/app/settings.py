@@ -11,6 +11,8 @@ from model.actors import MAX_ACTORS
 from model.backends import BACKENDS, DEFAULT_BACKEND
 from model.text import MAX_TEXT_CHARS
 
+_DEFAULT_MAX_ITEMS = 64
+
 
 def _split_list(value: Any) -> Any:
     # "a,b" or a JSON list both work from the environment; a list passes through.
@@ -53,7 +55,17 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
 
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest request body (2 MiB).")
-    max_items: int = Field(64, ge=1, description="Most texts in one request.")
+    body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="A request body not complete this many seconds after the request started is a 408.",
+    )
+    max_items: int = Field(
+        _DEFAULT_MAX_ITEMS,
+        ge=1,
+        description="Most texts in one request; default 64, or SLANT_QUEUE_SIZE when that is smaller.",
+    )
     max_text_chars: int = Field(
         MAX_TEXT_CHARS, ge=1, le=MAX_TEXT_CHARS, description="Longest text, characters."
     )
@@ -90,6 +102,11 @@ class Settings(BaseSettings):
         description="Folder of the model registry; empty means $SLANT_REGISTRY's default, "
         "~/.local/share/slant/registry. Its index is in the label store's database.",
     )
+    retrain_configs: str | None = Field(
+        None,
+        description="Folder of the training configs that POST /v1/retrain may name (by file name, "
+        "without the suffix); empty means the project's training/configs.",
+    )
     reload_seconds: float = Field(
         0.0,
         ge=0,
@@ -101,7 +118,9 @@ class Settings(BaseSettings):
     def _lists_from_env(cls, value: Any) -> Any:
         return _split_list(value)
 
-    @field_validator("model", "device", "database_url", "registry", "source_url", mode="before")
+    @field_validator(
+        "model", "device", "database_url", "registry", "source_url", "retrain_configs", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -126,6 +145,18 @@ class Settings(BaseSettings):
         if value not in BACKENDS:
             raise ValueError(f"unknown backend {value!r}; use one of {', '.join(BACKENDS)}")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _max_items_fit_the_queue(cls, data: Any) -> Any:
+        # SLANT_QUEUE_SIZE=32 alone must work: the default max_items shrinks to the queue.
+        if isinstance(data, dict) and data.get("max_items") is None and data.get("queue_size") is not None:
+            try:
+                queue = int(data["queue_size"])
+            except (TypeError, ValueError):
+                return data  # the field's own validation says what is wrong
+            return {**data, "max_items": max(1, min(_DEFAULT_MAX_ITEMS, queue))}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

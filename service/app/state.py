@@ -39,6 +39,8 @@ class ServiceState:
     registry_version: str | None = None
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     reload_error: str | None = None
+    # Set when start-up served an earlier registry version because the promoted one does not load.
+    model_notice: str | None = None
     # Background jobs (jobs.py); ``retrain`` runs one retrain, replaceable in tests:
     # (options, progress callback) -> JSON-ready result.
     jobs: JobRunner = field(default_factory=JobRunner)
@@ -73,7 +75,8 @@ def _matches(provided: str, keys: list[str]) -> bool:
 
 
 def check_admin_key(settings: Settings, provided: str | None) -> None:
-    """Raise unless ``provided`` is one of ``SLANT_ADMIN_KEYS`` (403 when none are configured)."""
+    """Raise unless ``provided`` is one of ``SLANT_ADMIN_KEYS``: 401 for a missing or unknown key, 403
+    for a user key (``SLANT_API_KEYS``) or while no admin keys are configured."""
     if not settings.admin_keys:
         raise ForbiddenError(
             "admin routes (retrain, jobs, model reload) are turned off: this server has no admin keys",
@@ -86,12 +89,20 @@ def check_admin_key(settings: Settings, provided: str | None) -> None:
             field=API_KEY_HEADER,
             fix=f"send the header {API_KEY_HEADER}: <one of SLANT_ADMIN_KEYS>",
         )
-    if not _matches(provided, settings.admin_keys):
+    if _matches(provided, settings.admin_keys):
+        return
+    if _matches(provided, settings.api_keys):
+        # A key this server knows, without admin rights: authenticated, not allowed.
         raise ForbiddenError(
             f"the {API_KEY_HEADER} header does not hold an admin key",
             field=API_KEY_HEADER,
             fix="admin routes need one of SLANT_ADMIN_KEYS; ask whoever runs this server",
         )
+    raise UnauthorizedError(
+        f"the {API_KEY_HEADER} header does not hold a valid key",
+        field=API_KEY_HEADER,
+        fix=f"send the header {API_KEY_HEADER}: <one of SLANT_ADMIN_KEYS>",
+    )
 
 
 def get_state(request: Request) -> ServiceState:

@@ -13,6 +13,7 @@ from _retrain_fixtures import make_world, versioned_copy
 
 from training.gate import NEW_LABELS, promotion_gate
 from training.registry import ModelRegistry
+from training.store import LabelStore, new_label
 
 ADMIN = {"X-API-Key": "admin-key"}
 PASS = promotion_gate({NEW_LABELS: 40.0}, {NEW_LABELS: 50.0})
@@ -52,6 +53,16 @@ def test_admin_keys_are_checked_and_also_open_the_other_routes(serve, tiny_predi
         r = c.post("/v1/retrain", json={}, headers={"X-API-Key": "user-key"})
         assert r.status_code == 403
         assert r.json()["error"]["message"] == "the X-API-Key header does not hold an admin key"
+        for method, path in [("post", "/v1/retrain"), ("get", "/v1/jobs/abc"), ("post", "/v1/models/reload")]:
+            r = getattr(c, method)(path, headers={"X-API-Key": "wrong-key"})  # not a key of this server
+            assert r.status_code == 401, path
+            assert r.headers["WWW-Authenticate"] == 'ApiKey header="X-API-Key"'
+            assert r.json()["error"] == {
+                "code": "unauthorized",
+                "message": "the X-API-Key header does not hold a valid key",
+                "field": "X-API-Key",
+                "fix": "send the header X-API-Key: <one of SLANT_ADMIN_KEYS>",
+            }
         assert c.get("/v1/models", headers=ADMIN).status_code == 200
         r = c.get("/v1/jobs/nope", headers=ADMIN)
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
@@ -94,6 +105,7 @@ def test_one_job_at_a_time_and_its_status_moves_to_succeeded(serve, tiny_predict
         assert done["result"]["version"] == "r7" and done["finished_at"] is not None
         (options,) = seen
         assert (options.epochs, options.base_rows, options.promote) == (0.5, 100, True)
+        assert options.config is None and options.config_version is None
 
         # A finished job frees the slot; a failing one reports the error in the API's format.
         def failing(options: Any, progress: Any) -> dict[str, Any]:
@@ -102,7 +114,7 @@ def test_one_job_at_a_time_and_its_status_moves_to_succeeded(serve, tiny_predict
             raise ConfigError("config file x.yaml does not exist", fix="check the path")
 
         c.app.state.slant.retrain = failing
-        r = c.post("/v1/retrain", json={"config": "x.yaml"}, headers=ADMIN)
+        r = c.post("/v1/retrain", json={"config": "default-stage2"}, headers=ADMIN)
         assert r.status_code == 202
         failed = wait_job(c, r.json()["id"])
         assert failed["status"] == "failed" and failed["result"] is None
@@ -123,9 +135,10 @@ def test_a_real_tiny_retrain_through_the_api_is_promoted_and_served(
         model=str(tiny_model_dir),
         database_url=world.database,
         registry=str(world.registry),
+        retrain_configs=str(world.config.parent),
     )
     with serve(tiny_predictor, **settings) as c:
-        body = {"config": str(world.config), "tolerance": 100}
+        body = {"config": world.config.stem, "tolerance": 100}
         r = c.post("/v1/retrain", json=body, headers=ADMIN)
         assert r.status_code == 202, r.text
         job = wait_job(c, r.json()["id"])
@@ -275,3 +288,164 @@ def test_a_version_that_fails_to_load_leaves_the_old_model_serving(
             assert time.monotonic() < deadline, "the poll never picked up the promoted version"
             time.sleep(0.05)
         assert c.post("/v1/stance", json={"text": "The DNC met."}).json()["version"] == "0"
+
+
+def _refused(r, field: str, message: str) -> dict[str, Any]:
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert (err["code"], err["field"]) == ("invalid_input", field), err
+    assert message in err["message"], err
+    return err
+
+
+def test_retrain_reads_only_configs_named_from_the_config_folder_or_the_registry(
+    serve, tiny_predictor, tiny_model_dir, tmp_path
+):
+    import os
+
+    seen: list[Any] = []
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "small.yaml").write_text("name: small\n", encoding="utf-8")
+    os.mkfifo(configs / "fifo.yaml")  # listed, but the loader refuses it without blocking
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("password: SECRET-CONTENT: x\n", encoding="utf-8")
+    database = f"sqlite:///{tmp_path}/labels.db"
+    with ModelRegistry.open(database, tmp_path / "registry") as reg:
+        reg.current(tiny_model_dir)
+    with LabelStore.open(database) as store:  # a label, so that the real retrain gets to the config
+        store.add([new_label(text="Sanders spoke.", actor="Bernie Sanders", label="favor", annotator="t")])
+    settings = dict(
+        admin_keys=["admin-key"],
+        database_url=database,
+        registry=str(tmp_path / "registry"),
+        retrain_configs=str(configs),
+    )
+    with serve(tiny_predictor, **settings) as c:
+        c.app.state.slant.retrain = lambda options, progress: seen.append(options) or {"status": "candidate"}
+        for path in ["/dev/zero", str(secret), "../secret", "configs/small.yaml", "/etc/passwd", ""]:
+            r = c.post("/v1/retrain", json={"config": path}, headers=ADMIN)
+            err = _refused(r, "config", "config takes a name, not a path")
+            assert "SECRET" not in r.text and "root:" not in r.text
+            assert "'default-stage2'" in err["message"]
+        r = c.post("/v1/retrain", json={"config": "secret"}, headers=ADMIN)
+        err = _refused(
+            r, "config", "no retrain config named 'secret': the configs are fifo, small (the server's config"
+        )
+        assert str(configs) not in err["message"]
+        assert err["message"].endswith("and the registry versions are default")
+        assert c.app.state.slant.jobs.active() is None and not seen
+
+        for name, expected in [
+            ("small", {"config": str(configs / "small.yaml")}),
+            ("small.yaml", None),
+            ("default", {"config_version": "default"}),
+        ]:
+            r = c.post("/v1/retrain", json={"config": name}, headers=ADMIN)
+            assert r.status_code == 202, r.text
+            wait_job(c, r.json()["id"])
+            options = seen[-1]
+            got = {
+                k: v for k, v in [("config", options.config), ("config_version", options.config_version)] if v
+            }
+            assert got == (expected or {"config": str(configs / "small.yaml")})
+
+        # A FIFO in the folder fails the job at once (it never hangs in `running`).
+        c.app.state.slant.retrain = None
+        r = c.post("/v1/retrain", json={"config": "fifo"}, headers=ADMIN)
+        assert r.status_code == 202
+        job = wait_job(c, r.json()["id"], timeout=30)
+        assert job["status"] == "failed", job
+        assert "fifo.yaml is not a regular file (it is a FIFO)" in job["error"]["message"]
+
+
+def test_retrain_overrides_and_data_roots_cannot_name_paths_over_http(serve, tiny_predictor):
+    with serve(tiny_predictor, admin_keys=["admin-key"]) as c:
+        c.app.state.slant.retrain = lambda options, progress: {"status": "candidate"}
+        for item in [
+            "data_root=/etc",
+            "train=[{name: x, path: /dev/zero}]",
+            "base_model=/tmp/m",
+            "eval.0.path=/etc/shadow",
+            "aggregator.data=[]",
+            "output_dir=/tmp",
+            "training.epochs",
+        ]:
+            r = c.post("/v1/retrain", json={"overrides": [item]}, headers=ADMIN)
+            err = _refused(r, "overrides", f"override {item[:60]!r} is not allowed over HTTP")
+            assert "training.epochs, " in err["message"] and "aggregator.c" in err["message"]
+        r = c.post("/v1/retrain", json={"bias_data_root": "/"}, headers=ADMIN)
+        _refused(r, "bias_data_root", "bias_data_root cannot be set over HTTP")
+        for field, wrong in [("refit_aggregator", 0), ("promote", "false"), ("epochs", "1")]:
+            _refused(c.post("/v1/retrain", json={field: wrong}, headers=ADMIN), field, "valid")
+        r = c.post(
+            "/v1/retrain",
+            json={"overrides": ["training.epochs=1", "seed=3", "aggregator.c=0.5"], "bias_data_root": None},
+            headers=ADMIN,
+        )
+        assert r.status_code == 202, r.text
+        spec = c.get("/openapi.json").json()["components"]["schemas"]["RetrainRequest"]["properties"]
+        assert spec["config"]["anyOf"][0]["pattern"] == "^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+        assert spec["bias_data_root"]["type"] == "null"
+
+
+def test_start_up_falls_back_to_the_last_promoted_version_that_loads(serve, tiny_model_dir, tmp_path, caplog):
+    import logging
+
+    database, root = f"sqlite:///{tmp_path}/labels.db", tmp_path / "registry"
+    with ModelRegistry.open(database, root) as reg:
+        reg.current(tiny_model_dir)
+        good, good_path = reg.reserve()
+        versioned_copy(tiny_model_dir, good_path, "A")
+        reg.register(good, good_path, parent="default", gate=PASS)
+        reg.promote(good)
+        bad, bad_path = reg.reserve()
+        versioned_copy(tiny_model_dir, bad_path, "broken")
+        (bad_path / "model.safetensors").write_bytes(b"not safetensors")
+        reg.register(bad, bad_path, parent=good, gate=PASS)
+        reg.promote(bad)
+    settings = dict(
+        admin_keys=["admin-key"], database_url=database, registry=str(root), backend="torch", device="cpu"
+    )
+    with caplog.at_level(logging.WARNING), serve(None, **settings) as c:  # the lifespan loads the model
+        info = c.get("/v1/models").json()
+        assert (info["models"][0]["version"], info["models"][0]["registry_version"]) == ("A", "r1")
+        (notice,) = [n for n in info["notices"] if n["kind"] == "model_fallback"]
+        assert notice["message"].startswith(
+            "the promoted model version r2 does not load (SafetensorError: Error while deserializing"
+        )
+        assert "serving r1, the last version promoted before it that loads" in notice["message"]
+        assert notice["message"].endswith(
+            "Fix or roll back the registry (`slant models rollback`), then POST /v1/models/reload."
+        )
+        assert c.post("/v1/stance", json={"text": "The DNC met."}).json()["version"] == "A"
+        assert c.post("/v1/models/reload", headers=ADMIN).status_code == 500  # r2 still does not load
+
+        with ModelRegistry.open(database, root) as reg:
+            reg.rollback()  # r2 rolled back, r1 promoted: the notice goes
+        assert c.post("/v1/models/reload", headers=ADMIN).json()["changed"] is False
+        assert not [n for n in c.get("/v1/models").json()["notices"] if n["kind"] == "model_fallback"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(m.startswith(f"model version r2 from {bad_path} does not load: ") for m in warnings)
+    assert any(
+        "serving r1, the last version promoted before it that loads. Fix or roll back" in m for m in warnings
+    )
+
+
+def test_start_up_stops_with_the_rollback_hint_when_no_version_loads(tiny_model_dir, tmp_path):
+    from _api_fixtures import settings as make_settings
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.app.errors import ReloadFailedError
+
+    database, root = f"sqlite:///{tmp_path}/labels.db", tmp_path / "registry"
+    broken = versioned_copy(tiny_model_dir, tmp_path / "broken-default", "broken")
+    (broken / "model.safetensors").write_bytes(b"not safetensors")
+    with ModelRegistry.open(database, root) as reg:
+        reg.current(broken)
+    app = create_app(make_settings(database_url=database, registry=str(root), backend="torch"))
+    with pytest.raises(ReloadFailedError) as info, TestClient(app):
+        pass
+    assert str(info.value).startswith("no model version of the registry loads: default does not load (")
+    assert "`slant models rollback`" in info.value.fix

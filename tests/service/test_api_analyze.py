@@ -255,7 +255,12 @@ def limited(tiny_bias_predictor):
         ({"json": {"text": "x", "actors": ["DNC"] * 5}}, 413, "input_too_large"),
         ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 422, "invalid_input"),
         ({"content": b"\xff\xfe", "headers": {"content-type": "application/json"}}, 422, "invalid_input"),
-        ({"content": b'{"text": "x"}', "headers": {"content-type": "text/plain"}}, 422, "invalid_input"),
+        (
+            {"content": b'{"text": "x"}', "headers": {"content-type": "text/plain"}},
+            415,
+            "unsupported_media_type",
+        ),
+        ({"content": b'{"text": "x"}'}, 415, "unsupported_media_type"),
         ({"content": b'{"text": "' + b"x" * 3000 + b'"}'}, 413, "input_too_large"),
     ],
 )

@@ -27,7 +27,8 @@ def test_api_keys_guard_every_v1_route(serve, tiny_predictor):
         # The key is checked before the body: a caller without one learns nothing about the body rules.
         r = c.post("/v1/stance", content=b"{not json", headers={"content-type": "application/json"})
         assert r.status_code == 401
-        r = c.post("/v1/stance", content=b"{not json", headers={"X-API-Key": "k-alpha"})
+        headers = {"X-API-Key": "k-alpha", "content-type": "application/json"}
+        r = c.post("/v1/stance", content=b"{not json", headers=headers)
         assert r.status_code == 422
         # Health, readiness, metrics and docs stay open.
         for path in ["/healthz", "/readyz", "/metrics", "/docs", "/openapi.json"]:
@@ -87,6 +88,15 @@ def test_settings_from_environment(monkeypatch):
         2 * 1024 * 1024,
     )
     assert "k1" not in repr(s)
+
+
+def test_a_smaller_queue_alone_lowers_the_default_max_items(monkeypatch):
+    monkeypatch.setenv("SLANT_QUEUE_SIZE", "32")
+    assert (Settings().queue_size, Settings().max_items) == (32, 32)
+    assert Settings(queue_size=8).max_items == 8
+    assert Settings(queue_size=1000).max_items == 64
+    monkeypatch.setenv("SLANT_MAX_ITEMS", "16")
+    assert Settings().max_items == 16
 
 
 @pytest.mark.parametrize(

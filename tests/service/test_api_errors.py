@@ -118,12 +118,19 @@ def test_empty_strings(client, payload, field, message):
 
 def test_empty_body_and_wrong_content_type(client):
     _error(_post(client, b""), 422, "invalid_input", "body", "the request body is empty")
-    _error(
-        _post(client, b'{"text": "x"}', "text/plain"), 422, "invalid_input", "body", "expected a JSON body"
-    )
-    _error(_post(client, b"text=hello", "application/x-www-form-urlencoded"), 422, "invalid_input", "body")
-    # No Content-Type at all: read as JSON (curl --data-binary without -H).
-    assert _post(client, b'{"text": "The DNC met.", "actors": ["DNC"]}', None).status_code == 200
+    body = b'{"text": "The DNC met.", "actors": ["DNC"]}'
+    err = _error(_post(client, body, "text/plain"), 415, "unsupported_media_type", "Content-Type")
+    assert err == {
+        "code": "unsupported_media_type",
+        "message": "expected a JSON body (Content-Type: application/json), found Content-Type 'text/plain'",
+        "field": "Content-Type",
+        "fix": "send JSON with the header Content-Type: application/json",
+    }
+    _error(_post(client, b"text=hello", "application/x-www-form-urlencoded"), 415, "unsupported_media_type")
+    _error(_post(client, body, "multipart/form-data; boundary=x"), 415, "unsupported_media_type")
+    # No Content-Type at all is refused too: a web page can send it across sites without a preflight.
+    _error(_post(client, body, None), 415, "unsupported_media_type", message="found no Content-Type")
+    assert _post(client, body, "application/json; charset=utf-8").status_code == 200
 
 
 def test_ten_megabyte_body_is_413_by_content_length(client):
@@ -149,15 +156,21 @@ def test_streamed_body_over_the_limit_is_413(client):
     _error(r, 413, "input_too_large", "body", "request body is over 2,097,152 bytes")
 
 
-def test_streamed_body_is_not_read_past_the_limit(client):
-    # Straight through ASGI, to count what the server pulls from the client.
+@pytest.mark.parametrize("offered, pulled_at_most", [(100, 100), (10**9, 336)])
+def test_streamed_body_over_the_limit_is_drained_within_a_bound(client, offered, pulled_at_most):
+    # Straight through ASGI, to count what the server pulls from the client: the body is kept up to
+    # the limit, then the rest is read and thrown away (so the client gets to read the 413), up to
+    # 32 MiB (336 chunks of 100 kB) of an endless stream.
+    from service.app.middleware import DRAIN_BYTES
+
+    assert DRAIN_BYTES == 32 * 1024 * 1024
     pulled = 0
     sent: list[dict] = []
 
     async def receive():
         nonlocal pulled
         pulled += 1
-        return {"type": "http.request", "body": b"a" * 100_000, "more_body": pulled < 100}
+        return {"type": "http.request", "body": b"a" * 100_000, "more_body": pulled < offered}
 
     async def send(message):
         sent.append(message)
@@ -179,7 +192,8 @@ def test_streamed_body_is_not_read_past_the_limit(client):
     asyncio.run(client.app(scope, receive, send))
     assert sent[0]["status"] == 413
     assert json.loads(sent[1]["body"])["error"]["code"] == "input_too_large"
-    assert pulled == 21  # 2 MiB / 100 kB chunks, not the 10 MB on offer
+    assert pulled == pulled_at_most
+    assert (b"connection", b"close") in sent[0]["headers"]
 
 
 def test_ten_thousand_items_is_413(client):
@@ -240,7 +254,10 @@ def test_invalid_utf8_body(client):
     ],
 )
 def test_binary_body(client, body, content_type):
-    _error(_post(client, body, content_type), 422, "invalid_input", "body")
+    if content_type == "application/json":
+        _error(_post(client, body, content_type), 422, "invalid_input", "body")
+    else:
+        _error(_post(client, body, content_type), 415, "unsupported_media_type", "Content-Type")
 
 
 def test_binary_text_and_lone_surrogates(client):

@@ -107,9 +107,48 @@ JSON = st.recursive(
 def test_any_body_gets_an_answer_in_the_error_format_or_a_result(client, body, content_type, route):
     headers = {"content-type": content_type} if content_type else {}
     r = client.post(route, content=body, headers=headers)
-    assert r.status_code in (200, 413, 422), r.text
+    assert r.status_code in (200, 413, 415, 422), r.text
+    if content_type != "application/json":
+        assert r.status_code == 415, r.text
     payload = r.json()
     if r.status_code == 200:
         assert set(payload) == {"model", "version", "items"}
     else:
         assert set(payload["error"]) == {"code", "message", "field", "fix"}
+
+
+def test_the_schema_states_the_constraints_the_server_checks(client):
+    """Each rule the server enforces on a request field is in the OpenAPI document, so a client (or a
+    fuzzer) built from the schema neither sends what is refused nor expects what is not accepted."""
+    import re
+
+    spec = client.get("/openapi.json").json()
+    defs = spec["components"]["schemas"]
+    text_pattern = defs["StanceRequest"]["properties"]["text"]["pattern"]
+    # Blank is Python's whitespace (\x1c-\x1f, \x85 included); NUL characters are refused.
+    for blank in ["\x1e", " \x85\u3000", "a\x00b"]:
+        assert not re.search(text_pattern, blank)
+        r = client.post("/v1/stance", json={"text": blank})
+        assert r.status_code == 422, (blank, r.text)
+    assert re.search(text_pattern, "\x1eSanders spoke.\n")
+
+    # Integer ids: within ±(2^53 - 1), exactly what every JSON parser reads.
+    id_schema = defs["StanceItem"]["properties"]["id"]["anyOf"][1]
+    assert (id_schema["minimum"], id_schema["maximum"]) == (-(2**53 - 1), 2**53 - 1)
+    r = client.post("/v1/stance", json={"items": [{"id": 2**53 - 1, "text": "The DNC met."}]})
+    assert r.status_code == 200 and r.json()["items"][0]["id"] == 2**53 - 1
+    for big in (2**53, 2**63, -(2**63)):
+        r = client.post("/v1/stance", json={"items": [{"id": big, "text": "The DNC met."}]})
+        assert r.status_code == 422 and r.json()["error"]["field"] == "items[0].id", r.text
+
+    # Booleans are JSON booleans, not 0, 1 or "true".
+    for wrong in (1, 0, "true"):
+        r = client.post("/v1/stance", json={"text": "The DNC met.", "score_unmentioned": wrong})
+        assert r.status_code == 422 and r.json()["error"]["field"] == "score_unmentioned", r.text
+    retrain = defs["RetrainRequest"]["properties"]
+    assert retrain["refit_aggregator"]["type"] == "boolean"
+
+    # The label filters: an empty actor is refused, and the schema says so.
+    params = {p["name"]: p["schema"] for p in spec["paths"]["/v1/labels"]["get"]["parameters"]}
+    assert params["actor"]["minLength"] == 1 and params["label"]["minLength"] == 1
+    assert client.get("/v1/labels", params={"actor": ""}).status_code == 422

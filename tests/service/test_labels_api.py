@@ -126,6 +126,30 @@ def test_invalid_requests_store_nothing(serve, tiny_predictor, db, body, status,
         assert c.get("/v1/labels").json()["total"] == 0
 
 
+def test_a_cross_site_label_write_without_a_json_content_type_stores_nothing(serve, tiny_predictor, db):
+    import json
+
+    body = json.dumps(ONE).encode()
+    # What a web page on another site can send without a CORS preflight (a "simple request").
+    simple = [
+        None,
+        "text/plain",
+        "text/plain;charset=UTF-8",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=----x",
+    ]
+    with serve(tiny_predictor, database_url=db) as c:
+        for content_type in simple:
+            headers = {"content-type": content_type} if content_type else {}
+            r = c.post("/v1/labels", content=body, headers=headers | {"Origin": "https://evil.example"})
+            err = _error(r, 415)
+            assert err["code"] == "unsupported_media_type" and err["field"] == "Content-Type"
+            assert err["fix"] == "send JSON with the header Content-Type: application/json"
+        assert c.get("/v1/labels").json()["total"] == 0
+        r = c.post("/v1/labels", content=body, headers={"content-type": "application/json"})
+        assert _statuses(r) == ["stored"]
+
+
 def test_bias_labels_have_a_task_and_no_actor(serve, tiny_predictor, db):
     article = "Senate passes the budget after a late-night vote."
     with serve(tiny_predictor, database_url=db) as c:

@@ -117,3 +117,24 @@ def test_retrain_without_labels_or_a_config_says_what_to_do(tmp_path, tiny_model
     assert "records no training config" in result.output
     assert "--config training/configs/default-stage2.yaml" in result.output
     assert not list(world.registry.iterdir())  # the reserved version directory was removed
+
+
+def test_retrain_refuses_a_config_that_is_not_a_small_regular_file(tmp_path, tiny_model_dir, monkeypatch):
+    import os
+
+    monkeypatch.setenv("SLANT_MODEL", str(tiny_model_dir))
+    world = make_world(tmp_path / "world", tiny_model_dir, labels=4)
+    where = ["--database", world.database, "--registry", str(world.registry)]
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    big = tmp_path / "big.yaml"
+    big.write_text(world.config.read_text() + "#" * 300_000 + "\n")
+    for config, message in [
+        ("/dev/zero", "config /dev/zero is not a regular file (it is a character device)"),
+        (str(fifo), f"config {fifo} is not a regular file (it is a FIFO)"),
+        (str(big), f"config file {big} is larger than the limit of 262,144 bytes"),
+    ]:
+        result = CliRunner().invoke(app, ["retrain", "--config", config, *where])
+        assert result.exit_code == 2, result.output
+        assert f"error: {message}" in result.output
+    assert not list(world.registry.iterdir())

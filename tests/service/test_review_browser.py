@@ -7,17 +7,11 @@ browser is downloaded); skips and says why without either.
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from _api_fixtures import settings
+from _api_fixtures import settings, uvicorn_server
 
 from service.app import create_app
 from training.store import LabelStore, new_label
@@ -36,36 +30,6 @@ SEEDED = [
     ("The DNC said it will stay neutral in the primary.", "DNC", "neutral"),
     ("Bernie Sanders drew a huge crowd in Iowa on Saturday.", "Bernie Sanders", "favor"),
 ]
-
-
-@contextmanager
-def uvicorn_server(app: Any) -> Iterator[str]:
-    """Serve ``app`` on a free loopback port in a background thread; yields the base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if thread.is_alive() and server.started:
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise AssertionError("the server did not become ready")
-            time.sleep(0.05)
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(20)
-        sock.close()
 
 
 def test_review_page_in_a_browser(tiny_predictor, article, tmp_path):

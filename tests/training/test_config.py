@@ -69,3 +69,30 @@ def test_bad_override_and_missing_file(tmp_path):
 def test_every_committed_config_validates(path):
     cfg = load_config(path)
     assert cfg.eval and cfg.aggregator.data, "committed recipes report dev numbers and fit the aggregator"
+
+
+def test_a_config_must_be_a_small_regular_file(tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
+    with pytest.raises(ConfigError, match=r"fifo.yaml is not a regular file \(it is a FIFO\)"):
+        load_config(fifo)
+    with pytest.raises(ConfigError, match=r"/dev/zero is not a regular file \(it is a character device\)"):
+        load_config("/dev/zero")
+    with pytest.raises(ConfigError, match="is not a regular file \\(it is a directory\\)"):
+        load_config(tmp_path)
+    big = write(tmp_path, BASE + "#" * 300_000 + "\n", "big.yaml")
+    with pytest.raises(ConfigError, match="big.yaml is larger than the limit of 262,144 bytes"):
+        load_config(big)
+
+
+def test_config_errors_do_not_quote_the_file(tmp_path):
+    secret = "name: t\nroot: SECRET-CONTENT: x\n"
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, secret))
+    assert "SECRET" not in str(info.value) and "is not valid YAML: " in str(info.value)
+    assert "at line 2, column" in str(info.value)
+    (tmp_path / "bin.yaml").write_bytes(b"SECRET \xff\xfe")
+    with pytest.raises(ConfigError, match=r"bin.yaml is not UTF-8 text \(bad byte at byte 7\)"):
+        load_config(tmp_path / "bin.yaml")

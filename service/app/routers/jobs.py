@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response
 
+from model.errors import InvalidInputError
 from model.predictor import default_model_path
+from training.registry import ModelRegistry
 
 from ..admin_schemas import JobOut, RetrainRequest
 from ..label_store import StoreHolder
@@ -17,7 +21,7 @@ from ..state import ServiceState, StateDep
 from .labels import HolderDep
 from .responses import errors
 
-router = APIRouter(route_class=AdminRoute, strict_content_type=False, tags=["admin"])
+router = APIRouter(route_class=AdminRoute, tags=["admin"])
 _RELOAD_TIMEOUT_S = 900  # loading a large model (and exporting it to ONNX) takes minutes at most
 
 
@@ -26,7 +30,7 @@ _RELOAD_TIMEOUT_S = 900  # loading a large model (and exporting it to ONNX) take
     response_model=JobOut,
     status_code=202,
     summary="Retrain on the stored labels (background job)",
-    responses=errors(401, 403, 409, 422),
+    responses=errors(401, 403, 408, 409, 413, 415, 422),
 )
 async def start_retrain(
     state: StateDep,
@@ -46,7 +50,7 @@ async def start_retrain(
     `slant retrain` on another machine for large jobs.
     """
     request = body or RetrainRequest()
-    options = _options(request, state)
+    options = _options(request, state, await asyncio.to_thread(_config_source, request.config, state, holder))
     loop = asyncio.get_running_loop()
     retrain = state.retrain or _real_retrain
 
@@ -71,13 +75,53 @@ async def get_job(job_id: str, state: StateDep) -> JobOut:
     return JobOut.of(state.jobs.get(job_id))
 
 
-def _options(request: RetrainRequest, state: ServiceState) -> Any:
+def _options(request: RetrainRequest, state: ServiceState, source: dict[str, str]) -> Any:
     from training.retrain import RetrainOptions
 
-    fields = request.model_dump(exclude={"reload"})
+    fields = request.model_dump(exclude={"reload", "config"})
     s = state.settings
     return RetrainOptions(
-        **fields, database=s.database_url, registry=s.registry, default_model=s.model or default_model_path()
+        **fields,
+        **source,
+        database=s.database_url,
+        registry=s.registry,
+        default_model=s.model or default_model_path(),
+    )
+
+
+def _config_folder(state: ServiceState) -> Path:
+    """Where the configs that a retrain request may name are: ``SLANT_RETRAIN_CONFIGS``, else the
+    project's ``training/configs``."""
+    import training
+
+    folder = state.settings.retrain_configs
+    return Path(folder) if folder else Path(training.__file__).resolve().parent / "configs"
+
+
+def _config_source(name: str | None, state: ServiceState, holder: StoreHolder) -> dict[str, str]:
+    """The retrain option a config name stands for: ``{"config": <file of the config folder>}`` or
+    ``{"config_version": <registry version>}``; InvalidInputError naming the choices otherwise."""
+    if name is None:
+        return {}
+    from training.config import CONFIG_SUFFIXES
+
+    folder = _config_folder(state)
+    # Names are matched against the folder's listing, so no request can reach outside it.
+    configs = {}
+    with contextlib.suppress(OSError):
+        configs = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix in CONFIG_SUFFIXES}
+    found = configs.get(name) or next((p for p in configs.values() if p.name == name), None)
+    if found is not None:
+        return {"config": str(found)}
+    registry = ModelRegistry(holder.get().engine, state.settings.registry)
+    versions = [v.version for v in registry.versions()]
+    if name in versions:
+        return {"config_version": name}
+    raise InvalidInputError(
+        f"no retrain config named {name!r}: the configs are {', '.join(sorted(configs)) or 'none'} "
+        f"(the server's config folder) and the registry versions are {', '.join(versions) or 'none'}",
+        field="config",
+        fix="name one of them, or leave config out to use the config recorded in the current model",
     )
 
 

@@ -23,12 +23,12 @@ from ..label_schemas import (
 )
 from ..label_store import StoreHolder, store_holder
 from ..routing import GuardedRoute
-from ..schemas import ErrorResponse
+from ..schemas import NAME_PATTERN, ErrorResponse
 from ..settings import Settings
 from ..state import StateDep
 from .responses import errors
 
-router = APIRouter(route_class=GuardedRoute, strict_content_type=False, tags=["labels"])
+router = APIRouter(route_class=GuardedRoute, tags=["labels"])
 
 _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {
@@ -38,13 +38,15 @@ _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     }
 }
 HolderDep = Annotated[StoreHolder, Depends(store_holder)]
+# What the schema says of an actor filter; the label store's own check says what is wrong with one.
+_NAME: dict[str, Any] = {"minLength": 1, "maxLength": 200, "pattern": NAME_PATTERN}
 
 
 @router.post(
     "/labels",
     response_model=LabelsWritten,
     summary="Store labels (stance, leaning, hyperpartisan, loaded language)",
-    responses={**errors(401, 413, 422), **_UNAVAILABLE},
+    responses={**errors(401, 408, 413, 415, 422), **_UNAVAILABLE},
 )
 async def add_labels(
     body: Annotated[LabelRequest, Body(openapi_examples=LABEL_EXAMPLES)], state: StateDep, holder: HolderDep
@@ -130,10 +132,16 @@ def _validated(body: LabelRequest, settings: Settings) -> list[LabelIn]:
 async def list_labels(
     holder: HolderDep,
     task: Annotated[Task | None, Query(description="Only this task's labels.")] = None,
-    actor: Annotated[str | None, Query(description="Only this actor (aliases resolve).")] = None,
+    actor: Annotated[
+        str | None, Query(description="Only this actor (aliases resolve).", json_schema_extra=_NAME)
+    ] = None,
     source: Annotated[Literal["correction", "import"] | None, Query(description="Only this source.")] = None,
     label: Annotated[
-        str | None, Query(description="Only this label (of `task`, or of the first task that has it).")
+        str | None,
+        Query(
+            description="Only this label (of `task`, or of the first task that has it).",
+            json_schema_extra={"minLength": 1},
+        ),
     ] = None,
     annotator: Annotated[str | None, Query(max_length=200, description="Only this annotator.")] = None,
     batch_id: Annotated[str | None, Query(max_length=32, description="Only this write or import.")] = None,

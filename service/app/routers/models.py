@@ -57,7 +57,18 @@ async def models(state: ReadyDep) -> ModelsResponse:
         Notice(kind="head_skipped", about="bias head", licence="", message=why, source=None)
         for why in getattr(p, "skipped_heads", [])
     ]
-    return ModelsResponse(models=[info], limits=limits, notices=licence_notices(info.heads, s) + skipped)
+    notices = licence_notices(info.heads, s) + skipped
+    if state.model_notice:
+        fallback = Notice(
+            kind="model_fallback",
+            about="model registry",
+            licence="",
+            message=f"{state.model_notice}. Fix or roll back the registry (`slant models rollback`), "
+            "then POST /v1/models/reload.",
+            source=None,
+        )
+        notices.insert(0, fallback)
+    return ModelsResponse(models=[info], limits=limits, notices=notices)
 
 
 def licence_notices(heads: list[HeadInfo], settings: Settings) -> list[Notice]:

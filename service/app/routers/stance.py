@@ -30,14 +30,14 @@ from ..settings import Settings
 from ..state import ReadyDep, ServiceState
 from .responses import errors
 
-router = APIRouter(route_class=GuardedRoute, strict_content_type=False, tags=["stance"])
+router = APIRouter(route_class=GuardedRoute, tags=["stance"])
 
 
 @router.post(
     "/stance",
     response_model=StanceResponse,
     summary="Stance of texts toward named actors",
-    responses=errors(401, 413, 422, 429, 503),
+    responses=errors(401, 408, 413, 415, 422, 429, 503),
 )
 async def stance(
     body: Annotated[StanceRequest, Body(openapi_examples=STANCE_EXAMPLES)],
@@ -70,7 +70,7 @@ async def stance(
     "/analyze",
     response_model=AnalyzeResponse,
     summary="Stance toward actors and the text's bias (leaning, hyperpartisan, loaded language)",
-    responses=errors(401, 413, 422, 429, 503),
+    responses=errors(401, 408, 413, 415, 422, 429, 503),
 )
 async def analyze(
     body: Annotated[StanceRequest, Body(openapi_examples=STANCE_EXAMPLES)],
