@@ -233,6 +233,7 @@ def load_classifier(name_or_path: str | Path, *, dtype: Any = None) -> tuple[Any
     else:
         meta.labels = _check_labels(meta.labels, where=str(path / META_FILE))
     _check_window_format(meta, tokenizer, str(name_or_path))
+    _check_calibration(meta, str(name_or_path))
     if model.config.num_labels != len(meta.labels):
         raise ModelLoadError(
             f"model head has {model.config.num_labels} outputs but {len(meta.labels)} labels are declared",
@@ -240,6 +241,19 @@ def load_classifier(name_or_path: str | Path, *, dtype: Any = None) -> tuple[Any
         )
     model.eval()
     return model, tokenizer, meta
+
+
+def _check_calibration(meta: ModelMeta, where: str) -> None:
+    import math
+
+    if meta.calibration is None:
+        return
+    t = meta.calibration.get("temperature") if isinstance(meta.calibration, dict) else None
+    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t <= 0:
+        raise ModelLoadError(
+            f"{where} has calibration temperature {t!r}; it must be a positive number",
+            fix="re-fit it with `slant train --finalize-only`, or remove 'calibration' from slant.json",
+        )
 
 
 def _check_window_format(meta: ModelMeta, tokenizer: Any, where: str) -> None:

@@ -72,14 +72,12 @@ def mark(text: str, spans: Sequence[tuple[int, int]], markers: tuple[str, str] =
 
 
 def unmark(text: str, markers: tuple[str, str] = MARKERS) -> str:
-    """A format-2 window without its markers (``mark`` puts them back where the actor is named).
+    """A format-2 window without its markers; ``mark`` and ``compact`` give the same window back.
 
     >>> unmark("[TGT] Sanders [/TGT] won.")
     'Sanders won.'
     """
-    return (
-        compact(text.replace(markers[0], " ").replace(markers[1], " ")).replace(" .", ".").replace(" ,", ",")
-    )
+    return compact(text.replace(f"{markers[0]} ", "").replace(f" {markers[1]}", ""))
 
 
 def compact(text: str) -> str:
@@ -204,7 +202,10 @@ class WindowBuilder:
         """Windows for one text; ``cleaned`` is ``clean(text)`` and ``doc`` its spaCy analysis."""
         sents = sentences(doc)
         mentions = [find_mentions(cleaned, a) for a in actors]
-        plan = Plan(text, actors, mentions, sents, short=self.fits(compact(cleaned)))
+        short = self.fits(compact(cleaned))
+        if short and self.fmt == MARKED:  # each marked mention adds two tokens
+            short = all(self.fits(self.whole(cleaned, ms)) for ms in mentions if ms)
+        plan = Plan(text, actors, mentions, sents, short=short)
         for ai, ms in enumerate(mentions):
             if plan.short:
                 if ms or score_unmentioned:

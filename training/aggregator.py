@@ -16,6 +16,8 @@ import numpy as np
 from model import StancePredictor
 from model.aggregate import FEATURES, LogisticAggregator, window_features
 
+from .evaluate import actor_of
+
 log = logging.getLogger(__name__)
 
 
@@ -23,7 +25,7 @@ def article_features(predictor: StancePredictor, rows: list[dict[str, Any]]) -> 
     """Window features of every row that is long enough to be scored as an article."""
     feats, gold = [], []
     for r in rows:
-        probs, short = predictor.window_probabilities(r["text"], r["target"])
+        probs, short = predictor.window_probabilities(r["text"], actor_of(r))
         if short or len(probs) == 0:
             continue
         feats.append(window_features(probs, predictor.labels))

@@ -15,8 +15,6 @@ import numpy as np
 
 from model import StancePredictor
 
-from .evaluate import predict_rows
-
 GRID = np.exp(np.linspace(np.log(0.5), np.log(8.0), 121))
 
 
@@ -28,24 +26,30 @@ def _nll(logp: np.ndarray, gold: np.ndarray, t: float) -> float:
 
 
 def fit_temperature(predictor: StancePredictor, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Fit T on labelled rows read the way ``predict`` reads them; returns the ``calibration`` record."""
+    """Fit T on labelled rows, read through the predictor's own windows; returns the ``calibration`` record.
+
+    T is fitted on the unrounded probabilities of every window at T = 1 (each window carries its
+    row's label), not on the rounded, aggregated probabilities that ``predict`` reports.
+    """
     if not rows:
         raise ValueError("no calibration rows")
+    pairs = predictor.windows.examples(rows)
     before = predictor.temperature
     predictor.temperature = 1.0
     try:
-        probs, _ = predict_rows(predictor, rows)
+        probs = predictor.score_pairs([p["target"] for p in pairs], [p["text"] for p in pairs])
     finally:
         predictor.temperature = before
     # log-probabilities are the logits up to a per-row constant, which softmax ignores.
-    logp = np.log(np.clip(probs, 1e-12, 1.0))
+    logp = np.log(np.clip(probs, 1e-300, 1.0))
     idx = {label: i for i, label in enumerate(predictor.labels)}
-    gold = np.array([idx[r["label"]] for r in rows])
+    gold = np.array([idx[p["label"]] for p in pairs])
     losses = [_nll(logp, gold, float(t)) for t in GRID]
     best = float(GRID[int(np.argmin(losses))])
     return {
         "temperature": round(best, 4),
         "rows": len(rows),
+        "windows": len(pairs),
         "nll_before": round(_nll(logp, gold, 1.0), 4),
         "nll_after": round(min(losses), 4),
     }

@@ -45,6 +45,9 @@ class DatasetSpec(_Strict):
     text_field: str = "text"
     target_field: str = "target"
     label_field: str = "label"
+    alias_field: str | None = Field(
+        None, description="a field naming the target as this text does (NewsMTSC's mention), added to aliases"
+    )
     max_rows: int | None = Field(None, gt=0)
     holdout: GroupHoldout | None = None
     strip: list[str] = Field(default_factory=list, description="regexes removed from the text")

@@ -83,6 +83,15 @@ def _in_holdout(key: str, fraction: float) -> bool:
     return int(digest[:8], 16) / 0xFFFFFFFF < fraction
 
 
+_PRONOUNS = {"he", "she", "him", "her", "his", "hers", "they", "them", "their", "it", "its", "i", "we", "you"}
+
+
+def _names_the_target(mention: str, target: str) -> bool:
+    """A mention worth marking: a name ("Trump", "President Obama"), not a pronoun or the name itself."""
+    m = mention.strip()
+    return bool(m) and m.lower() not in _PRONOUNS and any(c.isupper() for c in m) and m != target.strip()
+
+
 def load_rows(spec: DatasetSpec, root: str = "../shared/data") -> list[dict[str, Any]]:
     """Load, filter, normalise and (deterministically) subsample one dataset spec."""
     source = _iter_hf(spec) if spec.hf else _iter_file(spec_path(spec, root))
@@ -114,6 +123,9 @@ def load_rows(spec: DatasetSpec, root: str = "../shared/data") -> list[dict[str,
         aliases = row.get("aliases")
         if isinstance(aliases, list) and aliases and all(isinstance(a, str) and a.strip() for a in aliases):
             out["aliases"] = [a.strip() for a in aliases]  # other names of the target in this text
+        mention = row.get(spec.alias_field) if spec.alias_field else None
+        if isinstance(mention, str) and _names_the_target(mention, out["target"]):
+            out["aliases"] = [*out.get("aliases", []), mention.strip()]
         if isinstance(row.get("kind"), str):
             out["kind"] = row["kind"]  # contrast sets: which kind of tone/stance disagreement
         if out["text"] and out["target"]:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from model import StancePredictor
+from model.errors import ConfigError
 from model.text import analyse_many, clean
 from model.windows import unmark
 
@@ -59,18 +60,18 @@ def mention_windows(
     Rows are ``{"target", "aliases", "text"}``: the window text without markers and the actor's
     names, so that training re-marks them with the same function that serves.
     """
-    from model.text import _nlp
+    from model.text import SENTENCE_SPLITTER, _nlp
 
     out: list[dict[str, Any]] = []
-    for s in range(0, len(texts), batch * max(1, n_process)):
-        part = texts[s : s + batch * max(1, n_process)]
-        cleaned = [clean(t) for t in part]
-        if n_process > 1:
-            nlp = _nlp()
-            nlp.max_length = max([nlp.max_length, *(len(t) + 1 for t in cleaned)])
-            docs = list(nlp.pipe(cleaned, batch_size=batch, n_process=n_process))
-        else:
-            docs = analyse_many(cleaned, entities=True)
+    cleaned_all = [clean(t) for t in texts]
+    if n_process > 1:
+        # One multi-process pass with serving's own pipeline (same sentence splitter).
+        nlp = _nlp(SENTENCE_SPLITTER)
+        nlp.max_length = max([nlp.max_length, *(len(t) + 1 for t in cleaned_all)])
+        docs_all = list(nlp.pipe(cleaned_all, batch_size=batch, n_process=n_process))
+    for s in range(0, len(texts), batch):
+        part, cleaned = texts[s : s + batch], cleaned_all[s : s + batch]
+        docs = docs_all[s : s + batch] if n_process > 1 else analyse_many(cleaned, entities=True)
         for text, c, doc in zip(part, cleaned, docs, strict=True):
             plan = predictor._plan(text, None, actors_per_text, False, c, doc)
             for w in plan.windows:
@@ -82,6 +83,11 @@ def mention_windows(
 def soft_labels(teacher: StancePredictor, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each window row with the teacher's probabilities (``soft``) and their argmax (``label``)."""
     builder_rows = teacher.windows.examples([{**r, "label": "neutral"} for r in rows])
+    if len(builder_rows) != len(rows):
+        raise ConfigError(
+            f"{len(rows)} windows re-read as {len(builder_rows)}: the teacher reads some windows as articles",
+            fix="use a teacher with window format 2 and a max_length of at least the student's",
+        )
     probs = teacher.score_pairs([r["target"] for r in builder_rows], [r["text"] for r in builder_rows])
     order = teacher.labels
     out = []
@@ -92,6 +98,26 @@ def soft_labels(teacher: StancePredictor, rows: list[dict[str, Any]]) -> list[di
         vec = [round(soft[label], 5) for label in STANCE_LABELS]
         out.append({**r, "soft": vec, "label": STANCE_LABELS[vec.index(max(vec))], "dataset": "distill"})
     return out
+
+
+def _preflight(teacher: TrainConfig, student: TrainConfig, *, need_articles: bool) -> None:
+    """Fail in seconds, not after the teacher's hours: every base model and the articles exist."""
+    from model.loading import resolve_pretrained
+
+    for role, cfg in (("teacher", teacher), ("student", student)):
+        base = resolve_pretrained(cfg.base_model)
+        local = base.startswith((".", "/", "~")) or base.startswith("runs/") or base.startswith("models/")
+        if local and not Path(base).is_dir():
+            raise ConfigError(
+                f"the {role}'s base model {cfg.base_model!r} does not exist",
+                fix="train it first (`make train-default` writes runs/stage2) or pass "
+                f"--set base_model=models/default for the {role}",
+            )
+    if teacher.window_format != 2:
+        raise ConfigError("the teacher must use window format 2", fix="set window_format: 2 in its config")
+    articles = data_root(student.data_root) / ARTICLES
+    if need_articles and not articles.exists():
+        raise ConfigError(f"no articles at {articles}", fix="set SLANT_DATA_ROOT to the shared data folder")
 
 
 def _write(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -118,6 +144,7 @@ def distill(
     from .pipeline import finalize, run_training
     from .train import build_training_rows, fine_tune
 
+    _preflight(teacher_config, student_config, need_articles=texts is None)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     teacher_dir = out / "teacher"

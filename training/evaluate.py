@@ -38,7 +38,7 @@ def predict_rows(
     for s in range(0, len(rows), chunk):
         part = rows[s : s + chunk]
         results = predictor.predict(
-            [r["text"] for r in part], per_text_actors=[[_actor(r)] for r in part], score_unmentioned=True
+            [r["text"] for r in part], per_text_actors=[[actor_of(r)] for r in part], score_unmentioned=True
         )
         for k, res in enumerate(results):
             stance = res[0]
@@ -48,7 +48,7 @@ def predict_rows(
     return probs, unmentioned
 
 
-def _actor(row: dict[str, Any]) -> Any:
+def actor_of(row: dict[str, Any]) -> Any:
     """The row's target, with the other names the text calls it by when the row lists them."""
     return {"name": row["target"], "aliases": row["aliases"]} if row.get("aliases") else row["target"]
 

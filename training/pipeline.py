@@ -17,7 +17,7 @@ from .aggregator import fit_aggregator
 from .calibration import fit_temperature
 from .config import TrainConfig
 from .data import load_rows, spec_hash
-from .evaluate import evaluate_rows
+from .evaluate import actor_of, evaluate_rows
 from .metrics import stance_metrics
 from .train import fine_tune
 
@@ -42,6 +42,7 @@ def finalize(model_dir: str | Path, config: TrainConfig) -> Path:
     # The model card reports the weights as trained (torch); the serving backends' cost is measured apart.
     predictor = StancePredictor.load(model_dir, max_windows=config.aggregator.max_windows, backend="torch")
     predictor.temperature = 1.0
+    predictor.aggregator = Aggregator()  # a re-run must not read the aggregator it is about to replace
     if config.calibration:
         # The temperature first: the aggregator is then fitted on calibrated window probabilities.
         rows = [r for spec in config.calibration for r in load_rows(spec, config.data_root)]
@@ -91,7 +92,7 @@ def article_ablations(predictor: StancePredictor, rows: list[dict[str, Any]]) ->
     gold = [r["label"] for r in rows]
     first = predictor.score_pairs([r["target"] for r in rows], [" ".join(r["text"].split()) for r in rows])
     # Rows short enough for one window are scored whole by every method, as predict() does.
-    windows = [predictor.window_probabilities(r["text"], r["target"]) for r in rows]
+    windows = [predictor.window_probabilities(r["text"], actor_of(r)) for r in rows]
 
     def combine(agg: Aggregator) -> np.ndarray:
         return np.array([w[0] if short else agg(w, predictor.labels) for w, short in windows])

@@ -382,7 +382,14 @@ def _fine_tune_stance(
         f"x{repeat} ({share:.0%}); {len(held_back)} labels held back"
     )
     t0 = time.perf_counter()
-    fine_tune(config, output_dir=path, rows=rows, data_hashes=hashes, callbacks=[_progress_callback(say)])
+    fine_tune(
+        config,
+        output_dir=path,
+        rows=rows,
+        data_hashes=hashes,
+        callbacks=[_progress_callback(say)],
+        window_length=serve_length,
+    )
     train_s = time.perf_counter() - t0
 
     meta = read_meta(path)
@@ -657,7 +664,10 @@ def _config(
     """The training config of this retrain, and the current model's metadata (None for a hub model)."""
     parent_meta = _meta(current)
     if options.config:
-        raw = load_config(options.config, options.overrides).model_dump(mode="json")
+        given = load_config(options.config, options.overrides)
+        raw = given.model_dump(mode="json")
+        if "window_format" not in given.model_fields_set:
+            raw.pop("window_format")  # not in the file: inherit the parent's (below)
     else:
         # The config recorded in a model: the current one, or the registry version named.
         source = registry.get(options.config_version) if options.config_version else current

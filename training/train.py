@@ -32,6 +32,9 @@ def _soft_target_trainer() -> type:
     class SoftTargetTrainer(Trainer):
         """Cross-entropy against a probability distribution per row (a teacher's, or one-hot)."""
 
+        # The loss is computed here, per batch: the Trainer must scale it for gradient accumulation.
+        model_accepts_loss_kwargs = False
+
         def compute_loss(  # type: ignore[override]
             self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, **_: Any
         ) -> Any:
@@ -64,6 +67,7 @@ def fine_tune(
     rows: list[dict[str, Any]] | None = None,
     data_hashes: dict[str, str] | None = None,
     callbacks: list[Any] | None = None,
+    window_length: int | None = None,
 ) -> Path:
     """Fine-tune ``config.base_model`` on ``config.train`` and write a model directory.
 
@@ -71,6 +75,8 @@ def fine_tune(
     :func:`training.pipeline.finalize`; ``slant train`` runs both steps. ``rows`` (with their
     ``data_hashes``) replaces the rows of ``config.train``: ``slant retrain`` mixes in labels.
     ``callbacks`` are Hugging Face ``TrainerCallback`` objects (progress reports).
+    ``window_length`` is the serving length windows are built for, when training examples are cut
+    shorter (``slant retrain --max-length``); default ``config.max_length``.
     """
     import torch
     from datasets import Dataset
@@ -107,7 +113,7 @@ def fine_tune(
         log.info("added the [TGT] marker tokens to the tokenizer (%d tokens)", len(tokenizer))
     # The predictor's own window builder: short rows are one window, articles one per mention.
     builder = WindowBuilder(
-        token_fits(tokenizer, config.max_length),
+        token_fits(tokenizer, window_length or config.max_length),
         max_windows=config.aggregator.max_windows,
         fmt=config.window_format,
     )

@@ -131,3 +131,13 @@ def test_temperature_softens_without_changing_labels(tmp_path: Path) -> None:
     assert np.all(after.max(1) < before.max(1))
     expected = np.exp(np.log(before) / 4.0)
     np.testing.assert_allclose(after, expected / expected.sum(1, keepdims=True), atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [0, -1.5, "hot", float("nan")])
+def test_a_bad_temperature_is_refused_at_load(tmp_path: Path, bad: object) -> None:
+    d = build_tiny_model_dir(tmp_path / "m")
+    meta = json.loads((d / "slant.json").read_text())
+    meta["calibration"] = {"temperature": bad}
+    (d / "slant.json").write_text(json.dumps(meta).replace("NaN", "NaN"))
+    with pytest.raises(ModelLoadError, match="calibration temperature .* must be a positive number"):
+        StancePredictor.load(d, device="cpu", backend="torch")

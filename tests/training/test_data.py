@@ -142,3 +142,16 @@ def test_own_training_and_dev_sets_share_no_text():
         "news_windows/news_windows.jsonl", split="train"
     )
     assert dev and train and not dev & train
+
+
+def test_alias_field_adds_the_mention_but_never_a_pronoun(tmp_path):
+    write_jsonl(
+        tmp_path / "m.jsonl",
+        [
+            {"text": "President Obama spoke.", "target": "Obama", "canon": "Barack Obama", "label": "neutral"},
+            {"text": "He spoke.", "target": "he", "canon": "Barack Obama", "label": "neutral"},
+        ],
+    )
+    spec = DatasetSpec(name="m", path="m.jsonl", target_field="canon", alias_field="target")
+    rows = load_rows(spec, str(tmp_path))
+    assert rows[0]["aliases"] == ["Obama"] and "aliases" not in rows[1]
