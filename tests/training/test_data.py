@@ -148,7 +148,12 @@ def test_alias_field_adds_the_mention_but_never_a_pronoun(tmp_path):
     write_jsonl(
         tmp_path / "m.jsonl",
         [
-            {"text": "President Obama spoke.", "target": "Obama", "canon": "Barack Obama", "label": "neutral"},
+            {
+                "text": "President Obama spoke.",
+                "target": "Obama",
+                "canon": "Barack Obama",
+                "label": "neutral",
+            },
             {"text": "He spoke.", "target": "he", "canon": "Barack Obama", "label": "neutral"},
         ],
     )
