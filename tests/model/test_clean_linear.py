@@ -1,0 +1,180 @@
+"""``clean`` is linear in the text's length and masks exactly what the regular expressions it replaced masked.
+
+The reference below is the regex version ``clean`` had until it froze the process on 15,000
+newlines (36 s); on short texts it is quick, so hypothesis compares the two on adversarial
+fragments: runs of newlines and spaces, punctuation, furniture lines, comment headings,
+nested and unclosed tags.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from model.text import MAX_TEXT_CHARS, clean
+
+_REF_BLOCKS = re.compile(r"<(script|style|noscript|iframe|svg)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
+_REF_TAGS = re.compile(r"</?[a-zA-Z][^<>]{0,500}>")
+_REF_ENTITY = re.compile(r"&(?:nbsp|amp|quot|apos|lt|gt|#\d{1,5}|#x[0-9a-f]{1,4});", re.I)
+_REF_BOILER_LINE = re.compile(
+    r"^\s*(?:advertisement|sponsored(?: links?| content)?|share (?:this|on \w+)|click here.*|read more.*"
+    r"|subscribe.*|sign up for.*|follow us.*|related(?: articles| stories| posts)?:?|tags?:.*"
+    r"|(?:all rights reserved|copyright|©).*|we use cookies.*|accept cookies.*|skip to (?:main )?content"
+    r"|print|email|facebook|twitter|whatsapp|pinterest|linkedin|reddit|share|tweet|menu|search|home"
+    r"|loading\.*|image:? .{0,80}|photo:? .{0,80}"
+    r"|\(?(?:ap|reuters|getty images?)\)?(?: photo.*)?)[\s:.!|»›>-]*$",
+    re.I | re.M,
+)
+_REF_COMMENTS = re.compile(
+    r"^\s*(?:leave a (?:reply|comment)|\d+\s+comments?|comments?(?: \(\d+\))?|join the discussion"
+    r"|post a comment|add a comment|show comments|discussion)\s*:?\s*$",
+    re.I | re.M,
+)
+
+
+def _ref_mask(text: str, start: int, end: int) -> str:
+    return text[:start] + " " * (end - start) + text[end:]
+
+
+def reference_clean(text: str) -> str:
+    """``model.text.clean`` before it was made linear (quadratic on runs of newlines)."""
+    out = text
+    if "<" in out:
+        for m in _REF_BLOCKS.finditer(out):
+            out = _ref_mask(out, m.start(), m.end())
+        for m in _REF_TAGS.finditer(out):
+            out = _ref_mask(out, m.start(), m.end())
+    if "&" in out:
+        for m in _REF_ENTITY.finditer(out):
+            out = _ref_mask(out, m.start(), m.end())
+    comments = _REF_COMMENTS.search(out)
+    if comments and comments.start() > len(out) // 5:
+        out = _ref_mask(out, comments.start(), len(out))
+    for m in _REF_BOILER_LINE.finditer(out):
+        if len(m.group().split()) <= 10:
+            out = _ref_mask(out, m.start(), m.end())
+    return out
+
+
+FRAGMENTS = [
+    *["\n", "\n\n", "\n\n\n", " ", "   ", "\t", "\r", "\r\n", "\x0b", "\xa0", "\u2028", "\x1c"],
+    *[":", ".", "...", "-", "---", "|", "»", "›", ">", "!", "©", "(", ")", "5", "12", "x"],
+    *["word", "Sanders won.", "The DNC said so.", "one two three four five six seven eight nine ten eleven"],
+    *["Advertisement", "advertisement", "ADVERTISEMENT", "Share", "share this", "share on x", "Share on "],
+    *["Sponsored links", "sponsored content", "click here now", "Read more", "Tags: a, b", "tag:"],
+    *["Image: a dog", "image ", "photo: ", "(AP)", "(AP) Photo by Bob", "Getty Images", "reuters"],
+    *["loading", "Loading...", "Subscribe", "menu", "home", "Related articles:", "Copyright 2020"],
+    *["Comments", "comments (3)", "5 comments", "comment", "Comments:", "Leave a Reply", "leave a comment"],
+    *["Join the discussion", "discussion", "Post a comment", "show comments"],
+    *["<script>", "</script>", "<SCRIPT", "</Script >", "<scripts>", "</script\n>", "<script</script>"],
+    *["<ſcript>", "</ſcript>", "<ıframe>", "</ıframe>", "<İframe>", "</İFRAME>", "</iframe>", "<iframe"],
+    *["<style>", "</style >", "<svg", "</svg>", "<noscript>", "</noscript>", "<svgx>"],
+    *["<!--", "-->", "<!-->", "<!---->", "<b>", "</b>", "<a href='x'>", "<", "</", "<a", "<1>"],
+    *["&amp;", "&nbsp;", "&#123;", "&#x1F;", "&x;", "&", ";"],
+]
+fragment = st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=3))
+adversarial = st.lists(fragment, max_size=40).map("".join)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(adversarial)
+@example("Sanders won.\nAdvertisement\nLeave a Reply\nspam")
+@example("Intro text here.\n\n12\n\n comments:\nspam")
+@example("A long enough first line.\nAdvertisement\n-\n\n|\n\nNext")
+@example("<script>a</SCRIPT><script>b<!-- c --></script > d <!--x")
+@example("<İframe>x</iframe> <ſcript>y</script> <ıframe>z</ıframe>")
+def test_clean_masks_what_the_regex_version_masked(text):
+    assert clean(text) == reference_clean(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(adversarial)
+def test_clean_keeps_length_and_every_character_it_does_not_mask(text):
+    out = clean(text)
+    assert len(out) == len(text)
+    assert all(o == t or o == " " for o, t in zip(out, text, strict=True))
+
+
+class _TooSlow(Exception):
+    pass
+
+
+@contextmanager
+def _cpu_limit(seconds: float) -> Iterator[None]:
+    """Fail fast (the quadratic version needs minutes here): raise after ``seconds`` of CPU time."""
+
+    def stop(signum, frame):
+        raise _TooSlow(f"cleaning used more than {seconds} s of CPU time")
+
+    old = signal.signal(signal.SIGPROF, stop)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, old)
+
+
+def _cpu_cost(text: str, *, spend: float = 0.1) -> float:
+    """CPU seconds per ``clean(text)``, averaged over ``spend`` seconds of runs.
+
+    Process time, so other processes on the machine do not count; averaged, because on some
+    machines the clock only moves in ticks of a few milliseconds.
+    """
+    runs, start = 0, time.process_time()
+    with _cpu_limit(10.0):
+        while (spent := time.process_time() - start) < spend:
+            clean(text)
+            runs += 1
+    return spent / runs
+
+
+def _assert_linear(make: Callable[[int], str], size: int = MAX_TEXT_CHARS // 4) -> None:
+    """A text 4x longer costs less than 12x as much (quadratic would be 16x); 1 ms of slack for noise."""
+    short, long = make(size), make(4 * size)
+    assert len(long) >= 3 * len(short)
+    small, big = _cpu_cost(short), _cpu_cost(long)
+    assert big < 12 * small + 0.001, (
+        f"{len(short):,} chars: {small * 1e3:.1f} ms; {len(long):,}: {big * 1e3:.1f} ms"
+    )
+
+
+FAMILIES: dict[str, Callable[[int], str]] = {
+    "newlines": lambda n: "\n" * n + "Sanders won.",
+    "blank lines of spaces": lambda n: " \t\n" * (n // 3) + "Sanders won.",
+    "spaces": lambda n: " " * n + "Sanders won.",
+    "carriage returns": lambda n: "\r\n" * (n // 2) + "Sanders won.",
+    "heading then spaces": lambda n: "Text.\n" * 10 + "Comments" + " " * n + "x",
+    "heading then colons": lambda n: "Text.\n" * 10 + "Comments" + " :" * (n // 2) + "x",
+    "furniture then punctuation": lambda n: "Text.\nAdvertisement" + "-" * n + "x",
+    "loading dots": lambda n: "loading" + "." * n + "x",
+    "image caption dashes": lambda n: "image: " + "-" * n + "x",
+    "digits before blank lines": lambda n: "Text.\n" + "5\n\n" * (n // 3) + "x",
+    "furniture lines": lambda n: "Share\n" * (n // 6),
+    "punctuation lines": lambda n: "Text.\nAdvertisement\n" + "-\n" * (n // 2) + "x",
+    "unclosed script": lambda n: "<script " * (n // 8),
+    "unclosed comment": lambda n: "<!-- " * (n // 5),
+    "unclosed mixed": lambda n: "<style <iframe <!-- <svg " * (n // 25),
+    "closes without opens": lambda n: "</script>" * (n // 9),
+    "tags without >": lambda n: ("<a" + "b" * 400) * (n // 402),
+    "nested tags": lambda n: "<b><i>" * (n // 12) + "x" + "</i></b>" * (n // 16),
+    "entities": lambda n: "&amp;" * (n // 5),
+}
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_clean_cost_grows_linearly(family):
+    _assert_linear(FAMILIES[family])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=8).map("".join))
+def test_clean_cost_of_any_repeated_fragment_grows_linearly(unit):
+    _assert_linear(lambda n: (unit * (n // len(unit) + 1))[:n])
