@@ -9,12 +9,10 @@ nested and unclosed tags.
 from __future__ import annotations
 
 import re
-import signal
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
+from _cost import assert_linear
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -102,48 +100,11 @@ def test_clean_keeps_length_and_every_character_it_does_not_mask(text):
     assert all(o == t or o == " " for o, t in zip(out, text, strict=True))
 
 
-class _TooSlow(Exception):
-    pass
-
-
-@contextmanager
-def _cpu_limit(seconds: float) -> Iterator[None]:
-    """Fail fast (the quadratic version needs minutes here): raise after ``seconds`` of CPU time."""
-
-    def stop(signum, frame):
-        raise _TooSlow(f"cleaning used more than {seconds} s of CPU time")
-
-    old = signal.signal(signal.SIGPROF, stop)
-    signal.setitimer(signal.ITIMER_PROF, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_PROF, 0)
-        signal.signal(signal.SIGPROF, old)
-
-
-def _cpu_cost(text: str, *, spend: float = 0.1) -> float:
-    """CPU seconds per ``clean(text)``, averaged over ``spend`` seconds of runs.
-
-    Process time, so other processes on the machine do not count; averaged, because on some
-    machines the clock only moves in ticks of a few milliseconds.
-    """
-    runs, start = 0, time.process_time()
-    with _cpu_limit(10.0):
-        while (spent := time.process_time() - start) < spend:
-            clean(text)
-            runs += 1
-    return spent / runs
-
-
-def _assert_linear(make: Callable[[int], str], size: int = MAX_TEXT_CHARS // 4) -> None:
-    """A text 4x longer costs less than 12x as much (quadratic would be 16x); 1 ms of slack for noise."""
-    short, long = make(size), make(4 * size)
-    assert len(long) >= 3 * len(short)
-    small, big = _cpu_cost(short), _cpu_cost(long)
-    assert big < 12 * small + 0.001, (
-        f"{len(short):,} chars: {small * 1e3:.1f} ms; {len(long):,}: {big * 1e3:.1f} ms"
-    )
+def _assert_clean_linear(make: Callable[[int], str]) -> None:
+    """Cleaning a text 4x longer costs less than 12x as much (quadratic: 16x)."""
+    sizes = [len(make(MAX_TEXT_CHARS // 4)), len(make(MAX_TEXT_CHARS))]
+    assert sizes[1] >= 3 * sizes[0]
+    assert_linear(make, clean, MAX_TEXT_CHARS // 4)
 
 
 FAMILIES: dict[str, Callable[[int], str]] = {
@@ -171,10 +132,10 @@ FAMILIES: dict[str, Callable[[int], str]] = {
 
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_clean_cost_grows_linearly(family):
-    _assert_linear(FAMILIES[family])
+    _assert_clean_linear(FAMILIES[family])
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=8).map("".join))
 def test_clean_cost_of_any_repeated_fragment_grows_linearly(unit):
-    _assert_linear(lambda n: (unit * (n // len(unit) + 1))[:n])
+    _assert_clean_linear(lambda n: (unit * (n // len(unit) + 1))[:n])
