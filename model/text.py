@@ -15,7 +15,14 @@ from typing import Any
 from .errors import InputTooLargeError, InvalidInputError
 
 MAX_TEXT_CHARS = 200_000
-"""Longest accepted text (about 30,000 words). Split longer documents before sending them."""
+"""Longest accepted text (about 30,000 words). Split longer documents before sending them.
+
+This also bounds what one text costs: cleaning, spaCy, sentence offsets and mention finding are
+linear in the text's length (tests/model/test_text_cost.py), and the forward passes are capped
+(``max_windows`` per actor, ``MAX_ACTORS`` actors, ``model.bias.MAX_SENTENCES`` sentences). The
+worst text ``benchmarks/bench_clean.py`` knows, 200,000 characters of quotes, costs about 2 s
+of CPU before the forward passes (a normal 12 KB article: 30 ms); see ``benchmarks/RESULTS.md``.
+"""
 
 # Every pattern below is linear in the text's length: nothing can span lines from a line start
 # (``[^\S\n]``, not ``\s``), the quantifiers whose next token could take the same characters are
@@ -216,7 +223,40 @@ def _nlp(splitter: str = "rules") -> Any:
     else:
         nlp.remove_pipe("senter")
         nlp.add_pipe("sentencizer", first=True)
+    nlp.tokenizer.suffix_search = _tail_first(nlp.tokenizer.suffix_search)
     return nlp
+
+
+#: Longest run of characters without whitespace that spaCy sees; longer ones (never prose: the
+#: longest in 5,000 news articles is 117 characters, a URL) are masked for spaCy. The tokenizer
+#: strips a run's prefixes and suffixes one at a time and copies the rest each time, so its cost
+#: grows with the square of the run's length: 52 s for 20,000 quotes in a row.
+MAX_RUN_CHARS = 1_000
+_LONG_RUN = re.compile(rf"(?<!\S)\S{{{MAX_RUN_CHARS + 1},}}")
+#: The suffix patterns match at most this many characters, except ``\.\.+``
+#: (tests/model/test_text_cost.py checks it).
+_SUFFIX_WINDOW = 8
+
+
+def _tail_first(search: Any) -> Any:
+    """The tokenizer's suffix search, looking at the end of the string first: same answers, fast.
+
+    A regex search for ``(?:...)$`` tries every start position, about 0.5 us per character, and
+    the tokenizer runs it once per prefix or suffix it strips: quadratic in a run of quotes. A
+    suffix that starts before the window's start reaches into the window (only ``\.\.+``
+    can be that long), so a match at the window's start means: search the whole string.
+    """
+
+    def tail_first(string: str) -> Any:
+        start = len(string) - _SUFFIX_WINDOW
+        if start <= 0:
+            return search(string)
+        found = search(string, start)
+        if found is None or found.start() > start:
+            return found
+        return search(string)
+
+    return tail_first
 
 
 def analyse(text: str, *, entities: bool = True) -> Any:
@@ -225,7 +265,12 @@ def analyse(text: str, *, entities: bool = True) -> Any:
 
 
 def analyse_many(texts: list[str], *, entities: bool = True) -> list[Any]:
-    """spaCy over many cleaned texts at once (``nlp.pipe`` batches the work)."""
+    """spaCy over many cleaned texts at once (``nlp.pipe`` batches the work).
+
+    Linear in the texts' length: runs of more than ``MAX_RUN_CHARS`` characters without
+    whitespace are masked first (same length, same offsets).
+    """
+    texts = [_masked(t, [m.span() for m in _LONG_RUN.finditer(t)]) for t in texts]
     nlp = _nlp(SENTENCE_SPLITTER)
     nlp.max_length = max([nlp.max_length, *(len(t) + 1 for t in texts)])
     # tok2vec feeds NER and senter only: without entities, the rule-based splitter needs neither.

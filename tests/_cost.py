@@ -8,6 +8,7 @@ once instead of holding the test run.
 
 from __future__ import annotations
 
+import itertools
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -35,23 +36,34 @@ def cpu_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGPROF, old)
 
 
-def cpu_cost(run: Callable[[], object], *, spend: float = 0.1, cap: float = 10.0) -> float:
-    """CPU seconds per ``run()``, averaged over ``spend`` seconds of calls.
+def cpu_cost(run: Callable[[Any], object], inputs: Iterator[Any], *, spend: float = 0.1) -> float:
+    """CPU seconds per ``run(x)``, averaged over ``spend`` seconds of calls on the next ``inputs``.
 
     Process time, so other processes on the machine do not count; averaged, because on some
-    machines that clock only moves in ticks of a few milliseconds.
+    machines that clock only moves in ticks of a few milliseconds. Fresh inputs defeat caches
+    (spaCy's tokenizer remembers every chunk it has seen).
     """
-    runs, start = 0, time.process_time()
-    with cpu_limit(cap):
-        while (spent := time.process_time() - start) < spend:
-            run()
+    runs, spent = 0, 0.0
+    with cpu_limit(10.0):
+        while spent < spend:
+            x = next(inputs)
+            start = time.process_time()
+            run(x)
+            spent += time.process_time() - start
             runs += 1
     return spent / runs
 
 
-def assert_linear(make: Callable[[int], Any], run: Callable[[Any], object], size: int) -> None:
-    """``run`` on ``make(4 * size)`` costs less than 12x ``run`` on ``make(size)``, plus 1 ms for noise."""
-    short, long = make(size), make(4 * size)
-    small = cpu_cost(lambda: run(short))
-    big = cpu_cost(lambda: run(long))
+def assert_linear(
+    make: Callable[[int], Any], run: Callable[[Any], object], size: int, *, fresh: bool = False
+) -> None:
+    """``run`` on ``make(4 * size)`` costs less than 12x ``run`` on ``make(size)``, plus 1 ms for noise.
+
+    ``fresh``: a new input for each call, ``make(size + i)`` for i = 0, 1, 2...
+    """
+
+    def inputs(n: int) -> Iterator[Any]:
+        return (make(n + i) for i in itertools.count()) if fresh else itertools.repeat(make(n))
+
+    small, big = cpu_cost(run, inputs(size)), cpu_cost(run, inputs(4 * size))
     assert big < 12 * small + 0.001, f"size {size:,}: {small * 1e3:.2f} ms; 4x: {big * 1e3:.2f} ms"

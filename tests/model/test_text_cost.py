@@ -1,9 +1,10 @@
-"""``clean`` is linear in the text's length and masks exactly what the regular expressions it replaced masked.
+"""What one text costs: ``clean`` and spaCy are linear in its length, and ``clean`` masks what it masked.
 
 The reference below is the regex version ``clean`` had until it froze the process on 15,000
 newlines (36 s); on short texts it is quick, so hypothesis compares the two on adversarial
 fragments: runs of newlines and spaces, punctuation, furniture lines, comment headings,
-nested and unclosed tags.
+nested and unclosed tags. spaCy's tokenizer was quadratic in runs of quotes or brackets (52 s
+for 20,000 quotes); the tests at the end pin the fast suffix search and the masking of long runs.
 """
 
 from __future__ import annotations
@@ -139,3 +140,71 @@ def test_clean_cost_grows_linearly(family):
 @given(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=8).map("".join))
 def test_clean_cost_of_any_repeated_fragment_grows_linearly(unit):
     _assert_clean_linear(lambda n: (unit * (n // len(unit) + 1))[:n])
+
+
+# spaCy: its tokenizer strips a run's prefixes and suffixes one at a time, searching the whole
+# rest for a suffix each time (about 0.5 us per character per strip). ``model.text`` searches
+# the end first and masks runs longer than MAX_RUN_CHARS for spaCy.
+
+
+def _suffix_search():
+    from model.text import SENTENCE_SPLITTER, _nlp
+
+    tail_first = _nlp(SENTENCE_SPLITTER).tokenizer.suffix_search
+    (cell,) = tail_first.__closure__ or ()
+    return tail_first, cell.cell_contents
+
+
+def test_suffix_patterns_fit_the_window_the_fast_search_assumes():
+    import re._parser as sre_parse
+
+    from model.text import _SUFFIX_WINDOW
+
+    _, search = _suffix_search()
+    (op, (_, branches)) = sre_parse.parse(search.__self__.pattern, search.__self__.flags).data[0]
+    assert str(op) == "BRANCH"
+    widths = {str(b): b.getwidth()[1] for b in branches}
+    unbounded = [b for b, hi in widths.items() if hi >= sre_parse.MAXREPEAT]
+    assert len(unbounded) == 1 and "46" in unbounded[0]  # r"\.\.+$": a run of dots, from any of its dots
+    assert max(hi for hi in widths.values() if hi < sre_parse.MAXREPEAT) < _SUFFIX_WINDOW
+
+
+_AFFIXES = ['"', "'", "(", ")", ".", "...", "!", "?", ",", "'s", "’s", "n't", "km", "$", "US$", "%", "°C."]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([*_AFFIXES, "a", "B", "7", "-", "…", "." * 12]), max_size=20).map("".join))
+def test_fast_suffix_search_finds_what_the_full_search_finds(string):
+    tail_first, search = _suffix_search()
+    fast, full = tail_first(string), search(string)
+    assert (fast and fast.span()) == (full and full.span())
+
+
+def test_spacy_keeps_offsets_past_a_masked_long_run():
+    from model.text import MAX_RUN_CHARS, analyse, sentences
+
+    text = "Clinton spoke. " + "x" * (MAX_RUN_CHARS + 5) + "\nTrump replied."
+    doc = analyse(clean(text), entities=False)
+    assert len(doc.text) == len(text)
+    assert [text[s.start : s.end] for s in sentences(doc)] == ["Clinton spoke.", "Trump replied."]
+
+
+def _quote_runs(length: int) -> str:
+    """50 runs of ``length`` quotes, each different (spaCy caches the tokens of a run it has seen)."""
+    return " ".join(f"{i:03d}" + '"' * length for i in range(50))
+
+
+SPACY_FAMILIES: dict[str, tuple[Callable[[int], str], int]] = {
+    "runs of quotes": (_quote_runs, 200),
+    "one run of quotes": (lambda n: '"' * n, MAX_TEXT_CHARS // 4),
+    "word, dots, word": (lambda n: "loading" + "." * n + "x", MAX_TEXT_CHARS // 4),
+    "newlines": (lambda n: "\n" * n + "Sanders won.", MAX_TEXT_CHARS // 4),
+}
+
+
+@pytest.mark.parametrize("family", list(SPACY_FAMILIES))
+def test_spacy_cost_grows_linearly(family):
+    from model.text import analyse
+
+    make, size = SPACY_FAMILIES[family]
+    assert_linear(make, lambda text: analyse(text, entities=False), size, fresh=True)
