@@ -196,6 +196,22 @@ def _check_name(name: str, field: str) -> None:
         raise InvalidInputError(
             f"actor name has {len(name)} characters; the limit is {MAX_NAME_CHARS}", field=field
         )
+    if "\x00" in name:
+        raise InvalidInputError(
+            f"actor name contains a NUL character (at character {name.index(chr(0))})",
+            field=field,
+            fix="remove it: a name is plain text",
+        )
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # A lone UTF-16 surrogate ("\ud800" in JSON): no output could be written with it.
+        raise InvalidInputError(
+            f"actor name contains an unpaired UTF-16 surrogate (\\u{ord(name[exc.start]):04x}) at character "
+            f"{exc.start}, which is not valid Unicode",
+            field=field,
+            fix="send the character itself, or its surrogate pair",
+        ) from None
 
 
 def _str_list(value: Any, field: str) -> list[str]:

@@ -69,6 +69,17 @@ def test_duplicate_actors_are_merged():
             "expected a list of non-empty strings",
         ),
         (["x"] * 33, "33 actors; the limit is 32"),
+        (["Trump\x00"], "actors[0]: actor name contains a NUL character (at character 5) Fix: remove it"),
+        (
+            [{"name": "DNC", "aliases": ["D\x00NC"]}],
+            "actors[0].aliases: actor name contains a NUL character (at character 1)",
+        ),
+        (
+            ["Trump\ud800"],
+            "actors[0]: actor name contains an unpaired UTF-16 surrogate (\\ud800) at character 5, "
+            "which is not valid Unicode Fix: send the character itself, or its surrogate pair",
+        ),
+        ([{"name": "DNC", "exclude": ["\udfffx"]}], "unpaired UTF-16 surrogate (\\udfff) at character 0"),
     ],
 )
 def test_malformed_actor_lists_get_clear_errors(items, message):

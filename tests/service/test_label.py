@@ -192,6 +192,46 @@ def test_bad_rows_go_to_the_errors_file(tiny_model_dir, tmp_path):
     assert errors[8]["field"] == "doc" and errors[8]["id"] is None
 
 
+def test_rows_with_text_that_is_not_utf8_go_to_the_errors_file(tiny_model_dir, tmp_path, monkeypatch):
+    # JSON can carry lone surrogates ("\ud800"), and the reader keeps an undecodable byte as one:
+    # such a row used to pass validation and crash its chunk's commit, on every resume too.
+    lines = [json.dumps(r).encode() for r in corpus(6)]
+    lines.insert(1, b'{"doc": "lone", "text": "Trump spoke.", "who": ["Trump\\ud800"]}')
+    lines.insert(3, b'{"doc": "byte", "text": "Trump spoke.", "who": "Trump \xff; DNC"}')
+    lines.insert(
+        5, b'{"doc": "alias", "text": "Trump spoke.", "who": [{"name": "T", "aliases": ["\\udfff"]}]}'
+    )
+    lines.insert(6, b'{"doc": "nul", "text": "Trump spoke.", "who": ["Trump\\u0000"]}')
+    lines.insert(7, b'{"doc": "id\\ud800", "text": "Trump spoke."}')
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"\n".join(lines) + b"\n")
+    out = tmp_path / "out.jsonl"
+    summary = run(tiny_model_dir, src, out, actors=None, actors_field="who", id_field="doc", chunk_size=4)
+    assert summary["rows_read"] == 11 and summary["labelled"] == 6 and summary["errors"] == 5
+    assert [r["id"] for r in read_output(out)] == [f"doc-{i}" for i in range(6)]
+    errors = {e["row"]: e for e in read_errors(out)}
+    assert sorted(errors) == [1, 3, 5, 6, 7]
+    assert errors[1]["field"] == "who[0]" and errors[1]["id"] == "lone"
+    assert "unpaired UTF-16 surrogate (\\ud800) at character 5" in errors[1]["reason"]
+    assert "Fix:" in errors[1]["reason"]
+    assert (
+        errors[3]["field"] == "who"
+        and "not valid UTF-8 (bad byte 0xff at character 6)" in errors[3]["reason"]
+    )
+    assert errors[5]["field"] == "who[0].aliases[0]" and "surrogate (\\udfff)" in errors[5]["reason"]
+    assert errors[6]["field"] == "who[0]" and "NUL" in errors[6]["reason"]
+    assert errors[7]["field"] == "doc" and "unpaired UTF-16 surrogate (\\ud800)" in errors[7]["reason"]
+    # A run cut short after its first chunk resumes to the same files.
+    again = tmp_path / "again.jsonl"
+    with monkeypatch.context() as m:
+        crash_after(m, 1)
+        with pytest.raises(Crash):
+            run(tiny_model_dir, src, again, actors=None, actors_field="who", id_field="doc", chunk_size=4)
+    resumed = run(tiny_model_dir, src, again, actors=None, actors_field="who", id_field="doc", chunk_size=4)
+    assert resumed["resumed_rows"] == 4 and resumed["labelled"] == 6 and resumed["errors"] == 5
+    assert read_errors(again) == read_errors(out)
+
+
 def test_a_failing_batch_is_retried_row_by_row(tiny_model_dir, tmp_path, monkeypatch):
     from model import StancePredictor
 
