@@ -163,7 +163,8 @@ def _furniture(text: str) -> list[tuple[int, int]]:
         start = _line_run_start(text, pos, m.start())
         end = m.end()
         if end < len(text):
-            run = _FURNITURE_TAIL.match(text, end).end()
+            tail = _FURNITURE_TAIL.match(text, end)
+            run = tail.end() if tail else end
             end = run if run == len(text) else text.rindex("\n", end, run)
         # Only short lines: a long paragraph that starts with "Subscribe" is still prose.
         if len(text[start:end].split()) <= 10:
