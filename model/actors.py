@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -195,6 +196,22 @@ def _check_name(name: str, field: str) -> None:
         raise InvalidInputError(
             f"actor name has {len(name)} characters; the limit is {MAX_NAME_CHARS}", field=field
         )
+    if "\x00" in name:
+        raise InvalidInputError(
+            f"actor name contains a NUL character (at character {name.index(chr(0))})",
+            field=field,
+            fix="remove it: a name is plain text",
+        )
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # A lone UTF-16 surrogate ("\ud800" in JSON): no output could be written with it.
+        raise InvalidInputError(
+            f"actor name contains an unpaired UTF-16 surrogate (\\u{ord(name[exc.start]):04x}) at character "
+            f"{exc.start}, which is not valid Unicode",
+            field=field,
+            fix="send the character itself, or its surrogate pair",
+        ) from None
 
 
 def _str_list(value: Any, field: str) -> list[str]:
@@ -250,18 +267,44 @@ def _alias_pattern(alias: str) -> re.Pattern[str]:
 
 
 def find_mentions(text: str, actor: Actor) -> list[Mention]:
-    """Non-overlapping alias matches, longest alias first, minus matches inside an excluded name."""
-    blocked: list[tuple[int, int]] = []
-    for ex in actor.exclude:
-        blocked.extend((m.start(), m.end()) for m in _alias_pattern(ex).finditer(text))
-    taken: list[Mention] = []
+    """Non-overlapping alias matches, longest alias first, minus matches inside an excluded name.
+
+    Each match is checked by bisection, not against every mention taken so far: an article of
+    30,000 "Trump"s takes milliseconds, not a minute.
+    """
+    blocked = _union(sorted(m.span() for ex in actor.exclude for m in _alias_pattern(ex).finditer(text)))
+    taken: list[Mention] = []  # disjoint, sorted by start
     for alias in sorted(actor.aliases, key=len, reverse=True):
-        for m in _alias_pattern(alias).finditer(text):
-            s, e = m.start(), m.end()
-            if any(s < be and bs < e for bs, be in blocked) or any(s < t.end and t.start < e for t in taken):
-                continue
-            taken.append(Mention(s, e, alias))
-    return sorted(taken, key=lambda m: m.start)
+        # The matches of one alias never overlap each other: check them against earlier aliases only.
+        earlier = ([t.start for t in taken], [t.end for t in taken])
+        new = [
+            Mention(s, e, alias)
+            for s, e in (m.span() for m in _alias_pattern(alias).finditer(text))
+            if not _overlaps(blocked, s, e) and not _overlaps(earlier, s, e)
+        ]
+        if new:
+            taken = sorted(taken + new, key=lambda t: t.start)
+    return taken
+
+
+def _union(spans: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """Spans sorted by start, merged into disjoint ones: (starts, ends)."""
+    starts: list[int] = []
+    ends: list[int] = []
+    for s, e in spans:
+        if ends and s <= ends[-1]:
+            ends[-1] = max(ends[-1], e)
+        else:
+            starts.append(s)
+            ends.append(e)
+    return starts, ends
+
+
+def _overlaps(spans: tuple[list[int], list[int]], start: int, end: int) -> bool:
+    """Whether [start, end) overlaps one of the disjoint ``spans`` (starts, ends), sorted by start."""
+    starts, ends = spans
+    i = bisect_left(starts, end) - 1  # of the spans that start before ``end``, this one ends last
+    return i >= 0 and ends[i] > start
 
 
 _DISCOVER_LABELS = {"PERSON", "ORG", "NORP"}
@@ -296,7 +339,8 @@ def discover(doc: Any, *, limit: int = 5, registry: ActorRegistry | None = None)
         found.append((name, ent.label_, ent.start_char))
     full_names = {n for n, label, _ in found if label == "PERSON" and len(n.split()) >= 2}
     by_surname: dict[str, str] = {}
-    for full in sorted(full_names, key=lambda n: -sum(1 for f in found if f[0] == n)):
+    seen = Counter(n for n, _, _ in found)
+    for full in sorted(full_names, key=lambda n: -seen[n]):
         by_surname.setdefault(full.split()[-1], full)
     counts: Counter[str] = Counter()
     first: dict[str, int] = {}

@@ -15,25 +15,48 @@ from typing import Any
 from .errors import InputTooLargeError, InvalidInputError
 
 MAX_TEXT_CHARS = 200_000
-"""Longest accepted text (about 30,000 words). Split longer documents before sending them."""
+"""Longest accepted text (about 30,000 words). Split longer documents before sending them.
 
-_BLOCKS = re.compile(r"<(script|style|noscript|iframe|svg)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
+This also bounds what one text costs: cleaning, spaCy, sentence offsets and mention finding are
+linear in the text's length (tests/model/test_text_cost.py), and the forward passes are capped
+(``max_windows`` per actor, ``MAX_ACTORS`` actors, ``model.bias.MAX_SENTENCES`` sentences). The
+worst text ``benchmarks/bench_clean.py`` knows, 200,000 characters of quotes, costs about 2 s
+of CPU before the forward passes (a normal 12 KB article: 30 ms); see ``benchmarks/RESULTS.md``.
+"""
+
+# Every pattern below is linear in the text's length: nothing can span lines from a line start
+# (``[^\S\n]``, not ``\s``), the quantifiers whose next token could take the same characters are
+# possessive (``*+``), and a missing close tag is looked for once, not once per open tag. The
+# regular expressions this replaced (``^\s*...[\s...]*$`` with re.M, ``<script.*?</script>``)
+# backtracked over runs of newlines, spaces or unclosed tags: 36 s for 15,000 newlines.
+# ``benchmarks/bench_clean.py`` times adversarial texts against a normal article.
+_BLOCK_OPEN = re.compile(r"<(script|style|noscript|iframe|svg)\b|<!--", re.I)
+_BLOCK_CLOSE = re.compile(r"</(script|style|noscript|iframe|svg)\s*+>", re.I)
+# A close tag ends an open one when their names are equal as a regex backreference compares them
+# under re.I (per character, simple lowercase): "İ" is "i", but "ı" and "ſ" are themselves.
+_NAME_KEY = str.maketrans({"\u0130": "i"})
 _TAGS = re.compile(r"</?[a-zA-Z][^<>]{0,500}>")
 _ENTITY = re.compile(r"&(?:nbsp|amp|quot|apos|lt|gt|#\d{1,5}|#x[0-9a-f]{1,4});", re.I)
-# A line that is nothing but site furniture.
+# A line that is nothing but site furniture (``_furniture`` adds the blank lines before it and the
+# punctuation-only lines after it, as the multiline pattern it replaced did). The lookaheads here
+# and in _COMMENTS (each alternative's first character) only make blank lines cheap to skip.
 _BOILER_LINE = re.compile(
-    r"^\s*(?:advertisement|sponsored(?: links?| content)?|share (?:this|on \w+)|click here.*|read more.*"
+    r"^[^\S\n]*+(?=[acefghilmprstw©(])"
+    r"(?:advertisement|sponsored(?: links?| content)?|share (?:this|on \w++)|click here.*|read more.*"
     r"|subscribe.*|sign up for.*|follow us.*|related(?: articles| stories| posts)?:?|tags?:.*"
     r"|(?:all rights reserved|copyright|©).*|we use cookies.*|accept cookies.*|skip to (?:main )?content"
     r"|print|email|facebook|twitter|whatsapp|pinterest|linkedin|reddit|share|tweet|menu|search|home"
-    r"|loading\.*|image:? .{0,80}|photo:? .{0,80}"
-    r"|\(?(?:ap|reuters|getty images?)\)?(?: photo.*)?)[\s:.!|»›>-]*$",
+    r"|loading\.*+|image:? .{0,80}+|photo:? .{0,80}+"
+    r"|\(?(?:ap|reuters|getty images?)\)?(?: photo.*)?)(?:[^\S\n]|[:.!|»›>-])*+$",
     re.I | re.M,
 )
-# Everything after one of these headings is the comment section.
+_FURNITURE_TAIL = re.compile(r"[\s:.!|»›>-]*+")
+# Everything after one of these headings is the comment section. "12\n\ncomments" is a heading
+# too: only ``\d++\s++`` may cross lines, and only to reach the word "comments".
 _COMMENTS = re.compile(
-    r"^\s*(?:leave a (?:reply|comment)|\d+\s+comments?|comments?(?: \(\d+\))?|join the discussion"
-    r"|post a comment|add a comment|show comments|discussion)\s*:?\s*$",
+    r"^[^\S\n]*+(?=[\dacdjlps])"
+    r"(?:leave a (?:reply|comment)|\d++\s++comments?|comments?(?: \(\d+\))?|join the discussion"
+    r"|post a comment|add a comment|show comments|discussion)[^\S\n]*+:?[^\S\n]*+$",
     re.I | re.M,
 )
 
@@ -70,33 +93,110 @@ def check_text(text: Any, *, field: str = "text", max_chars: int = MAX_TEXT_CHAR
     return text
 
 
-def _mask(text: str, start: int, end: int) -> str:
-    return text[:start] + " " * (end - start) + text[end:]
+def _masked(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each (start, end) span, sorted and disjoint, replaced by spaces: one copy."""
+    if not spans:
+        return text
+    parts, pos = [], 0
+    for start, end in spans:
+        parts += [text[pos:start], " " * (end - start)]
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def _blocks(text: str) -> list[tuple[int, int]]:
+    """Script, style, noscript, iframe and svg elements and ``<!-- -->`` comments, left to right.
+
+    Each open tag ends at the first matching close tag after it; one without is kept (as a lazy
+    ``.*?`` that fails would), and the close tags are found once for all the open tags.
+    """
+    closes: dict[str, list[tuple[int, int]]] | None = None
+    seen: dict[str, int] = {}  # per name, how many of its close tags lie behind us
+    comment_close: int | None = None  # first "-->" at or after the last place looked from; -1: none
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for m in _BLOCK_OPEN.finditer(text):
+        if m.start() < pos:  # inside the block just masked
+            continue
+        if m.group(1) is None:
+            after = m.start() + 4
+            if comment_close is None or -1 < comment_close < after:
+                comment_close = text.find("-->", after)
+            if comment_close == -1:
+                continue
+            end = comment_close + 3
+        else:
+            if closes is None:
+                closes = {}
+                for c in _BLOCK_CLOSE.finditer(text):
+                    closes.setdefault(c.group(1).translate(_NAME_KEY).lower(), []).append(c.span())
+            key = m.group(1).translate(_NAME_KEY).lower()
+            found, i = closes.get(key, []), seen.get(key, 0)
+            while i < len(found) and found[i][0] < m.end():
+                i += 1
+            seen[key] = i
+            if i == len(found):
+                continue
+            end = found[i][1]
+        spans.append((m.start(), end))
+        pos = end
+    return spans
+
+
+def _line_run_start(text: str, lo: int, line_start: int) -> int:
+    """The first line start in ``[lo, line_start]`` from which only whitespace leads to ``line_start``."""
+    gap = text[lo:line_start]
+    ws = line_start - (len(gap) - len(gap.rstrip()))
+    if ws == line_start or ws == 0 or text[ws - 1] == "\n":
+        return ws
+    return text.index("\n", ws, line_start) + 1
+
+
+def _furniture(text: str) -> list[tuple[int, int]]:
+    """Short furniture lines, each with the blank lines before it and punctuation-only lines after it."""
+    spans: list[tuple[int, int]] = []
+    pos = 0  # where the previous match ended
+    for m in _BOILER_LINE.finditer(text):
+        if m.start() < pos:
+            continue
+        start = _line_run_start(text, pos, m.start())
+        end = m.end()
+        if end < len(text):
+            tail = _FURNITURE_TAIL.match(text, end)
+            run = tail.end() if tail else end
+            end = run if run == len(text) else text.rindex("\n", end, run)
+        # Only short lines: a long paragraph that starts with "Subscribe" is still prose.
+        if len(text[start:end].split()) <= 10:
+            spans.append((start, end))
+        pos = end
+    return spans
 
 
 def clean(text: str) -> str:
     """Return ``text`` with boilerplate replaced by spaces; same length, same offsets.
 
+    A furniture line also takes the blank lines before it and the whitespace or punctuation
+    after it (newlines included), up to the last newline before the next real line. Linear in
+    the length of ``text`` (``benchmarks/bench_clean.py``).
+
     >>> clean("Sanders won.\\nAdvertisement\\nLeave a Reply\\nspam")
-    'Sanders won.\\n             \\n             \\n    '
+    'Sanders won.\\n                                '
+    >>> clean("Sanders won.\\nShare this:\\n\\nHe said so.")
+    'Sanders won.\\n            \\nHe said so.'
     """
     out = text
     if "<" in out:
-        for m in _BLOCKS.finditer(out):
-            out = _mask(out, m.start(), m.end())
-        for m in _TAGS.finditer(out):
-            out = _mask(out, m.start(), m.end())
+        out = _masked(out, _blocks(out))
+        out = _masked(out, [m.span() for m in _TAGS.finditer(out)])
     if "&" in out:
-        for m in _ENTITY.finditer(out):
-            out = _mask(out, m.start(), m.end())
-    comments = _COMMENTS.search(out)
-    if comments and comments.start() > len(out) // 5:  # a heading at the very top is not a comment section
-        out = _mask(out, comments.start(), len(out))
-    for m in _BOILER_LINE.finditer(out):
-        # Only short lines: a long paragraph that starts with "Subscribe" is still prose.
-        if len(m.group().split()) <= 10:
-            out = _mask(out, m.start(), m.end())
-    return out
+        out = _masked(out, [m.span() for m in _ENTITY.finditer(out)])
+    heading = _COMMENTS.search(out)
+    if heading:
+        start = _line_run_start(out, 0, heading.start())
+        if start > len(out) // 5:  # a heading at the very top is not a comment section
+            out = _masked(out, [(start, len(out))])
+    return _masked(out, _furniture(out))
 
 
 @dataclass(frozen=True)
@@ -124,7 +224,40 @@ def _nlp(splitter: str = "rules") -> Any:
     else:
         nlp.remove_pipe("senter")
         nlp.add_pipe("sentencizer", first=True)
+    nlp.tokenizer.suffix_search = _tail_first(nlp.tokenizer.suffix_search)
     return nlp
+
+
+#: Longest run of characters without whitespace that spaCy sees; longer ones (never prose: the
+#: longest in 5,000 news articles is 117 characters, a URL) are masked for spaCy. The tokenizer
+#: strips a run's prefixes and suffixes one at a time and copies the rest each time, so its cost
+#: grows with the square of the run's length: 52 s for 20,000 quotes in a row.
+MAX_RUN_CHARS = 1_000
+_LONG_RUN = re.compile(rf"(?<!\S)\S{{{MAX_RUN_CHARS + 1},}}")
+#: The suffix patterns match at most this many characters, except ``\.\.+``
+#: (tests/model/test_text_cost.py checks it).
+_SUFFIX_WINDOW = 8
+
+
+def _tail_first(search: Any) -> Any:
+    """The tokenizer's suffix search, looking at the end of the string first: same answers, fast.
+
+    A regex search for ``(?:...)$`` tries every start position, about 0.5 us per character, and
+    the tokenizer runs it once per prefix or suffix it strips: quadratic in a run of quotes. A
+    suffix that starts before the window's start reaches into the window (only ``\.\.+``
+    can be that long), so a match at the window's start means: search the whole string.
+    """
+
+    def tail_first(string: str) -> Any:
+        start = len(string) - _SUFFIX_WINDOW
+        if start <= 0:
+            return search(string)
+        found = search(string, start)
+        if found is None or found.start() > start:
+            return found
+        return search(string)
+
+    return tail_first
 
 
 def analyse(text: str, *, entities: bool = True) -> Any:
@@ -133,7 +266,12 @@ def analyse(text: str, *, entities: bool = True) -> Any:
 
 
 def analyse_many(texts: list[str], *, entities: bool = True) -> list[Any]:
-    """spaCy over many cleaned texts at once (``nlp.pipe`` batches the work)."""
+    """spaCy over many cleaned texts at once (``nlp.pipe`` batches the work).
+
+    Linear in the texts' length: runs of more than ``MAX_RUN_CHARS`` characters without
+    whitespace are masked first (same length, same offsets).
+    """
+    texts = [_masked(t, [m.span() for m in _LONG_RUN.finditer(t)]) for t in texts]
     nlp = _nlp(SENTENCE_SPLITTER)
     nlp.max_length = max([nlp.max_length, *(len(t) + 1 for t in texts)])
     # tok2vec feeds NER and senter only: without entities, the rule-based splitter needs neither.

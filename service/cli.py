@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import sys
@@ -9,13 +10,59 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from model.errors import SlantError
 from service.batch.command import label as label_command
 from service.labels_cli import labels
 from service.registry_cli import models, retrain_command
 
+_OS_FIXES = {
+    errno.EROFS: "the file system is read-only: write to another folder",
+    errno.ENOSPC: "free some space on that disk, or write somewhere else; then run the same command again "
+    "(slant label keeps its finished chunks and resumes)",
+    errno.EDQUOT: "your disk quota is used up: free some space, or write somewhere else; then run the "
+    "same command again",
+    errno.EACCES: "give yourself access to it, or use another path",
+    errno.EPERM: "give yourself access to it, or use another path",
+    errno.ENOENT: "check the path: the file or the folder above it does not exist",
+    errno.ENOTDIR: "check the path: a part of it is a file, not a folder",
+    errno.EISDIR: "name a file, not a folder",
+}
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for a file system error: which path, what happened, and the fix.
+
+    >>> os_error_message(OSError(errno.EROFS, "Read-only file system", "/data/out.jsonl"))
+    '/data/out.jsonl: Read-only file system. Fix: the file system is read-only: write to another folder'
+    """
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    where = f"{' -> '.join(paths)}: " if paths else ""
+    fix = _OS_FIXES.get(exc.errno or 0, "check the path and that it can be read and written")
+    return f"{where}{exc.strerror or exc}. Fix: {fix}"
+
+
+class _Commands(TyperGroup):
+    """Every command of ``slant``: a file system error is one line and exit status 2, not a traceback.
+
+    A read-only output folder or a full disk can strike any command that writes; the commands
+    themselves turn their own errors (SlantError) into one line the same way.
+    """
+
+    def invoke(self, ctx: Any) -> Any:  # typer.Context; typer vendors its own click
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise  # a closed pipe (slant ... | head): click ends quietly
+            logging.getLogger("slant").debug("file system error", exc_info=True)
+            typer.echo(f"error: {os_error_message(exc)}", err=True)
+            raise typer.Exit(2) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="Stance toward named actors in news articles, tweets and sentences.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -57,7 +57,9 @@ def import_(
     dry_run: Annotated[bool, typer.Option(help="Check and report, store nothing.")] = False,
 ) -> None:
     """Import labels: bad rows are reported with their line numbers and skipped; the rest are stored
-    in one transaction. Exit status 0, or 1 when some rows were bad, 2 when nothing could be done.
+    500 per transaction, so the service's label writes go on meanwhile. An import cut short is
+    resumed by running it again (what it stored counts as duplicates). Exit status 0, or 1 when
+    some rows were bad, 2 when nothing could be done.
 
     A row equal to the current label of its text and actor is a duplicate (not stored again); a
     different label is a conflict: stored, it becomes the current label.

@@ -38,7 +38,6 @@ OUTPUT_FORMATS: tuple[str, ...] = ("jsonl", "parquet")
 _COMPRESSED: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
 _JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
-_FINGERPRINT_BYTES = 1 << 20
 
 
 @dataclass
@@ -144,17 +143,16 @@ def detect_output_format(output: str, given: str | None = None) -> OutputFormat:
 
 
 def file_fingerprint(path: Path) -> dict[str, Any]:
-    """Path, size, mtime and a hash of the first MiB: cheap, and changes when the file does."""
-    st = path.stat()
-    digest = hashlib.sha256()
+    """Path, size and the SHA-256 of the whole file: a resume is refused when any byte changed.
+
+    Sizes and times miss an edit that keeps both (the first MiB's hash missed one past it). One
+    more read of the input costs about a second per GB, little next to labelling it; a file only
+    touched (same bytes) still resumes.
+    """
+    size = path.stat().st_size
     with path.open("rb") as f:
-        digest.update(f.read(_FINGERPRINT_BYTES))
-    return {
-        "path": str(path.resolve()),
-        "size": st.st_size,
-        "mtime_ns": st.st_mtime_ns,
-        "sha256_first_mib": digest.hexdigest(),
-    }
+        digest = hashlib.file_digest(f, "sha256")
+    return {"path": str(path.resolve()), "size": size, "sha256": digest.hexdigest()}
 
 
 def _missing_columns(kind: str, columns: Sequence[str], found: Sequence[str]) -> None:
@@ -371,7 +369,9 @@ class HfSource:
                 "path": str(Path(self.spec).resolve()),
                 "split": self.split,
                 "files": [
-                    [str(p.relative_to(self.spec)), p.stat().st_size, p.stat().st_mtime_ns] for p in files
+                    [str(p.relative_to(self.spec)), fp["size"], fp["sha256"]]
+                    for p in files
+                    for fp in [file_fingerprint(p)]
                 ],
             }
         return {"dataset": self.spec, "split": self.split}
@@ -514,14 +514,31 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Name ``path`` in an OSError raised while writing it: a full disk fails write() or fsync(),
+    whose errors name no file, and the CLI's one-line message should say where."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(path)
+        raise
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``path`` via a temp file in the same directory, fsync, rename: never half-written."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with writing(path):
+        try:
+            with tmp.open("wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
     fsync_dir(path.parent)
 
 
@@ -529,18 +546,19 @@ def merge_jsonl(parts: Sequence[Path], dest: Path) -> int:
     """Concatenate JSONL parts into ``dest`` atomically; returns the number of rows."""
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     rows = 0
-    try:
-        with tmp.open("wb") as out:
-            for part in parts:
-                with part.open("rb") as f:
-                    for line in f:
-                        out.write(line)
-                        rows += 1
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with writing(dest):
+        try:
+            with tmp.open("wb") as out:
+                for part in parts:
+                    with part.open("rb") as f:
+                        for line in f:
+                            out.write(line)
+                            rows += 1
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
     fsync_dir(dest.parent)
     return rows
 
@@ -553,18 +571,19 @@ def merge_parquet(parts: Sequence[Path], dest: Path, schema: Any) -> int:
 
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     rows = 0
-    try:
-        with pq.ParquetWriter(tmp, schema) as writer:
-            for part in parts:
-                with part.open("rb") as f:
-                    records = [json.loads(line) for line in f]
-                if records:
-                    writer.write_table(pa.Table.from_pylist(records, schema=schema))
-                    rows += len(records)
-        with tmp.open("rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with writing(dest):
+        try:
+            with pq.ParquetWriter(tmp, schema) as writer:
+                for part in parts:
+                    with part.open("rb") as f:
+                        records = [json.loads(line) for line in f]
+                    if records:
+                        writer.write_table(pa.Table.from_pylist(records, schema=schema))
+                        rows += len(records)
+            with tmp.open("rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
     fsync_dir(dest.parent)
     return rows

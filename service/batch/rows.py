@@ -99,11 +99,40 @@ def _row_id(raw: RawRow, opts: RowOptions) -> Any:
             fix="give every row an id, or leave out --id-field to use row numbers",
         )
     text = str(value)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInputError("id is not valid UTF-8", field=opts.id_field) from None
+    _check_unicode(text, opts.id_field)
     return text
+
+
+def _check_unicode(value: Any, field: str) -> None:
+    """Refuse strings that cannot be written as UTF-8, anywhere in ``value`` (a cell: str, list, dict).
+
+    The reader keeps an undecodable byte as a surrogate (surrogateescape) and JSON can carry lone
+    UTF-16 surrogates ("\\ud800"): either would pass and then crash its chunk's commit, on every
+    resume too, so the row goes to the errors file here.
+    """
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_unicode(item, f"{field}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_unicode(item, f"{field}.{key}")
+    elif isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            char = value[exc.start]
+            if "\udc80" <= char <= "\udcff":
+                raise InvalidInputError(
+                    f"not valid UTF-8 (bad byte 0x{ord(char) - 0xDC00:02x} at character {exc.start})",
+                    field=field,
+                    fix="decode the file with its real encoding and save it as UTF-8",
+                ) from None
+            raise InvalidInputError(
+                f"contains an unpaired UTF-16 surrogate (\\u{ord(char):04x}) at character {exc.start}, "
+                "which is not valid Unicode",
+                field=field,
+                fix="write the character itself, or its surrogate pair, in the input",
+            ) from None
 
 
 def _strip_nulls(item: Any) -> Any:
@@ -121,6 +150,7 @@ def _row_actors(raw: RawRow, opts: RowOptions) -> list[Any] | None:
     field = opts.actors_field
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    _check_unicode(value, field)
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):

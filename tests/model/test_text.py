@@ -61,3 +61,11 @@ def test_check_text_rejects_bad_input_with_a_fix(value, error, message):
 
 def test_check_text_decodes_utf8_bytes():
     assert check_text("Café Sanders".encode()) == "Café Sanders"
+
+
+def test_clean_docstring_examples_hold():
+    import doctest
+
+    import model.text
+
+    assert doctest.testmod(model.text).failed == 0

@@ -192,6 +192,46 @@ def test_bad_rows_go_to_the_errors_file(tiny_model_dir, tmp_path):
     assert errors[8]["field"] == "doc" and errors[8]["id"] is None
 
 
+def test_rows_with_text_that_is_not_utf8_go_to_the_errors_file(tiny_model_dir, tmp_path, monkeypatch):
+    # JSON can carry lone surrogates ("\ud800"), and the reader keeps an undecodable byte as one:
+    # such a row used to pass validation and crash its chunk's commit, on every resume too.
+    lines = [json.dumps(r).encode() for r in corpus(6)]
+    lines.insert(1, b'{"doc": "lone", "text": "Trump spoke.", "who": ["Trump\\ud800"]}')
+    lines.insert(3, b'{"doc": "byte", "text": "Trump spoke.", "who": "Trump \xff; DNC"}')
+    lines.insert(
+        5, b'{"doc": "alias", "text": "Trump spoke.", "who": [{"name": "T", "aliases": ["\\udfff"]}]}'
+    )
+    lines.insert(6, b'{"doc": "nul", "text": "Trump spoke.", "who": ["Trump\\u0000"]}')
+    lines.insert(7, b'{"doc": "id\\ud800", "text": "Trump spoke."}')
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"\n".join(lines) + b"\n")
+    out = tmp_path / "out.jsonl"
+    summary = run(tiny_model_dir, src, out, actors=None, actors_field="who", id_field="doc", chunk_size=4)
+    assert summary["rows_read"] == 11 and summary["labelled"] == 6 and summary["errors"] == 5
+    assert [r["id"] for r in read_output(out)] == [f"doc-{i}" for i in range(6)]
+    errors = {e["row"]: e for e in read_errors(out)}
+    assert sorted(errors) == [1, 3, 5, 6, 7]
+    assert errors[1]["field"] == "who[0]" and errors[1]["id"] == "lone"
+    assert "unpaired UTF-16 surrogate (\\ud800) at character 5" in errors[1]["reason"]
+    assert "Fix:" in errors[1]["reason"]
+    assert (
+        errors[3]["field"] == "who"
+        and "not valid UTF-8 (bad byte 0xff at character 6)" in errors[3]["reason"]
+    )
+    assert errors[5]["field"] == "who[0].aliases[0]" and "surrogate (\\udfff)" in errors[5]["reason"]
+    assert errors[6]["field"] == "who[0]" and "NUL" in errors[6]["reason"]
+    assert errors[7]["field"] == "doc" and "unpaired UTF-16 surrogate (\\ud800)" in errors[7]["reason"]
+    # A run cut short after its first chunk resumes to the same files.
+    again = tmp_path / "again.jsonl"
+    with monkeypatch.context() as m:
+        crash_after(m, 1)
+        with pytest.raises(Crash):
+            run(tiny_model_dir, src, again, actors=None, actors_field="who", id_field="doc", chunk_size=4)
+    resumed = run(tiny_model_dir, src, again, actors=None, actors_field="who", id_field="doc", chunk_size=4)
+    assert resumed["resumed_rows"] == 4 and resumed["labelled"] == 6 and resumed["errors"] == 5
+    assert read_errors(again) == read_errors(out)
+
+
 def test_a_failing_batch_is_retried_row_by_row(tiny_model_dir, tmp_path, monkeypatch):
     from model import StancePredictor
 
@@ -320,6 +360,85 @@ def test_kill_9_of_a_two_worker_run_then_resume(tiny_model_dir, tiny_predictor, 
         batch = [RawRow(i, rows[i]) for i in range(s, s + 4)]
         expected.extend(label_batch(tiny_predictor, batch, opts)[0])
     same_rows(got[:n_done], expected)
+
+
+def test_resume_sees_any_change_to_the_input(tiny_model_dir, tmp_path, monkeypatch):
+    """The manifest hashes the whole input: a same-size edit past the first MiB, with the mtime put
+    back, is refused; a file only touched resumes."""
+    rows = corpus(12)
+    for i in (6, 7, 8, 9):
+        rows[i]["pad"] = "p" * 300_000  # row 11 starts past the first MiB
+    src = write_input(tmp_path / "in.jsonl", rows)
+    assert src.read_bytes().index(b"town 11") > 1 << 20
+
+    def interrupted(out: Path) -> None:
+        with monkeypatch.context() as m:
+            crash_after(m, 1)
+            with pytest.raises(Crash):
+                run(tiny_model_dir, src, out, id_field="doc", chunk_size=4)
+
+    touched = tmp_path / "touched.jsonl"
+    interrupted(touched)
+    os.utime(src, ns=(time.time_ns(), time.time_ns() + 10**9))  # same bytes, new mtime
+    summary = run(tiny_model_dir, src, touched, id_field="doc", chunk_size=4)
+    assert summary["resumed_rows"] == 4 and summary["labelled"] == 12
+
+    edited = tmp_path / "edited.jsonl"
+    interrupted(edited)
+    st = src.stat()
+    src.write_bytes(src.read_bytes().replace(b"town 11", b"town 99"))  # same size
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert src.stat().st_size == st.st_size and src.stat().st_mtime_ns == st.st_mtime_ns
+    with pytest.raises(InvalidInputError, match="holds a partial run with different input"):
+        run(tiny_model_dir, src, edited, id_field="doc", chunk_size=4)
+
+
+def test_file_system_errors_are_one_line_with_exit_2(tiny_model_dir, tmp_path, monkeypatch):
+    """A read-only output folder or a full disk: one line naming the path and the fix, exit 2.
+
+    Tests run as root, where a read-only mode does not stop writes: the errors are raised instead."""
+    import errno
+
+    from service.batch import io as batch_io
+
+    src = write_input(tmp_path / "in.jsonl", corpus(3))
+    out = tmp_path / "out" / "labels.jsonl"
+    args = ["label", str(src), "-o", str(out), "-m", str(tiny_model_dir), "-a", "DNC"]
+    real_mkdir = Path.mkdir
+
+    def read_only(self, *a, **kw):
+        if self.name.endswith(".parts"):
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return real_mkdir(self, *a, **kw)
+
+    with monkeypatch.context() as m:
+        m.setattr(Path, "mkdir", read_only)
+        result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [
+        f"error: {out}.parts: Read-only file system. "
+        "Fix: the file system is read-only: write to another folder"
+    ]
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")  # as write() and fsync() raise it: no path
+
+    with monkeypatch.context() as m:
+        m.setattr(batch_io.os, "fsync", full)
+        result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: {out}.parts/manifest.json: No space left on device. Fix: free some space")
+    assert "run the same command again" in line
+    assert not [p.name for p in (out.parent / "labels.jsonl.parts").glob(".*tmp*")]
+
+    missing = tmp_path / "nowhere" / "article.txt"
+    result = CliRunner().invoke(app, ["predict", "-f", str(missing), "-m", str(tiny_model_dir)])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: {missing}: No such file or directory. Fix: check the path: the file or the folder above it "
+        "does not exist"
+    )
 
 
 def test_changed_options_refuse_to_resume(tiny_model_dir, tmp_path, monkeypatch):

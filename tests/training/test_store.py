@@ -344,6 +344,97 @@ def test_import_reports_bad_rows_and_stores_the_rest(store, tmp_path):
     assert "7 rows, 5 bad (not stored), 2 stored, 0 duplicates, 0 conflicts" in result.summary()
 
 
+def _label_file(path: Path, n: int) -> Path:
+    """``n`` label rows; a few (text, task, actor) come back across chunks: repeats and changes of mind."""
+    rows = [{"text": f"Imported text {i}.", "target": "Bernie", "label": "favor"} for i in range(n)]
+    for line, label in ((10, "favor"), (600, "against"), (1100, "favor"), (1150, "favor")):
+        rows[line] = {"text": "Changing text.", "target": "DNC", "label": label, "annotator": f"a{line}"}
+    for line, label in ((20, "neutral"), (700, "neutral"), (1200, "against")):
+        rows[line] = {"text": "Known text.", "target": "DNC", "label": label}
+    rows[30] = {"text": "Known text.", "leaning": "left"}
+    rows[800] = {"text": "Known text.", "leaning": "right"}
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _history(store: LabelStore) -> list[tuple]:
+    """Every label, superseded ones too, in the order they were stored (with an import's batch id)."""
+    return [
+        (r.text, r.task, r.actor, r.label, r.annotator, r.source, r.source == "import" and r.batch_id)
+        for r in sorted(store.iter_labels(current_only=False), key=lambda r: r.id)
+    ]
+
+
+def test_an_import_lets_other_writers_in_between_its_chunks(store, store_url, tmp_path, monkeypatch):
+    """An import is 500 labels per transaction: the service's label writes wait for one, not the file."""
+    path = _label_file(tmp_path / "big.jsonl", 1300)
+    real_add = LabelStore.add
+    chunks: list[int] = []
+    between: list[int] = []
+    with LabelStore.open(store_url) as service:
+
+        def add(self, items, **kwargs):
+            if self is store and chunks:
+                # Another connection writes while the import is under way: had the import kept its
+                # transaction open, this would wait for the write lock (and fail after 15 s on SQLite).
+                between.append(real_add(service, [lab(f"Meanwhile {len(chunks)}.", "DNC", "against")]).stored)
+            report = real_add(self, items, **kwargs)
+            chunks.append(len(report.outcomes))
+            return report
+
+        monkeypatch.setattr(LabelStore, "add", add)
+        result = import_file(store, path)
+    assert chunks == [500, 500, 300] and between == [1, 1]
+    assert result.report is not None and result.report.committed and result.report.resumed == 0
+    assert len(result.report.outcomes) == 1300 == len(result.lines)
+    assert store.counts()["labels"] == 1300 - 2 + 2  # 2 repeats are duplicates; 2 writes in between
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_an_interrupted_import_run_again_ends_as_one_run(store, tmp_path, monkeypatch):
+    path = _label_file(tmp_path / "big.jsonl", 1300)
+    before = [lab("Known text.", "DNC", "neutral", annotator="earlier")]
+    with LabelStore.open(f"sqlite:///{tmp_path}/reference.db") as reference:
+        reference.add(before)
+        whole = import_file(reference, path)
+        expected = _history(reference)
+    assert whole.report is not None
+    assert (whole.report.stored, whole.report.duplicates, whole.report.conflicts) == (1293, 3, 4)
+
+    store.add(before)
+    real_add = LabelStore.add
+    calls: list[int] = []
+
+    def crash_on_the_third_chunk(self, items, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise _Crash("killed between two chunks")
+        return real_add(self, items, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(LabelStore, "add", crash_on_the_third_chunk)
+        with pytest.raises(_Crash):
+            import_file(store, path)
+    assert store.counts()["labels"] == 1 + 1000 - 2  # two chunks: 2 of their labels were repeats
+
+    again = import_file(store, path)
+    assert _history(store) == expected
+    # The first 1,000 labels were handled; the 2 that stored nothing ("Known text." repeating the
+    # earlier label) are judged again, and are duplicates again.
+    assert again.report is not None and again.report.resumed == 998
+    assert again.report.stored + again.report.conflicts == 300 - 1  # 1 repeat of the current label
+    assert again.report.duplicates == 998 + 2 + 1
+    assert "1001 duplicates (998 from an earlier run of this import)" in again.summary()
+    assert [o.status for o in again.report.outcomes[:1000]] == ["duplicate"] * 1000
+    # Finished, the same import stores nothing; a changed file is another import.
+    for dry_run in (True, False):
+        third = import_file(store, path, dry_run=dry_run)
+        assert third.report is not None and third.report.duplicates == 1300 and _history(store) == expected
+
+
 def test_import_csv_with_line_numbers(store, tmp_path):
     path = tmp_path / "labels.csv"
     path.write_text(

@@ -11,7 +11,10 @@ Which labels a row holds:
   as they are; a row may carry a stance label and bias labels at once.
 
 An import checks every row, reports the bad ones with their line numbers (none of a bad row's
-labels is stored) and stores the rest in one transaction. An export writes the current label of
+labels is stored) and stores the rest in transactions of ``IMPORT_CHUNK`` (500) labels, so the
+service's label writes are never held up for long. An import cut short (a crash, Ctrl-C) is run
+again as it was: it finds the labels it stored, stores the rest and ends as one uninterrupted run
+would. An export writes the current label of
 each (text, task, actor) with ``task``, ``annotator``, ``source``, ``created_at`` and ``source_ref``
 columns (``target`` is empty for the bias tasks); it can be imported again (every row is then a
 duplicate) or named as a training ``DatasetSpec`` path (with ``where: {task: stance}`` when it holds
@@ -21,6 +24,7 @@ bias labels too).
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Iterator
@@ -63,9 +67,10 @@ class ImportResult:
     def summary(self) -> str:
         r = self.report
         stored = "would store" if r is not None and not r.committed else "stored"
+        resumed = f" ({r.resumed} from an earlier run of this import)" if r and r.resumed else ""
         return (
             f"{self.path}: {self.rows} rows, {len(self.bad)} bad (not stored), "
-            f"{r.stored if r else 0} {stored}, {r.duplicates if r else 0} duplicates, "
+            f"{r.stored if r else 0} {stored}, {r.duplicates if r else 0} duplicates{resumed}, "
             f"{r.conflicts if r else 0} conflicts" + (f" (batch {r.batch_id})" if r and r.outcomes else "")
         )
 
@@ -149,13 +154,29 @@ def read_label_file(
     ``task``, ``leaning`` and ``hyperpartisan`` fields.
     """
     path = Path(path)
+    return _check_rows(
+        _read(path), file_format(path, fmt), text_field, target_field, label_field, annotator, max_text_chars
+    )
+
+
+def _read(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise InvalidInputError(
             f"cannot read label file {path}: {exc.strerror or exc}", fix="check the path"
         ) from None
-    kind = file_format(path, fmt)
+
+
+def _check_rows(
+    data: bytes,
+    kind: Format,
+    text_field: str,
+    target_field: str,
+    label_field: str,
+    annotator: str | None,
+    max_text_chars: int,
+) -> tuple[int, list[tuple[int, LabelIn]], list[BadRow]]:
     rows = _csv_rows(data, text_field, target_field, label_field) if kind == "csv" else _jsonl_rows(data)
     good: list[tuple[int, LabelIn]] = []
     bad: list[BadRow] = []
@@ -232,22 +253,31 @@ def import_file(
     annotator: str | None = None,
     dry_run: bool = False,
 ) -> ImportResult:
-    """Import a label file: bad rows reported and skipped, the good ones stored in one transaction.
+    """Import a label file: bad rows reported and skipped, the good ones stored ``IMPORT_CHUNK`` at a time.
+
+    The batch id is the file's and the options' hash: the same import run again after a crash
+    resumes (:meth:`LabelStore.add_resumable`), and run again after it finished stores nothing.
 
     >>> result = import_file(store, "labels.jsonl", annotator="alice")        # doctest: +SKIP
     >>> print(result.summary())                                               # doctest: +SKIP
     labels.jsonl: 120 rows, 2 bad (not stored), 100 stored, 15 duplicates, 3 conflicts (batch 3f..)
     """
-    n, good, bad = read_label_file(
-        path,
-        fmt=fmt,
-        text_field=text_field,
-        target_field=target_field,
-        label_field=label_field,
-        annotator=annotator,
-    )
-    report = store.add([item for _, item in good], dry_run=dry_run) if good else None
+    path = Path(path)
+    data, kind = _read(path), file_format(path, fmt)
+    n, good, bad = _check_rows(data, kind, text_field, target_field, label_field, annotator, MAX_TEXT_CHARS)
+    report = None
+    if good:
+        batch = import_batch_id(data, kind, text_field, target_field, label_field, annotator)
+        report = store.add_resumable([item for _, item in good], batch_id=batch, dry_run=dry_run)
     return ImportResult(str(path), n, bad, [line for line, _ in good], report)
+
+
+def import_batch_id(data: bytes, *options: str | None) -> str:
+    """The batch id of an import: a hash of the file's bytes and the options that read it (32 hex)."""
+    digest = hashlib.sha256(b"slant-import-1\0" + data)
+    for option in options:
+        digest.update(b"\0" + (option or "").encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()[:32]
 
 
 def export_labels(

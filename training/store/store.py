@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 import re
+import time
 import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -58,6 +59,10 @@ Status = Literal["stored", "duplicate", "conflict"]
 Source = Literal["correction", "import"]
 
 _CHUNK = 500  # ids per IN (...) clause: well under SQLite's bound-parameter limit
+IMPORT_CHUNK = 500
+"""Labels per transaction of :meth:`LabelStore.add_resumable` (a file import): another writer (the
+service's ``POST /v1/labels``) waits for one such transaction, not for the whole file."""
+_SQLITE_TURN = 0.11  # seconds between two chunks of an import on SQLite: other writers' turn
 _SPACE = re.compile(r"\s+")
 
 
@@ -271,11 +276,15 @@ class Outcome:
 
 @dataclass(frozen=True)
 class WriteReport:
-    """The outcome of one :meth:`LabelStore.add`, one entry per label in order."""
+    """The outcome of one :meth:`LabelStore.add`, one entry per label in order.
+
+    ``resumed``: how many of them an earlier run of the same batch had already handled
+    (:meth:`LabelStore.add_resumable`); they are reported as duplicates."""
 
     batch_id: str
     outcomes: list[Outcome]
     committed: bool
+    resumed: int = 0
 
     def count(self, status: Status) -> int:
         return sum(o.status == status for o in self.outcomes)
@@ -366,9 +375,9 @@ def label_filter(label: str, task: str | None = None, *, field: str = "label") -
     raise InvalidInputError(f"unknown label {label!r}", field=field, fix=f"use a label of a task ({valid})")
 
 
-def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
+def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 class LabelStore:
@@ -504,6 +513,98 @@ class LabelStore:
                 for st, ref, item, tid, prev, prev_id in pending
             ]
         return WriteReport(batch_id=batch, outcomes=outcomes, committed=not dry_run)
+
+    def add_resumable(
+        self,
+        items: Iterable[LabelIn],
+        *,
+        batch_id: str,
+        chunk_size: int = IMPORT_CHUNK,
+        dry_run: bool = False,
+    ) -> WriteReport:
+        """Store labels in transactions of ``chunk_size``; again with the same ``batch_id``, only
+        what an earlier, interrupted run did not store.
+
+        For a file import: the write lock is held for one chunk at a time, so the service's label
+        writes go through meanwhile; the labels of each chunk see those of the chunks before it,
+        as in :meth:`add`. ``batch_id`` names the import (the same file with the same options
+        gives the same id): a run cut short and started again finds, for each (text, task,
+        actor), the labels it stored in order, reports the items it had handled as duplicates
+        and judges the rest, so the store ends as one uninterrupted run leaves it (a re-run of
+        a finished import stores nothing). A ``dry_run`` is one transaction, rolled back.
+        """
+        labels = list(items)
+        done = self._handled_by(batch_id, labels)
+        todo = [i for i in range(len(labels)) if i not in done]
+        outcomes: dict[int, Outcome] = dict(done)
+        for n, chunk in enumerate(_chunks(todo, max(len(todo), 1) if dry_run else chunk_size)):
+            if n and self.backend == "sqlite":
+                # SQLite keeps no queue for its write lock: a writer waiting for it retries every
+                # 100 ms at most (sqlite3's busy handler) and would miss the instant between two
+                # chunks. PostgreSQL grants the advisory lock to waiters in turn.
+                time.sleep(_SQLITE_TURN)
+            report = self.add([labels[i] for i in chunk], batch_id=batch_id, dry_run=dry_run)
+            outcomes.update(zip(chunk, report.outcomes, strict=True))
+        return WriteReport(
+            batch_id, [outcomes[i] for i in range(len(labels))], committed=not dry_run, resumed=len(done)
+        )
+
+    def _handled_by(self, batch_id: str, labels: list[LabelIn]) -> dict[int, Outcome]:
+        """The items (by index) an earlier run of ``batch_id`` handled, as duplicate outcomes.
+
+        Per (text, task, actor), that run judged a prefix of its items in order: each one it stored
+        is the next of the batch's labels there, the others repeated the label then current. So
+        the items up to the one matching the batch's last label are done; the rest are judged again
+        (a repeat of the current label is a duplicate again).
+        """
+        with self._session() as session:
+            ours = session.execute(
+                select(LabelRow.id, LabelRow.text_id, LabelRow.task, LabelRow.actor, LabelRow.label)
+                .where(LabelRow.batch_id == batch_id)
+                .order_by(LabelRow.id)
+            ).all()
+            if not ours:
+                return {}
+            text_ids = sorted({row.text_id for row in ours})
+            sha_of: dict[int, str] = {}
+            history: dict[tuple[int, str, str], list[tuple[int, str]]] = {}
+            for chunk in _chunks(text_ids):
+                for tid, sha in session.execute(
+                    select(TextRow.id, TextRow.sha256).where(TextRow.id.in_(chunk))
+                ):
+                    sha_of[tid] = sha
+                for lid, tid, task, actor, label in session.execute(
+                    select(LabelRow.id, LabelRow.text_id, LabelRow.task, LabelRow.actor, LabelRow.label)
+                    .where(LabelRow.text_id.in_(chunk))
+                    .order_by(LabelRow.id)
+                ):
+                    history.setdefault((tid, task, actor), []).append((lid, label))
+        by_sha = {sha: tid for tid, sha in sha_of.items()}
+        stored: dict[tuple[int, str, str], list[tuple[int, str]]] = {}
+        for row in ours:
+            stored.setdefault((row.text_id, row.task, row.actor), []).append((row.id, row.label))
+        # Per key: the batch's labels still to match, and the label current before the next of them.
+        left = {key: list(reversed(rows)) for key, rows in stored.items()}
+        before: dict[tuple[int, str, str], int] = {}
+        for key, rows in stored.items():
+            prior = [lid for lid, _ in history.get(key, []) if lid < rows[0][0]]
+            before[key] = prior[-1] if prior else 0
+        done: dict[int, Outcome] = {}
+        for i, item in enumerate(labels):
+            text_id = by_sha.get(text_sha256(item.text))
+            if text_id is None:
+                continue
+            key = (text_id, item.task, item.actor)
+            pending = left.get(key)
+            if not pending:
+                continue
+            repeated = before[key]
+            if item.label == pending[-1][1]:
+                repeated = before[key] = pending.pop()[0]
+            done[i] = Outcome(
+                "duplicate", repeated, text_id, _actor_out(item.actor), item.label, task=item.task
+            )
+        return done
 
     def _text_ids(
         self, session: Session, labels: list[LabelIn], shas: list[str], now: datetime
