@@ -156,6 +156,21 @@ def model_card(meta: dict[str, Any]) -> str:
                 lines.append(
                     f"| {name} | {method} | {m['macro_f1']} | {m['f_avg']} | {m['accuracy']} | {m['ece']} |"
                 )
+    ablation = meta.get("metrics", {}).get("ablation") or {}
+    if ablation:
+        # Recorded by benchmarks/dev_table.py --record: the variants tried on the way to this model.
+        sets = list(ablation.get("sets", []))
+        lines += [
+            "",
+            "## Ablation: the variants tried (dev sets, macro-F1; contrast sets: accuracy)",
+            "",
+            "| variant | " + " | ".join(sets) + " |",
+            "|---|" + "---|" * len(sets),
+        ]
+        for row in ablation.get("rows", []):
+            cells = [str(row["scores"].get(k, "-")) for k in sets]
+            lines.append(f"| {row['variant']} | " + " | ".join(cells) + " |")
+        lines += [f"- {note}" for note in ablation.get("notes", [])]
     train = meta.get("metrics", {}).get("train") or {}
     tc = meta.get("training_config") or {}
     lines += [

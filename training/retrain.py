@@ -678,7 +678,7 @@ def _config(
             raise ConfigError(
                 f"{which} ({source.version}, {source.path}) records no training config "
                 "to take the base data mix and evaluation sets from",
-                fix="pass one: --config training/configs/default-stage2.yaml",
+                fix="pass one: --config training/configs/default-stage3.yaml",
             )
         raw = json.loads(json.dumps(recorded))
         for item in options.overrides:

@@ -45,7 +45,7 @@ class RetrainRequest(RetrainSettings):
         None,
         pattern=CONFIG_NAME,
         description="Name of a training config in the server's config folder (`SLANT_RETRAIN_CONFIGS`, "
-        "default training/configs: e.g. 'default-stage2'), or of a model registry version (e.g. 'r3': the "
+        "default training/configs: e.g. 'default-stage3'), or of a model registry version (e.g. 'r3': the "
         "config recorded in it); not a path. Default: the config recorded in the current model.",
     )
     overrides: list[str] = Field(
@@ -66,7 +66,7 @@ class RetrainRequest(RetrainSettings):
         if isinstance(value, str) and not re.fullmatch(CONFIG_NAME, value):
             raise ValueError(
                 "config takes a name, not a path: a config of the server's config folder (e.g. "
-                "'default-stage2' for training/configs/default-stage2.yaml) or a registry version "
+                "'default-stage3' for training/configs/default-stage3.yaml) or a registry version "
                 "(e.g. 'r3')"
             )
         return value

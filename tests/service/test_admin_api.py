@@ -327,7 +327,7 @@ def test_retrain_reads_only_configs_named_from_the_config_folder_or_the_registry
             r = c.post("/v1/retrain", json={"config": path}, headers=ADMIN)
             err = _refused(r, "config", "config takes a name, not a path")
             assert "SECRET" not in r.text and "root:" not in r.text
-            assert "'default-stage2'" in err["message"]
+            assert "'default-stage3'" in err["message"]
         r = c.post("/v1/retrain", json={"config": "secret"}, headers=ADMIN)
         err = _refused(
             r, "config", "no retrain config named 'secret': the configs are fifo, small (the server's config"
