@@ -13,7 +13,6 @@ import argparse
 import shutil
 from pathlib import Path
 
-import torch
 from safetensors.torch import load_file, save_file
 
 
