@@ -1,6 +1,7 @@
 """Interpolate two fine-tuned checkpoints' weights (WiSE-FT, Wortsman et al. 2022), for model selection.
 
-    .venv/bin/python benchmarks/weight_soup.py --old models/default --new runs/s3c --alpha 0.3 --out runs/soup30
+    .venv/bin/python benchmarks/weight_soup.py --old models/default --new runs/s3c --alpha 0.3 \
+        --out runs/soup30
 
 ``alpha`` is the weight of the old model. The new model's tokenizer, slant.json (window format,
 temperature, aggregator) and extra marker-token embeddings are kept; re-run
@@ -37,7 +38,9 @@ def main() -> None:
                 w[: o.shape[0]] = args.alpha * o + (1 - args.alpha) * w[: o.shape[0]]
         mixed[k] = w.to(v.dtype)
     out = Path(args.out)
-    shutil.copytree(args.new, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("bias", "model.safetensors"))
+    shutil.copytree(
+        args.new, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("bias", "model.safetensors")
+    )
     save_file(mixed, str(out / "model.safetensors"), metadata={"format": "pt"})
     print(out)
 
