@@ -203,13 +203,14 @@ class WindowBuilder:
         sents = sentences(doc)
         mentions = [find_mentions(cleaned, a) for a in actors]
         short = self.fits(compact(cleaned))
+        wholes = [self.whole(cleaned, ms) for ms in mentions] if short else []
         if short and self.fmt == MARKED:  # each marked mention adds two tokens
-            short = all(self.fits(self.whole(cleaned, ms)) for ms in mentions if ms)
+            short = all(self.fits(w) for w, ms in zip(wholes, mentions, strict=True) if ms)
         plan = Plan(text, actors, mentions, sents, short=short)
         for ai, ms in enumerate(mentions):
             if plan.short:
                 if ms or score_unmentioned:
-                    plan.windows.append(Window(ai, None, self.whole(cleaned, ms)))
+                    plan.windows.append(Window(ai, None, wholes[ai]))
                     if not ms:
                         plan.unmentioned_scored.add(ai)
                 continue
