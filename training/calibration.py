@@ -15,6 +15,9 @@ import numpy as np
 
 from model import StancePredictor
 
+from .config import TrainConfig
+from .data import load_rows
+
 GRID = np.exp(np.linspace(np.log(0.5), np.log(8.0), 121))
 
 
@@ -53,3 +56,14 @@ def fit_temperature(predictor: StancePredictor, rows: list[dict[str, Any]]) -> d
         "nll_before": round(_nll(logp, gold, 1.0), 4),
         "nll_after": round(min(losses), 4),
     }
+
+
+def calibrate(predictor: StancePredictor, config: TrainConfig) -> dict[str, Any] | None:
+    """The ``calibration`` record for a config: T fitted on its ``calibration`` rows (None: none named).
+
+    ``slant train`` and ``slant retrain`` both call it, so a retrain refits T exactly as training did.
+    """
+    if not config.calibration:
+        return None
+    rows = [r for spec in config.calibration for r in load_rows(spec, config.data_root)]
+    return {**fit_temperature(predictor, rows), "sources": [s.name for s in config.calibration]}

@@ -14,7 +14,7 @@ from model.aggregate import Aggregator
 from model.loading import read_meta, write_meta
 
 from .aggregator import fit_aggregator
-from .calibration import fit_temperature
+from .calibration import calibrate
 from .config import TrainConfig
 from .data import load_rows, spec_hash
 from .evaluate import actor_of, evaluate_rows
@@ -43,17 +43,13 @@ def finalize(model_dir: str | Path, config: TrainConfig) -> Path:
     predictor = StancePredictor.load(model_dir, max_windows=config.aggregator.max_windows, backend="torch")
     predictor.temperature = 1.0
     predictor.aggregator = Aggregator()  # a re-run must not read the aggregator it is about to replace
-    if config.calibration:
-        # The temperature first: the aggregator is then fitted on calibrated window probabilities.
-        rows = [r for spec in config.calibration for r in load_rows(spec, config.data_root)]
-        meta.calibration = {
-            **fit_temperature(predictor, rows),
-            "sources": [s.name for s in config.calibration],
-        }
+    # The temperature first: the aggregator is then fitted on calibrated window probabilities.
+    meta.calibration = calibrate(predictor, config)
+    if meta.calibration is not None:
         for spec in config.calibration:
             meta.data_hashes[f"calibration:{spec.name}"] = spec_hash(spec, config.data_root)
         predictor.temperature = float(meta.calibration["temperature"])
-        log.info("temperature %.3f fitted on %d rows", predictor.temperature, len(rows))
+        log.info("temperature %.3f fitted on %d rows", predictor.temperature, meta.calibration["rows"])
     if config.aggregator.data:
         rows = [r for spec in config.aggregator.data for r in load_rows(spec, config.data_root)]
         agg = fit_aggregator(

@@ -724,13 +724,14 @@ def _set_calibration(meta: ModelMeta, config: TrainConfig, path: Path, say: Prog
     meta.calibration = None
     if not config.calibration:
         return
-    from .calibration import fit_temperature
+    from .calibration import calibrate
 
     write_meta(path, meta)
     predictor = _bare_predictor(path, max_windows=config.aggregator.max_windows)
-    rows = [r for spec in config.calibration for r in load_rows(spec, config.data_root)]
-    say(f"fitting the softmax temperature on {len(rows)} rows")
-    meta.calibration = {**fit_temperature(predictor, rows), "sources": [s.name for s in config.calibration]}
+    meta.calibration = calibrate(predictor, config)
+    if meta.calibration is not None:
+        found = meta.calibration
+        say(f"softmax temperature {found['temperature']} fitted on {found['rows']} rows")
 
 
 def _set_aggregator(
