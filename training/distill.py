@@ -28,6 +28,7 @@ from typing import Any
 
 from model import StancePredictor
 from model.errors import ConfigError
+from model.labels import STANCE_LABELS
 from model.text import analyse_many, clean
 from model.windows import unmark
 
@@ -93,8 +94,6 @@ def soft_labels(teacher: StancePredictor, rows: list[dict[str, Any]]) -> list[di
     out = []
     for r, p in zip(rows, probs, strict=True):
         soft = {label: float(v) for label, v in zip(order, p, strict=True)}
-        from model.labels import STANCE_LABELS
-
         vec = [round(soft[label], 5) for label in STANCE_LABELS]
         out.append({**r, "soft": vec, "label": STANCE_LABELS[vec.index(max(vec))], "dataset": "distill"})
     return out
