@@ -76,13 +76,17 @@ def main() -> None:
     ap.add_argument("--per-article", type=int, default=2)
     ap.add_argument("--seed", type=int, default=2016)
     ap.add_argument("--opinion", action="store_true", help="only opinion outlets and opinion sections")
-    ap.add_argument("--exclude", help="a windows JSONL whose articles are left out")
+    ap.add_argument("--exclude", help="windows JSONL files (comma-separated) whose articles are left out")
     ap.add_argument("--prefix", default="nw")
+    ap.add_argument(
+        "--primaries-share", type=float, default=0.5, help="share of articles from 2015-16 primaries coverage"
+    )
     args = ap.parse_args()
     rng = random.Random(args.seed)
     used = set()
     if args.exclude:
-        used = {json.loads(x)["article"] for x in Path(args.exclude).read_text(encoding="utf-8").splitlines()}
+        for path in args.exclude.split(","):
+            used |= {json.loads(x)["article"] for x in Path(path).read_text(encoding="utf-8").splitlines()}
     primaries, other = [], []
     with lzma.open(args.data, "rt", encoding="utf-8") as fh:
         for line in fh:
@@ -100,7 +104,8 @@ def main() -> None:
                 other.append(row)
     rng.shuffle(primaries)
     rng.shuffle(other)
-    picked = primaries[: args.articles // 2] + other[: args.articles - args.articles // 2]
+    n_primaries = round(args.articles * args.primaries_share)
+    picked = primaries[:n_primaries] + other[: args.articles - n_primaries]
     builder = WindowBuilder(lambda t: len(t.split()) <= 90, fmt=MARKED)
     out = []
     cleaned = [clean(r["text"]) for r in picked]
