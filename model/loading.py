@@ -214,6 +214,9 @@ def load_classifier(name_or_path: str | Path, *, dtype: Any = None) -> tuple[Any
     else:
         meta = None
         source = resolve_pretrained(source)
+    from .heads import register
+
+    register()
     try:
         model = AutoModelForSequenceClassification.from_pretrained(source, dtype=dtype)
         tokenizer = AutoTokenizer.from_pretrained(source)
@@ -233,6 +236,7 @@ def load_classifier(name_or_path: str | Path, *, dtype: Any = None) -> tuple[Any
     else:
         meta.labels = _check_labels(meta.labels, where=str(path / META_FILE))
     _check_window_format(meta, tokenizer, str(name_or_path))
+    _check_head(model, meta, str(name_or_path))
     _check_calibration(meta, str(name_or_path))
     if model.config.num_labels != len(meta.labels):
         raise ModelLoadError(
@@ -241,6 +245,18 @@ def load_classifier(name_or_path: str | Path, *, dtype: Any = None) -> tuple[Any
         )
     model.eval()
     return model, tokenizer, meta
+
+
+def _check_head(model: Any, meta: ModelMeta, where: str) -> None:
+    from .heads import head_of
+    from .windows import MARKED
+
+    if head_of(model) == "markers" and meta.window_format != MARKED:
+        raise ModelLoadError(
+            f"{where} has a marker-pooling head but window format {meta.window_format}; that head reads "
+            "the [TGT] markers of format 2",
+            fix="set window_format to 2 in slant.json, or re-train the model with `slant train`",
+        )
 
 
 def _check_calibration(meta: ModelMeta, where: str) -> None:

@@ -93,11 +93,25 @@ class TrainConfig(_Strict):
     window_format: int = Field(
         2, ge=1, le=2, description="1: plain windows; 2: actor mentions wrapped in [TGT] markers"
     )
+    head: Literal["cls", "markers"] = Field(
+        "cls",
+        description="cls: the pooled CLS state; markers: CLS + the mean state of the [TGT] markers "
+        "(window format 2 only; see model/heads.py)",
+    )
     calibration: list[DatasetSpec] = Field(
         default_factory=list, description="dev rows one softmax temperature is fitted on (log-loss)"
     )
     fp16_weights: bool = True
     output_dir: str = "runs/model"
+
+    @model_validator(mode="after")
+    def _markers_need_marked_windows(self) -> TrainConfig:
+        if self.head == "markers" and self.window_format != 2:
+            raise ValueError(
+                "head 'markers' pools the [TGT] marker states, which only window format 2 has: "
+                "set window_format: 2, or head: cls"
+            )
+        return self
 
 
 MAX_CONFIG_BYTES = 256 * 1024

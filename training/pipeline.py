@@ -108,6 +108,9 @@ def _short(m: dict[str, Any]) -> dict[str, Any]:
     return {k: m[k] for k in ("n", "macro_f1", "f_avg", "accuracy", "ece")}
 
 
+_HEADS = {"cls": "pooled CLS state", "markers": "pooled CLS + mean [TGT] marker state (model/heads.py)"}
+
+
 def model_card(meta: dict[str, Any]) -> str:
     """A Markdown model card from slant.json."""
     lines = [
@@ -181,6 +184,7 @@ def model_card(meta: dict[str, Any]) -> str:
         f"{json.dumps((meta.get('aggregator') or {}).get('info', {}))}",
         f"- windows: format {meta.get('window_format', 1)} "
         f"({'actor mentions wrapped in [TGT] markers' if meta.get('window_format') == 2 else 'plain'})",
+        f"- classifier head: {_HEADS.get(train.get('head', 'cls'), train.get('head'))}",
         f"- calibration: {json.dumps(meta.get('calibration')) if meta.get('calibration') else 'none'}",
         "",
         "## Data licences",

@@ -12,9 +12,10 @@ import random
 from pathlib import Path
 from typing import Any
 
+from model.heads import head_of, register, with_marker_head
 from model.labels import STANCE_LABELS
 from model.loading import ModelMeta, lineage, resolve_pretrained, save_model_dir
-from model.windows import WindowBuilder, add_markers, token_fits
+from model.windows import MARKERS, WindowBuilder, add_markers, token_fits
 
 from .config import TrainConfig
 from .data import load_rows, spec_hash
@@ -99,6 +100,7 @@ def fine_tune(
     label_id = {label: i for i, label in enumerate(labels)}
 
     base = resolve_pretrained(config.base_model)
+    register()  # a base that is a marker-head slant model opens through the Auto classes
     tokenizer = AutoTokenizer.from_pretrained(base)
     # fp32 master weights: fp16 parameters under AdamW diverge; bf16 autocast is used on GPUs.
     model = AutoModelForSequenceClassification.from_pretrained(
@@ -111,6 +113,9 @@ def fine_tune(
 
     if config.window_format == 2 and add_markers(tokenizer, model):
         log.info("added the [TGT] marker tokens to the tokenizer (%d tokens)", len(tokenizer))
+    if config.head == "markers" and head_of(model) != "markers":
+        model = with_marker_head(model, tokenizer.get_vocab()[MARKERS[0]])
+        log.info("classifier head: pooled CLS + mean [TGT] marker state (the marker half starts at 0)")
     # The predictor's own window builder: short rows are one window, articles one per mention.
     builder = WindowBuilder(
         token_fits(tokenizer, window_length or config.max_length),
@@ -196,6 +201,7 @@ def fine_tune(
                 "loss": round(float(result.training_loss), 4),
                 "seconds": round(result.metrics.get("train_runtime", 0.0), 1),
                 "device": "cuda" if torch.cuda.is_available() else "cpu",
+                "head": head_of(model),
             }
         },
     )
