@@ -56,7 +56,7 @@ def by_group(actor: str, rows: Any, *, group_by: str) -> Any:
     shares.set_yticks(y, labels)
     shares.set_xlim(-0.02, 1.02)
     shares.set_xlabel("share of articles (95% bootstrap interval)")
-    shares.legend(loc="lower right", fontsize="small", ncols=3)
+    shares.legend(loc="lower left", bbox_to_anchor=(0, 1), fontsize="small", ncols=3, frameon=False)
     shares.grid(axis="x", alpha=0.3)
     v = rows["mean_score"].to_numpy(dtype=float)
     err = _err(v, rows["mean_score_low"].to_numpy(dtype=float), rows["mean_score_high"].to_numpy(dtype=float))
@@ -123,7 +123,9 @@ def leaning(rows: Any, labels: list[str], *, group_by: str) -> Any:
     stack.set_yticks(y, [f"{g} (n={n:,})" for g, n in zip(rows["group"], rows["n_leaning"], strict=True)])
     stack.set_xlim(0, 1)
     stack.set_xlabel("share of articles by predicted leaning")
-    stack.legend(loc="lower right", fontsize="small", ncols=len(labels) or 1)
+    stack.legend(
+        loc="lower left", bbox_to_anchor=(0, 1), fontsize="small", ncols=len(labels) or 1, frameon=False
+    )
     v = rows["hyperpartisan_mean"].to_numpy(dtype=float)
     err = _err(
         v,
