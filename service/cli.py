@@ -16,6 +16,7 @@ from model.errors import SlantError
 from service.batch.command import label as label_command
 from service.labels_cli import labels
 from service.registry_cli import models, retrain_command
+from service.report_cli import report as report_command
 
 _OS_FIXES = {
     errno.EROFS: "the file system is read-only: write to another folder",
@@ -461,6 +462,7 @@ def bench(ctx: typer.Context) -> None:
 
 app.command("label")(label_command)
 app.command("retrain")(retrain_command)
+app.command("report")(report_command)
 
 
 def main() -> None:  # pragma: no cover

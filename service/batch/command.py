@@ -76,6 +76,14 @@ def label(
             "heads and $SLANT_HEADS; off by default, so outputs keep their columns."
         ),
     ] = False,
+    keep_fields: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keep-fields",
+            help="Input columns to copy into every output row (after `row`), comma-separated or "
+            "repeated, e.g. --keep-fields source,date: what `slant report` groups by.",
+        ),
+    ] = None,
 ) -> None:
     """Label a whole corpus: one JSON/Parquet row per input row, bad rows to OUTPUT.errors.jsonl.
 
@@ -115,6 +123,7 @@ def label(
             device=device,
             progress=progress,
             bias=bias,
+            keep_fields=[name.strip() for value in keep_fields or [] for name in value.split(",")],
         )
     except SlantError as exc:
         typer.echo(f"error: {exc}", err=True)

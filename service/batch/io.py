@@ -206,6 +206,10 @@ class JsonlSource(_FileSource):
 
     lookahead = 100
 
+    def __init__(self, path: Path, columns: Sequence[str], *, expected: Sequence[str] = ()) -> None:
+        super().__init__(path, columns)
+        self.expected = list(expected)
+
     def _records(self) -> Iterator[RawRow]:
         row = 0
         with self._open() as f:
@@ -233,8 +237,10 @@ class JsonlSource(_FileSource):
         # records has the text field (one bad record among good ones is only a bad row).
         head = list(itertools.islice(records, self.lookahead))
         found = [r.record for r in head if r.record is not None]
-        if found and not any(self.columns[0] in rec for rec in found):
-            _missing_columns(f"the first records of {self.path.name}", self.columns[:1], list(found[0]))
+        for column in [self.columns[0], *self.expected]:
+            # The same for a kept field (--keep-fields): a typo would make it null on every row.
+            if found and not any(column in rec for rec in found):
+                _missing_columns(f"the first records of {self.path.name}", [column], list(found[0]))
         for raw in itertools.chain(head, records):
             if raw.record is not None:
                 raw.record = {c: raw.record.get(c) for c in self.columns}
@@ -391,9 +397,18 @@ class HfSource:
 
 
 def open_source(
-    spec: str, *, columns: Sequence[str], input_format: str | None = None, split: str = "train"
+    spec: str,
+    *,
+    columns: Sequence[str],
+    input_format: str | None = None,
+    split: str = "train",
+    expected: Sequence[str] = (),
 ) -> Source:
     """A streaming reader for ``spec`` that yields only ``columns`` (the first is the text column).
+
+    Every column must exist in a CSV header, a Parquet schema or a dataset; in JSONL, where a
+    record may lack a field, the text column and the ``expected`` ones must appear among the first
+    records.
 
     >>> src = open_source("corpus.jsonl", columns=["text", "id"])        # doctest: +SKIP
     >>> next(iter(src)).record                                           # doctest: +SKIP
@@ -407,7 +422,7 @@ def open_source(
         return ParquetSource(path, columns)
     if fmt == "csv":
         return CsvSource(path, columns)
-    return JsonlSource(path, columns)
+    return JsonlSource(path, columns, expected=expected)
 
 
 # -- output --------------------------------------------------------------------------------------
@@ -452,11 +467,19 @@ def bias_type(leaning_labels: Sequence[str] | None) -> Any:
     )
 
 
-def output_schema(*, id_is_row: bool, bias: bool = False, leaning_labels: Sequence[str] | None = None) -> Any:
+def output_schema(
+    *,
+    id_is_row: bool,
+    bias: bool = False,
+    leaning_labels: Sequence[str] | None = None,
+    kept: Sequence[tuple[str, Any]] = (),
+) -> Any:
     """The Arrow schema of output rows (the JSONL rows have the same shape).
 
     ``id`` is the row number (int64) when no id column is given, else the input's id as a string.
-    With ``bias`` (``slant label --bias``) a ``bias`` struct follows ``actors`` (see :func:`bias_type`).
+    The kept input fields (``--keep-fields``; ``kept`` holds their names and Arrow types, see
+    :func:`kept_field_types`) follow ``row``. With ``bias`` (``slant label --bias``) a ``bias``
+    struct follows ``actors`` (see :func:`bias_type`).
     """
     import pyarrow as pa
 
@@ -487,6 +510,7 @@ def output_schema(*, id_is_row: bool, bias: bool = False, leaning_labels: Sequen
         [
             ("id", pa.int64() if id_is_row else pa.string()),
             ("row", pa.int64()),
+            *kept,
             ("actors", pa.list_(actor)),
             *([("bias", bias_type(leaning_labels))] if bias else []),
             ("model", pa.string()),
@@ -563,8 +587,63 @@ def merge_jsonl(parts: Sequence[Path], dest: Path) -> int:
     return rows
 
 
-def merge_parquet(parts: Sequence[Path], dest: Path, schema: Any) -> int:
-    """Convert JSONL parts into one Parquet file (a row group per part) atomically; returns rows."""
+def pa_string() -> Any:
+    import pyarrow as pa
+
+    return pa.string()
+
+
+def _infer(values: list[Any]) -> Any:
+    import pyarrow as pa
+
+    try:
+        return pa.array(values).type
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return pa.string()  # mixed types (a number here, a string there): kept as text
+
+
+def kept_field_types(parts: Sequence[Path], names: Sequence[str]) -> list[tuple[str, Any]]:
+    """The Parquet type of each kept field, read from the JSON values of every part.
+
+    One type over all parts: the same type everywhere (nulls aside) stays; integers beside
+    floats become float64; anything else mixed becomes a string (non-strings written as JSON).
+    A field null on every row is a string column of nulls.
+    """
+    if not names:
+        return []
+    import pyarrow as pa
+
+    seen: dict[str, set[Any]] = {n: set() for n in names}
+    for part in parts:
+        with part.open("rb") as f:
+            records = [json.loads(line) for line in f]
+        for name in names:
+            t = _infer([r.get(name) for r in records])
+            if not pa.types.is_null(t):
+                seen[name].add(t)
+    out = []
+    for name in names:
+        types = seen[name]
+        if len(types) == 1:
+            out.append((name, next(iter(types))))
+        elif types and all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in types):
+            out.append((name, pa.float64()))
+        else:
+            out.append((name, pa.string()))
+    return out
+
+
+def _as_text(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def merge_parquet(parts: Sequence[Path], dest: Path, schema: Any, *, text_fields: Sequence[str] = ()) -> int:
+    """Convert JSONL parts into one Parquet file (a row group per part) atomically; returns rows.
+
+    The ``text_fields`` (kept fields typed as strings) have their non-string values written as JSON.
+    """
     require_pyarrow()
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -577,6 +656,9 @@ def merge_parquet(parts: Sequence[Path], dest: Path, schema: Any) -> int:
                 for part in parts:
                     with part.open("rb") as f:
                         records = [json.loads(line) for line in f]
+                    for r in records:
+                        for name in text_fields:
+                            r[name] = _as_text(r.get(name))
                     if records:
                         writer.write_table(pa.Table.from_pylist(records, schema=schema))
                         rows += len(records)

@@ -13,6 +13,7 @@ both engines write the same rows. Bad rows are collected on the driver into
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -42,10 +43,16 @@ def _import_ray() -> Any:
     return ray
 
 
-def _combined_schema(id_is_row: bool, *, bias: bool = False, leaning: list[str] | None = None) -> Any:
+def _combined_schema(
+    id_is_row: bool, *, bias: bool = False, leaning: list[str] | None = None, kept: tuple[str, ...] = ()
+) -> Any:
     import pyarrow as pa
 
-    schema = output_schema(id_is_row=id_is_row, bias=bias, leaning_labels=leaning)
+    # Kept fields are strings here: each block is written on its own, so one type cannot be
+    # inferred over the whole output as the local engine does.
+    schema = output_schema(
+        id_is_row=id_is_row, bias=bias, leaning_labels=leaning, kept=[(n, pa.string()) for n in kept]
+    )
     for name in _ERROR_COLS:
         schema = schema.append(pa.field(name, pa.string()))
     return schema
@@ -72,7 +79,9 @@ class _RayLabeller:
         found = describe_heads(self.predictor) if opts.bias else []
         if opts.bias:
             check_heads(found, self.predictor.name)
-        self.schema = _combined_schema(opts.id_field is None, bias=opts.bias, leaning=leaning_labels(found))
+        self.schema = _combined_schema(
+            opts.id_field is None, bias=opts.bias, leaning=leaning_labels(found), kept=opts.keep_fields
+        )
 
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa
@@ -83,6 +92,10 @@ class _RayLabeller:
             raws.append(RawRow(row, record))
         results, errors = label_batch(self.predictor, raws, self.opts)
         rows: list[dict[str, Any]] = list(results)
+        for r in rows:
+            for name in self.opts.keep_fields:
+                value = r.get(name)
+                r[name] = value if value is None or isinstance(value, str) else json.dumps(value)
         for e in errors:
             rows.append(
                 {

@@ -38,12 +38,14 @@ class RowOptions:
     discover_limit: int = 5
     bias: bool = False
     """Add each row's ``bias`` (the model's bias heads: leaning, hyperpartisan, loaded language)."""
+    keep_fields: tuple[str, ...] = ()
+    """Input columns copied into each output row as they are (``--keep-fields``: outlet, date, ...)."""
 
     @property
     def columns(self) -> list[str]:
         """Input columns to read, the text column first."""
         cols = [self.text_field]
-        for c in (self.id_field, self.actors_field):
+        for c in (self.id_field, self.actors_field, *self.keep_fields):
             if c and c not in cols:
                 cols.append(c)
         return cols
@@ -60,7 +62,68 @@ class RowOptions:
         # Only when on: a partial run started before --bias existed still resumes without it.
         if self.bias:
             out["bias"] = True
+        if self.keep_fields:  # likewise: only when given
+            out["keep_fields"] = list(self.keep_fields)
         return out
+
+
+OUTPUT_COLUMNS: tuple[str, ...] = ("id", "row", "actors", "bias", "model", "version")
+"""The columns ``slant label`` writes itself: a kept input field may not take one of these names."""
+
+
+def check_keep_fields(names: Sequence[str]) -> tuple[str, ...]:
+    """``--keep-fields`` as a tuple of distinct names; refuse blanks and the output's own columns.
+
+    >>> check_keep_fields(["source", "date"])
+    ('source', 'date')
+    """
+    kept: list[str] = []
+    for name in names:
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInputError(
+                "--keep-fields names an empty column",
+                field="--keep-fields",
+                fix="name the input columns to keep, separated by commas: --keep-fields source,date",
+            )
+        if name in OUTPUT_COLUMNS:
+            raise InvalidInputError(
+                f"--keep-fields names {name!r}, a column that slant label writes itself "
+                f"({', '.join(OUTPUT_COLUMNS)})",
+                field="--keep-fields",
+                fix="rename that column in the input"
+                + (" (the id column is kept with --id-field)" if name == "id" else ""),
+            )
+        if name not in kept:
+            kept.append(name)
+    return tuple(kept)
+
+
+def json_safe(value: Any, *, field: str | None = None) -> Any:
+    """A kept input value as a JSON value: dates and times as ISO 8601 strings, bytes refused.
+
+    Parquet and Hugging Face inputs give ``datetime``/``date``/``Decimal`` values that JSON
+    cannot hold; the output keeps what a reader can parse back.
+    """
+    import datetime as _dt
+    import decimal
+
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, list | tuple):
+        return [json_safe(v, field=field) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_safe(v, field=field) for k, v in value.items()}
+    if isinstance(value, _dt.timedelta):
+        return value.total_seconds()
+    raise InvalidInputError(
+        f"a kept field holds a {type(value).__name__}, which cannot be written as JSON",
+        field=field,
+        fix="keep only text, number, date, list or struct columns with --keep-fields",
+    )
 
 
 @dataclass
@@ -69,6 +132,7 @@ class _Prepared:
     id: Any
     text: str
     actors: list[Any] | None
+    kept: dict[str, Any]
 
 
 def _as_text(value: Any, field: str) -> str:
@@ -194,9 +258,14 @@ def _prepare(raw: RawRow, opts: RowOptions) -> _Prepared | dict[str, Any]:
         row_id = _row_id(raw, opts)
         text = _as_text(raw.record.get(opts.text_field), opts.text_field)
         actors = _row_actors(raw, opts)
+        kept = {}
+        for name in opts.keep_fields:
+            value = json_safe(raw.record.get(name), field=name)
+            _check_unicode(value, name)
+            kept[name] = value
     except SlantError as exc:
         return error_record(raw.row, row_id, exc.code, str(exc), exc.field)
-    return _Prepared(raw.row, row_id, text, actors)
+    return _Prepared(raw.row, row_id, text, actors, kept)
 
 
 def _predict(predictor: Any, rows: Sequence[_Prepared], opts: RowOptions) -> list[tuple[list[Any], Any]]:
@@ -216,7 +285,7 @@ def _predict(predictor: Any, rows: Sequence[_Prepared], opts: RowOptions) -> lis
 
 def _result(predictor: Any, row: _Prepared, found: tuple[list[Any], Any], opts: RowOptions) -> dict[str, Any]:
     stances, bias = found
-    out: dict[str, Any] = {"id": row.id, "row": row.row, "actors": [s.to_dict() for s in stances]}
+    out: dict[str, Any] = {"id": row.id, "row": row.row, **row.kept, "actors": [s.to_dict() for s in stances]}
     if opts.bias:
         out["bias"] = bias.to_dict() if bias is not None else None
     out["model"] = predictor.name

@@ -25,15 +25,17 @@ from .io import (
     RawRow,
     Source,
     detect_output_format,
+    kept_field_types,
     merge_jsonl,
     merge_parquet,
     open_source,
     output_schema,
+    pa_string,
     require_pyarrow,
 )
 from .local import LocalEngine
 from .parts import PartStore, errors_path_for, parts_dir_for
-from .rows import RowOptions
+from .rows import RowOptions, check_keep_fields
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +125,15 @@ def label_corpus(
     device: str | None = None,
     progress: bool = True,
     bias: bool = False,
+    keep_fields: list[str] | tuple[str, ...] = (),
 ) -> LabelSummary:
     """Label every row of a corpus and write one output row per good input row, in input order.
 
     Bad rows go to ``OUTPUT.errors.jsonl``. A local run killed part-way resumes from its last
     committed chunk when re-run with the same input and options. With ``bias`` every row also
     gets ``bias`` from the model's bias heads (the model's ``bias/`` and ``$SLANT_HEADS``).
+    ``keep_fields`` names input columns (an outlet, a date) copied into every output row, after
+    ``row``, so that ``slant report`` can group by them.
 
     >>> s = label_corpus("news.jsonl", output="stance.parquet", actors=["DNC"])  # doctest: +SKIP
     >>> s.to_json()["labelled"]                                                    # doctest: +SKIP
@@ -148,6 +153,7 @@ def label_corpus(
         actors_field=actors_field,
         evidence=evidence,
         bias=bias,
+        keep_fields=check_keep_fields(keep_fields),
     )
     fmt = detect_output_format(output, output_format)
     if fmt == "parquet":
@@ -236,7 +242,9 @@ def _label_local(
     if output.is_dir():
         raise InvalidInputError(f"{output} is a directory", field="--output", fix="name a file")
     output.parent.mkdir(parents=True, exist_ok=True)
-    source = open_source(input, columns=opts.columns, input_format=input_format, split=split)
+    source = open_source(
+        input, columns=opts.columns, input_format=input_format, split=split, expected=opts.keep_fields
+    )
     store = PartStore(parts_dir_for(output))
     summary = LabelSummary(output=str(output), errors_file=str(errors_path), engine="local", workers=workers)
 
@@ -295,8 +303,12 @@ def _label_local(
     id_is_row = opts.id_field is None
     merge_jsonl(store.error_files(n_chunks), errors_path)
     if fmt == "parquet":
-        schema = output_schema(id_is_row=id_is_row, bias=opts.bias, leaning_labels=leaning_labels(heads))
-        merge_parquet(store.row_files(n_chunks), output, schema)
+        parts = store.row_files(n_chunks)
+        kept = kept_field_types(parts, opts.keep_fields)
+        schema = output_schema(
+            id_is_row=id_is_row, bias=opts.bias, leaning_labels=leaning_labels(heads), kept=kept
+        )
+        merge_parquet(parts, output, schema, text_fields=[n for n, t in kept if t == pa_string()])
     else:
         merge_jsonl(store.row_files(n_chunks), output)
     store.remove()

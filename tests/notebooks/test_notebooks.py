@@ -25,7 +25,7 @@ nbclient = pytest.importorskip("nbclient", reason="notebook tests need nbclient:
 pytest.importorskip("ipykernel", reason="notebook tests need ipykernel: pip install -e '.[dev]'")
 
 NOTEBOOKS = REPO / "notebooks"
-NAMES = ["01_training_data.ipynb", "02_error_analysis.ipynb", "03_label_and_retrain.ipynb"]
+NAMES = ["01_training_data.ipynb", "02_error_analysis.ipynb", "03_label_and_retrain.ipynb", "04_report.ipynb"]
 KERNEL = "slant-notebook-tests"
 CELL_TIMEOUT = 300  # seconds per cell; each takes a few seconds on the tiny model
 
@@ -253,3 +253,32 @@ assert leaning_result.status in ("candidate", "rejected") and "r2" in leaning_li
     printed = stdout_of(nb, "leaning-retrain")
     assert "refitting the leaning head (new labels)" in printed and "training r2" not in printed, printed
     assert "the same" in stdout_of(nb, "leaning-heads")
+
+
+@pytest.mark.slow
+def test_report_notebook(jupyter, tiny_model_dir, tmp_path):
+    needs_data("article_bias_prediction", "articles.jsonl.xz")
+    work = tmp_path / "work"
+    check = """
+assert len(corpus) == ROWS == 24 and corpus["source"].nunique() == 6
+assert {"source", "date"} <= set(first) and first["date"].startswith("2016")
+assert report.rows == ROWS and set(report.actors) <= set(ACTORS) and report.actors
+assert set(by_outlet["group"]) <= set(outlets) and (by_outlet["n"] > 0).all()
+assert (REPORT / "index.html").is_file() and (REPORT / "aggregates" / "stance_over_time.csv").is_file()
+"""
+    nb = run_notebook(
+        "04_report.ipynb",
+        {
+            "SLANT_NB_DATA": str(DATA),
+            "SLANT_NB_MODEL": str(tiny_model_dir),
+            "SLANT_NB_ROWS": "24",
+            "SLANT_NB_BACKEND": "torch",
+            "SLANT_NB_BOOTSTRAP": "100",
+            "SLANT_NB_WORKDIR": str(work),
+        },
+        check,
+    )
+    assert has_figure(nb, "report-figures"), "no figure in the report-figures cell"
+    assert "index.html" in stdout_of(nb, "report")
+    page = (work / "report" / "index.html").read_text(encoding="utf-8")
+    assert page.count('class="actor-figure"') >= 1 and "https://" not in page
