@@ -138,8 +138,10 @@ def test_own_training_and_dev_sets_share_no_text():
         return {r["text"] for r in rows if all(r.get(k) == v for k, v in where.items())}
 
     dev = texts("contrast_dev/contrast_dev.jsonl") | texts("news_windows/news_windows.jsonl", split="dev")
-    train = texts("contrast_train/contrast_train.jsonl") | texts(
-        "news_windows/news_windows.jsonl", split="train"
+    train = (
+        texts("contrast_train/contrast_train.jsonl")
+        | texts("contrast_train/contrast_train_2.jsonl")
+        | texts("news_windows/news_windows.jsonl", split="train")
     )
     assert dev and train and not dev & train
 
