@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .actors import Actor, Mention, find_mentions, parse_actors
+from .actors import Actor, Mention, parse_actors
+from .linking import link
 from .errors import InvalidInputError
 from .text import Sentence, analyse_many, clean, sentences
 
@@ -55,6 +56,8 @@ class Plan:
     windows: list[Window] = field(default_factory=list)
     unmentioned_scored: set[int] = field(default_factory=set)
     bias_sentences: list[Sentence] = field(default_factory=list)
+    #: Discovered actors' salience scores (None: the caller named the actors).
+    salience: list[float] | None = None
 
 
 def mark(text: str, spans: Sequence[tuple[int, int]], markers: tuple[str, str] = MARKERS) -> str:
@@ -198,10 +201,17 @@ class WindowBuilder:
         doc: Any,
         *,
         score_unmentioned: bool = False,
+        year: int | None = None,
+        mentions: list[list[Mention]] | None = None,
     ) -> Plan:
-        """Windows for one text; ``cleaned`` is ``clean(text)`` and ``doc`` its spaCy analysis."""
+        """Windows for one text; ``cleaned`` is ``clean(text)`` and ``doc`` its spaCy analysis.
+
+        Mentions by name, title and pronoun (:func:`model.linking.link`; ``year`` fixes time-bound
+        titles) each make a window and are marked; ``mentions`` gives them when already found.
+        """
         sents = sentences(doc)
-        mentions = [find_mentions(cleaned, a) for a in actors]
+        if mentions is None:
+            mentions = link(cleaned, actors, year=year)
         short = self.fits(compact(cleaned))
         wholes = [self.whole(cleaned, ms) for ms in mentions] if short else []
         if short and self.fmt == MARKED:  # each marked mention adds two tokens

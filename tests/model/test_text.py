@@ -77,7 +77,7 @@ _SEED_FURNITURE = [
     "Now Reading",
     "Channel: Politics",
     "By Jane Doe and JOHN ROE, Reuters",
-    "Enlarge this image toggle caption Brendan Smialowski/AFP/Getty Images Brendan Smialowski/AFP/Getty Images",
+    "Enlarge this image toggle caption Brendan Smialowski/AFP/Getty Images Brendan Smialowski/AFP",
     "Story Continued Below",
     "Sign up for Daily Newsletters Manage Newsletters",
     "Copyright © 2019 The Washington Times, LLC. Click here for reprint permission.",
