@@ -654,7 +654,7 @@ def discover_candidates(doc: Any, *, registry: ActorRegistry | None = None) -> l
     by_first: dict[str, set[str]] = {}
     for full in full_names:
         by_first.setdefault(full.split()[0], set()).add(full)
-    lower_words = set(re.findall(r"\b[a-z]+\b", doc.text))
+    lower_words = set(re.findall(r"\b[a-z]+\b", getattr(doc, "text", "")))
     actors: dict[str, Actor] = {}
     for name, label, _pos in found:
         canonical = name
