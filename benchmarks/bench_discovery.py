@@ -41,9 +41,33 @@ CONTRAST = REPO / "training" / "labelled" / "contrast_dev" / "contrast_dev.jsonl
 JUNK = {"browse", "hill", "democratic", "republican", "bernie supporters", "lgbt", "channel", "now reading"}
 #: Outlets and platforms: cited, not what an article is about (none of them is a gold actor here).
 OUTLETS = {
-    "politico", "cnn", "fox news", "nbc", "abc", "cbs", "npr", "ap", "associated press", "reuters", "twitter",
-    "facebook", "youtube", "new york times", "washington post", "wall street journal", "usa today", "bloomberg",
-    "buzzfeed", "breitbart", "vox", "slate", "daily beast", "newsweek", "msnbc", "getty images", "afp",
+    "politico",
+    "cnn",
+    "fox news",
+    "nbc",
+    "abc",
+    "cbs",
+    "npr",
+    "ap",
+    "associated press",
+    "reuters",
+    "twitter",
+    "facebook",
+    "youtube",
+    "new york times",
+    "washington post",
+    "wall street journal",
+    "usa today",
+    "bloomberg",
+    "buzzfeed",
+    "breitbart",
+    "vox",
+    "slate",
+    "daily beast",
+    "newsweek",
+    "msnbc",
+    "getty images",
+    "afp",
 }
 
 try:
@@ -134,7 +158,9 @@ def discovery(dev: Path) -> dict[str, Any]:
         "precision_at_5": round(tp / max(n_pred, 1), 3),
         "recall_at_5": round(hits / max(n_gold, 1), 3),
         "junk_actors_in_top5": junk,
-        "mentions_found": {k: {"found": v[0], "gold": v[1], "share": round(v[0] / max(v[1], 1), 3)} for k, v in found.items()},
+        "mentions_found": {
+            k: {"found": v[0], "gold": v[1], "share": round(v[0] / max(v[1], 1), 3)} for k, v in found.items()
+        },
         "pronouns_attributed_per_gold_pronoun": round(pron_found_total / max(found["pronoun"][1], 1), 3),
         "per_doc": per_doc,
     }

@@ -223,8 +223,7 @@ class ActorRegistry:
             ) from None
         if not isinstance(raw, dict) or not isinstance(raw.get("actors", []), list):
             raise InvalidInputError(
-                f"actor registry {path}: expected a mapping with a list 'actors', found "
-                f"{type(raw).__name__}",
+                f"actor registry {path}: expected a mapping with a list 'actors', found {type(raw).__name__}",
                 fix="write 'actors:' followed by entries '- name: ...'",
             )
         empty = cls([])
@@ -277,7 +276,9 @@ def is_person_name(name: str) -> bool:
     return (
         2 <= len(words) <= 4
         and words[0] in given_names()
-        and all(w[:1].isupper() and w.replace(".", "").replace("-", "").replace("'", "").isalpha() for w in words)
+        and all(
+            w[:1].isupper() and w.replace(".", "").replace("-", "").replace("'", "").isalpha() for w in words
+        )
         and words[-1].lower() not in _ORG_TAIL
     )
 
@@ -349,7 +350,9 @@ def parse_actor(
         if known:
             return known
         kind = _kind_of(name)
-        return Actor(name=name, aliases=_default_aliases(name, kind), kind=kind, gender=_gender_of(name, kind))
+        return Actor(
+            name=name, aliases=_default_aliases(name, kind), kind=kind, gender=_gender_of(name, kind)
+        )
     if isinstance(item, dict):
         allowed = {"name", "aliases", "exclude"}
         if registry_entry:
@@ -359,7 +362,7 @@ def parse_actor(
             raise InvalidInputError(
                 f"unknown actor keys {sorted(unknown)}",
                 field=field,
-                fix=f"use only {sorted(allowed)}: {{\"name\": ..., \"aliases\": [...]}}",
+                fix=f'use only {sorted(allowed)}: {{"name": ..., "aliases": [...]}}',
             )
         raw_name = item.get("name")
         if not isinstance(raw_name, str):
@@ -442,7 +445,9 @@ def _choice(value: Any, allowed: tuple[str, ...], field: str) -> str:
         return ""
     if value not in allowed:
         raise InvalidInputError(
-            f"expected one of {list(allowed)}, found {value!r}", field=field, fix=f"write one of {list(allowed)}"
+            f"expected one of {list(allowed)}, found {value!r}",
+            field=field,
+            fix=f"write one of {list(allowed)}",
         )
     return str(value)
 
@@ -475,7 +480,8 @@ def _titles(value: Any, field: str) -> tuple[Title, ...]:
             raise InvalidInputError(
                 f"malformed entry {t!r}",
                 field=f"{field}[{i}]",
-                fix='write a string, or {"text": "the Speaker", "years": [2015, 2018]} (null for an open end)',
+                fix='write a string, or {"text": "the Speaker", "years": [2015, 2018]} '
+                "(null for an open end)",
             )
         out.append(Title(" ".join(t["text"].split()), years[0], years[1]))
     return tuple(out)
@@ -621,7 +627,9 @@ def _entities(doc: Any) -> list[tuple[str, str, int]]:
     for ent in doc.ents:
         if ent.label_ not in _DISCOVER_LABELS:
             continue
-        name = re.sub(r"\s+", " ", ent.text.strip().strip("'’\".,:;()[]")).removesuffix("'s").removesuffix("’s")
+        name = (
+            re.sub(r"\s+", " ", ent.text.strip().strip("'’\".,:;()[]")).removesuffix("'s").removesuffix("’s")
+        )
         name = re.sub(r"^(?:the|The|THE)\s+", "", name).replace("[", "").replace("]", "")
         if len(name) < 2 or name in _SKIP_ENTITIES or not any(c.isupper() for c in name):
             continue
@@ -654,6 +662,10 @@ def discover_candidates(doc: Any, *, registry: ActorRegistry | None = None) -> l
     by_first: dict[str, set[str]] = {}
     for full in full_names:
         by_first.setdefault(full.split()[0], set()).add(full)
+    org_heads: dict[str, set[str]] = {}
+    for n, label, _ in found:
+        if label == "ORG" and len(n.split()) >= 2:
+            org_heads.setdefault(n.split()[0], set()).add(n)
     lower_words = set(re.findall(r"\b[a-z]+\b", getattr(doc, "text", "")))
     actors: dict[str, Actor] = {}
     for name, label, _pos in found:
@@ -662,21 +674,31 @@ def discover_candidates(doc: Any, *, registry: ActorRegistry | None = None) -> l
             # "Sanders" -> "Bernie Sanders", "Chelsea" -> "Chelsea Clinton" (whatever spaCy labelled it).
             firsts = by_first.get(name, set())
             canonical = by_surname.get(name) or (next(iter(firsts)) if len(firsts) == 1 else name)
+            if canonical == name and label != "PERSON":
+                # "State" (of "State's") -> "State Department", when the article names that too.
+                longer = org_heads.get(name, set())
+                canonical = next(iter(longer)) if len(longer) == 1 else name
+            if canonical == name and label == "PERSON":
+                canonical = _full_name(getattr(doc, "text", ""), name) or name
         known = registry.lookup(canonical) or registry.lookup(name)
         if known is None:
             if label == "NORP":
                 continue
-            if canonical == name and len(name.split()) == 1 and (
-                name.lower() in lower_words or name in given_names()
+            if (
+                canonical == name
+                and len(name.split()) == 1
+                and (name.lower() in lower_words or name in given_names())
             ):
                 continue  # a common word spaCy capitalised ("Guilty", "Need"), a lone first name
         actor = known or _entity_actor(canonical, label)
         actors.setdefault(actor.name, actor)
     # Headline fragments and phrases built around another actor's name ("Cruz Shouted Down",
     # "Endorse Trump", "Democratic Debate") are not actors; "Clinton Foundation" is.
-    words: set[str] = set()
+    owners: dict[str, set[str]] = {}
     for a in actors.values():
-        words |= {w for alias in a.aliases for w in alias.split() if len(alias.split()) == 1}
+        for alias in a.aliases:
+            if len(alias.split()) == 1:
+                owners.setdefault(alias, set()).add(a.name)
     keep = []
     for a in actors.values():
         parts = a.name.split()
@@ -685,11 +707,21 @@ def discover_candidates(doc: Any, *, registry: ActorRegistry | None = None) -> l
             and registry.lookup(a.name) is None
             and not is_person_name(a.name)
             and parts[-1].lower() not in _ORG_TAIL
-            and any(w in words and w not in a.aliases for w in parts)
+            and any(owners.get(w, set()) - {a.name} for w in parts)
         ):
             continue
         keep.append(a)
     return keep
+
+
+def _full_name(text: str, single: str) -> str | None:
+    """The full name a text gives a person it mostly calls by surname ("Judge Brett Kavanaugh")."""
+    found = Counter(
+        m.group(1)
+        for m in re.finditer(rf"(?<![\w.])([A-Z][a-z]+)\s+(?:[A-Z]\.\s+)?{re.escape(single)}(?!\w)", text)
+        if m.group(1) in given_names()
+    )
+    return f"{found.most_common(1)[0][0]} {single}" if found else None
 
 
 def _entity_actor(name: str, label: str) -> Actor:

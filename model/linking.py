@@ -135,7 +135,8 @@ def link(
     ``coreference`` only names are found (as slant did before titles and pronouns).
 
     >>> from model.actors import parse_actor
-    >>> [(m.alias, m.via) for m in link("Sen. Bernie Sanders spoke. He won.", [parse_actor("Bernie Sanders")])[0]]
+    >>> found = link("Sen. Bernie Sanders spoke. He won.", [parse_actor("Bernie Sanders")])[0]
+    >>> [(m.alias, m.via) for m in found]
     [('Bernie Sanders', 'name'), ('he', 'pronoun')]
     """
     names = [find_mentions(text, a) for a in actors]
@@ -180,11 +181,13 @@ def _resolve_surnames(text: str, actors: Sequence[Actor], names: list[list[Menti
             out.append(names[ai])
             continue
         own_words = set(actor.name.split()) | {w for a in actor.aliases for w in a.split()}
-        anchors: list[tuple[int, bool]] = [(m.start, True) for m in names[ai] if m.alias.lower() != last.lower()]
-        for m in re.finditer(rf"(?<![\w.])([A-Z][a-z]+)\s+(?:[A-Z]\.\s+)?{re.escape(last)}(?!\w)", text):
-            if m.group(1) in given_names() and m.group(1) not in own_words:
-                anchors.append((m.start(), False))
-        for aj, other in enumerate(actors):
+        anchors: list[tuple[int, bool]] = [
+            (m.start, True) for m in names[ai] if m.alias.lower() != last.lower()
+        ]
+        for full in re.finditer(rf"(?<![\w.])([A-Z][a-z]+)\s+(?:[A-Z]\.\s+)?{re.escape(last)}(?!\w)", text):
+            if full.group(1) in given_names() and full.group(1) not in own_words:
+                anchors.append((full.start(), False))
+        for aj in range(len(actors)):
             if aj != ai:
                 anchors += [(m.start, False) for m in names[aj] if last in m.alias and m.alias != last]
         if not any(not own for _, own in anchors):
@@ -211,7 +214,9 @@ def _title_pattern(title: str) -> re.Pattern[str]:
     head = words[0]
     body = r"\s+".join(re.escape(w) for w in words[1:])
     first = f"[{head[0].upper()}{head[0].lower()}]{re.escape(head[1:])}"
-    return re.compile(rf"(?<![\w-]){first}\s+{body}(?![\w-])" if body else rf"(?<![\w-]){first}(?![\w-])", re.I)
+    return re.compile(
+        rf"(?<![\w-]){first}\s+{body}(?![\w-])" if body else rf"(?<![\w-]){first}(?![\w-])", re.I
+    )
 
 
 def _title_mentions(
@@ -220,10 +225,10 @@ def _title_mentions(
     """Registry titles that hold in ``year``; a span two actors claim goes to the one named last before it."""
     claims: dict[tuple[int, int], list[tuple[int, str]]] = {}
     for ai, actor in enumerate(actors):
-        for t in actor.titles:
-            if t.holds(year):
-                for m in _title_pattern(t.text).finditer(text):
-                    claims.setdefault(m.span(), []).append((ai, t.text))
+        for title in actor.titles:
+            if title.holds(year):
+                for hit in _title_pattern(title.text).finditer(text):
+                    claims.setdefault(hit.span(), []).append((ai, title.text))
     out: list[list[Mention]] = [[] for _ in actors]
     for (s, e), who in sorted(claims.items()):
         if len({ai for ai, _ in who}) > 1:
@@ -256,16 +261,15 @@ def _events(
         return i >= 0 and taken[i][1] > s
 
     cue_roles: dict[int, set[str]] = {}
-    for m in _CUE.finditer(text):
-        role = _CUE_ROLES[m.group(1).lower()]
-        cue_roles.setdefault(m.end(), set()).add(role)
+    for cue in _CUE.finditer(text):
+        cue_roles.setdefault(cue.end(), set()).add(_CUE_ROLES[cue.group(1).lower()])
     for ai, actor in enumerate(actors):
         gender = actor.gender if actor.kind == "person" else ("org" if actor.kind else "")
-        for m in names[ai]:
-            extra = cue_roles.get(m.start, set())
-            events.append(_Event(m.start, ai, gender, roles[ai] | extra))
-        for m in titles[ai]:
-            events.append(_Event(m.start, ai, gender, roles[ai]))
+        for mention in names[ai]:
+            extra = cue_roles.get(mention.start, set())
+            events.append(_Event(mention.start, ai, gender, roles[ai] | extra))
+        for mention in titles[ai]:
+            events.append(_Event(mention.start, ai, gender, roles[ai]))
     # Other people: a full name with a known given name, an honorific and a surname, a cue and a name.
     for m in _PERSON.finditer(text):
         g = given_names().get(m.group(1))
@@ -348,24 +352,99 @@ class Discovered:
 
 #: News outlets and platforms: cited as sources, not what an article is about.
 OUTLETS = {
-    "AP", "Associated Press", "Reuters", "AFP", "CNN", "Fox News", "Fox", "MSNBC", "NBC", "NBC News", "ABC",
-    "ABC News", "CBS", "CBS News", "NPR", "PBS", "BBC", "Politico", "POLITICO", "The Hill", "Hill", "Axios",
-    "New York Times", "The New York Times", "Times", "Washington Post", "The Washington Post", "Post",
-    "Wall Street Journal", "The Wall Street Journal", "Journal", "USA Today", "USA TODAY", "Bloomberg",
-    "BuzzFeed", "Buzzfeed", "BuzzFeed News", "Breitbart", "Breitbart News", "Vox", "Slate", "Daily Beast",
-    "The Daily Beast", "Newsweek", "Time", "Guardian", "The Guardian", "Huffington Post", "HuffPost",
-    "Washington Times", "The Washington Times", "National Review", "Vanity Fair", "The Atlantic",
-    "Atlantic", "New Yorker", "The New Yorker", "Mother Jones", "Salon", "Daily Caller", "Daily Wire",
-    "Newsmax", "CNBC", "MarketWatch", "Business Insider", "Los Angeles Times", "Chicago Tribune",
-    "Twitter", "Facebook", "YouTube", "Instagram", "Getty Images", "Getty", "Flickr", "Gallup", "C-SPAN",
-    "CBN", "AL.com", "Lifehacker", "Yahoo", "Yahoo News", "Google", "Quinnipiac", "NBC/Wall Street Journal",
+    "AP",
+    "Associated Press",
+    "Reuters",
+    "AFP",
+    "CNN",
+    "Fox News",
+    "Fox",
+    "MSNBC",
+    "NBC",
+    "NBC News",
+    "ABC",
+    "ABC News",
+    "CBS",
+    "CBS News",
+    "NPR",
+    "PBS",
+    "BBC",
+    "Politico",
+    "POLITICO",
+    "The Hill",
+    "Hill",
+    "Axios",
+    "New York Times",
+    "The New York Times",
+    "Times",
+    "Washington Post",
+    "The Washington Post",
+    "Post",
+    "Wall Street Journal",
+    "The Wall Street Journal",
+    "Journal",
+    "USA Today",
+    "USA TODAY",
+    "Bloomberg",
+    "BuzzFeed",
+    "Buzzfeed",
+    "BuzzFeed News",
+    "Breitbart",
+    "Breitbart News",
+    "Vox",
+    "Slate",
+    "Daily Beast",
+    "The Daily Beast",
+    "Newsweek",
+    "Time",
+    "Guardian",
+    "The Guardian",
+    "Huffington Post",
+    "HuffPost",
+    "Washington Times",
+    "The Washington Times",
+    "National Review",
+    "Vanity Fair",
+    "The Atlantic",
+    "Atlantic",
+    "New Yorker",
+    "The New Yorker",
+    "Mother Jones",
+    "Salon",
+    "Daily Caller",
+    "Daily Wire",
+    "Newsmax",
+    "CNBC",
+    "MarketWatch",
+    "Business Insider",
+    "Los Angeles Times",
+    "Chicago Tribune",
+    "Twitter",
+    "Facebook",
+    "YouTube",
+    "Instagram",
+    "Getty Images",
+    "Getty",
+    "Flickr",
+    "Gallup",
+    "C-SPAN",
+    "CBN",
+    "AL.com",
+    "Lifehacker",
+    "Yahoo",
+    "Yahoo News",
+    "Google",
+    "Quinnipiac",
+    "NBC/Wall Street Journal",
 }
 _SOURCE_BEFORE = re.compile(
     r"(?:according\s+to|told|reported\s+by|in\s+an\s+interview\s+with|interview\s+with|said\s+on|"
     r"appeared\s+on|writing\s+in|wrote\s+in|via|by|in|on|to|with)\s+(?:the\s+)?$",
     re.I,
 )
-_SOURCE_AFTER = re.compile(r"^(?:['’]s)?\s+(?:reported|reports|first\s+reported|said\s+in\s+a\s+report|poll)", re.I)
+_SOURCE_AFTER = re.compile(
+    r"^(?:['’]s)?\s+(?:reported|reports|first\s+reported|said\s+in\s+a\s+report|poll)", re.I
+)
 _SUBJECT_AFTER = re.compile(
     r"^(?:['’]s)?\s*(?:,[^,]{1,60},\s*)?(?:said|says|told|has|had|is|was|will|would|wants|wanted|announced|"
     r"argued|called|claimed|insisted|won|lost|led|leads|took|made|did|does|could|can|should|must|may|"
@@ -376,6 +455,8 @@ _SUBJECT_AFTER = re.compile(
 HEADLINE_WEIGHT, LEAD_WEIGHT, SUBJECT_BONUS = 3.0, 1.5, 0.5
 VIA_WEIGHT = {"name": 1.0, "title": 0.7, "pronoun": 0.5}
 LEAD_SENTENCES = 3
+#: A party named by its adjective ("Democratic senators") counts for less than by its name.
+ADJECTIVE_WEIGHT = 0.3
 
 
 def rank(
@@ -420,6 +501,8 @@ def rank(
         w = 0.0
         for m in ms:
             x = VIA_WEIGHT[m.via]
+            if m.via == "name" and actor.kind == "party" and m.alias in actor.exact:
+                x *= ADJECTIVE_WEIGHT  # "Democratic primary": the party, but in passing
             if m.start < head_end:
                 x *= HEADLINE_WEIGHT
             elif m.start < lead_end:
@@ -468,6 +551,7 @@ def _cited_only(text: str, actor: Actor, ms: list[Mention]) -> bool:
     if actor.kind == "person":
         return False
     return all(
-        _SOURCE_BEFORE.search(text, max(0, m.start - 40), m.start) or _SOURCE_AFTER.match(text[m.end : m.end + 40])
+        _SOURCE_BEFORE.search(text, max(0, m.start - 40), m.start)
+        or _SOURCE_AFTER.match(text[m.end : m.end + 40])
         for m in ms
     )

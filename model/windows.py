@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from .actors import Actor, Mention, parse_actors
-from .linking import link
 from .errors import InvalidInputError
+from .linking import link
 from .text import Sentence, analyse_many, clean, sentences
 
 PLAIN, MARKED = 1, 2

@@ -66,14 +66,18 @@ def merge(x: list[dict], y: list[dict]) -> tuple[list[dict], int]:
     return kept, len(x) + len(y) - len(kept)
 
 
+def read(path: str) -> list[str]:
+    return Path(path).read_text(encoding="utf-8").splitlines()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--articles", required=True)
     ap.add_argument("--gold", action="append", required=True)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    a, b = ({(r := json.loads(line))["doc"]: r for line in open(g, encoding="utf-8")} for g in args.gold)
-    articles = [json.loads(line) for line in open(args.articles, encoding="utf-8")]
+    a, b = ({(r := json.loads(line))["doc"]: r for line in read(g)} for g in args.gold)
+    articles = [json.loads(line) for line in read(args.articles)]
     rows, stats = [], {"docs": 0, "l1": 0, "l2": 0, "both": 0, "union": 0, "top5_both": 0, "top5_l1": 0}
     for art in articles:
         x, y = a[art["doc"]]["actors"], b[art["doc"]]["actors"]
