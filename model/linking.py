@@ -455,6 +455,8 @@ _SUBJECT_AFTER = re.compile(
 HEADLINE_WEIGHT, LEAD_WEIGHT, SUBJECT_BONUS = 3.0, 1.5, 0.5
 VIA_WEIGHT = {"name": 1.0, "title": 0.7, "pronoun": 0.5}
 LEAD_SENTENCES = 3
+#: Texts of at least this many sentences are articles: actors named once there are dropped.
+ARTICLE_SENTENCES = 5
 #: A party named by its adjective ("Democratic senators") counts for less than by its name.
 ADJECTIVE_WEIGHT = 0.3
 
@@ -475,7 +477,7 @@ def rank(
     canonical form, "Democratic" and "Democrats" one party) and registry actors named twice or
     more; each is scored by its mentions (by name, title and pronoun), weighted for the headline
     and lead and for subject position. Dropped: outlets cited as sources, groups of people
-    ("Bernie supporters", "LGBT"), and candidates named once outside the headline.
+    ("Bernie supporters", "LGBT"), and, in an article, candidates named once or only in the headline.
     """
     from .actors import discover_candidates
 
@@ -511,8 +513,9 @@ def rank(
             if m.via != "pronoun" and i >= 0 and _subject(text, sents[i][0], m):
                 x += SUBJECT_BONUS
             w += x
-        # Named once, or only in the headline (title-case headlines fool the NER): not what it is about.
-        if len(ms) < 2 or all(m.start < head_end for m in by_name):
+        # In an article, an actor named once, or only in the headline (title-case headlines fool the
+        # NER), is not what it is about; a tweet or a sentence names each of its actors once.
+        if len(sents) >= ARTICLE_SENTENCES and (len(ms) < 2 or all(m.start < head_end for m in by_name)):
             w = 0.0
         weights.append(w)
     total = sum(weights) or 1.0

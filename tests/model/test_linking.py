@@ -229,3 +229,8 @@ def test_linking_cost_grows_linearly():
         'Mr. Smith said "he is right." The DNC said its rules hold. Clinton agreed.\n'
     )
     assert_linear(lambda n: unit * n, lambda t: link(t, actors, year=2016), 200)
+
+
+def test_a_short_text_keeps_the_actors_it_names_once():
+    found = _discover("Donald Trump attacked Hillary Clinton at a rally in Ohio on Saturday.")
+    assert [d.actor.name for d in found] == ["Donald Trump", "Hillary Clinton"]
