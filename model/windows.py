@@ -180,13 +180,26 @@ class WindowBuilder:
         return compact(cleaned)
 
     def focus_sentences(self, sents: list[Sentence], mentions: Sequence[Mention]) -> list[int]:
+        """The sentences that get a window: each that names the actor, and each that refers to it by
+        title or pronoun only unless a window already reads it as context (the sentence next to
+        one that names it: its mentions are marked there too)."""
         hit: list[int] = []
+        via: dict[int, bool] = {}  # sentence -> named (True) or only referred to (False)
         j = 0
         for m in mentions:
             while j < len(sents) and sents[j].end <= m.start:
                 j += 1
-            if j < len(sents) and sents[j].start <= m.start and (not hit or hit[-1] != j):
-                hit.append(j)
+            if j < len(sents) and sents[j].start <= m.start:
+                if not hit or hit[-1] != j:
+                    hit.append(j)
+                via[j] = via.get(j, False) or m.via == "name"
+        if not all(via.values()):
+            named = {i for i in hit if via[i]}
+            kept: list[int] = []
+            for i in hit:
+                if via[i] or not ({i - 1, i + 1} & named or (kept and kept[-1] == i - 1)):
+                    kept.append(i)
+            hit = kept
         if len(hit) > self.max_windows:
             # Spread the budget over the whole article, always keeping the first mention.
             picks = np.linspace(0, len(hit) - 1, self.max_windows).round().astype(int)
