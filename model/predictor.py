@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .actors import Actor, discover, find_mentions, parse_actors
+from .actors import Actor, Mention, parse_actors
 from .aggregate import Aggregator, aggregator_from_json
 from .backends import Backend, default_backend, make_backend, onnx_cache_dir, resolve_backend, weights_hash
 from .bias import (
@@ -33,6 +33,7 @@ from .bias import (
     mean_pool,
 )
 from .errors import InvalidInputError
+from .linking import rank
 from .loading import ModelMeta, load_classifier
 from .text import analyse, analyse_many, check_text, clean, sentences
 from .types import ActorStance, Analysis, Bias, Evidence, FlaggedSentence, Leaning, LoadedLanguage
@@ -393,20 +394,29 @@ class StancePredictor:
         doc: Any,
     ) -> Plan:
         """Windows for one text; ``cleaned`` is ``clean(text)`` and ``doc`` its spaCy analysis."""
+        mentions: list[list[Mention]] | None = None
+        salience: list[float] | None = None
         if actors is None:
-            # NER misses some mentions; rank the candidates by the alias matches the stance pass will use.
-            found = discover(doc, limit=2 * discover_limit)
-            counted = [(a, n, len(find_mentions(cleaned, a))) for a, n in found]
-            counted.sort(key=lambda t: (-max(t[1], t[2]), -t[1]))
-            actors = [a for a, _, _ in counted[:discover_limit]]
-        return self.windows.plan(text, actors, cleaned, doc, score_unmentioned=score_unmentioned)
+            found = rank(doc, cleaned, limit=discover_limit)
+            actors = [d.actor for d in found]
+            mentions = [d.mentions for d in found]
+            salience = [d.score for d in found]
+        plan = self.windows.plan(
+            text, actors, cleaned, doc, score_unmentioned=score_unmentioned, mentions=mentions
+        )
+        plan.salience = salience
+        return plan
 
     def _finish(self, plan: Plan, probs: np.ndarray, n_evidence: int) -> list[ActorStance]:
         results = []
         for ai, actor in enumerate(plan.actors):
             rows = [k for k, w in enumerate(plan.windows) if w.actor == ai]
             ms = plan.mentions[ai]
-            matched = sorted({plan.text[m.start : m.end] for m in ms})
+            matched = sorted({plan.text[m.start : m.end] for m in ms if m.via == "name"})
+            via = {"name": 0, "title": 0, "pronoun": 0}
+            for m in ms:
+                via[m.via] += 1
+            salience = plan.salience[ai] if plan.salience is not None else None
             if not rows:
                 results.append(
                     ActorStance(
@@ -419,13 +429,15 @@ class StancePredictor:
                         [],
                         0,
                         "sentence" if plan.short else "article",
+                        via,
+                        salience,
                     )
                 )
                 continue
             p = probs[rows]
             final = p[0] if plan.short else self.aggregator(p, self.labels)
             label = self.labels[int(np.argmax(final))]
-            ev = self._evidence(plan, [plan.windows[k] for k in rows], p, label, n_evidence)
+            ev = self._evidence(plan, [plan.windows[k] for k in rows], p, label, n_evidence, ms)
             status: Literal["scored", "scored_unmentioned"] = (
                 "scored_unmentioned" if ai in plan.unmentioned_scored else "scored"
             )
@@ -442,12 +454,14 @@ class StancePredictor:
                     evidence=ev,
                     windows=len(rows),
                     level="sentence" if plan.short else "article",
+                    mentions_via=via,
+                    salience=salience,
                 )
             )
         return results
 
     def _evidence(
-        self, plan: Plan, windows: list[Window], p: np.ndarray, label: str, k: int
+        self, plan: Plan, windows: list[Window], p: np.ndarray, label: str, k: int, mentions: list[Mention]
     ) -> list[Evidence]:
         li = self.labels.index(label)
         out = []
@@ -461,6 +475,10 @@ class StancePredictor:
                 start, end = lead[0].start, lead[-1].end
             else:
                 start, end = plan.sentences[w.sentence].start, plan.sentences[w.sentence].end
+            inside = {m.via for m in mentions if start <= m.start < end}
+            via: Literal["name", "title", "pronoun"] = (
+                "name" if "name" in inside or not inside else "title" if "title" in inside else "pronoun"
+            )
             out.append(
                 Evidence(
                     text=plan.text[start:end],
@@ -468,6 +486,7 @@ class StancePredictor:
                     end=end,
                     label=self.labels[int(np.argmax(row))],
                     probabilities={lab: round(float(v), 4) for lab, v in zip(self.labels, row, strict=True)},
+                    via=via,
                 )
             )
         return sorted(out, key=lambda e: e.start)

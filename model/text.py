@@ -93,6 +93,20 @@ def check_text(text: Any, *, field: str = "text", max_chars: int = MAX_TEXT_CHAR
     return text
 
 
+_HTML_DOC = re.compile(r"<(?:html|body|p|div|article|main|section)\b", re.I)
+
+
+def _union_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted spans merged into disjoint ones (what ``_masked`` takes)."""
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        elif e > s:
+            out.append((s, e))
+    return out
+
+
 def _masked(text: str, spans: list[tuple[int, int]]) -> str:
     """``text`` with each (start, end) span, sorted and disjoint, replaced by spaces: one copy."""
     if not spans:
@@ -103,6 +117,120 @@ def _masked(text: str, spans: list[tuple[int, int]]) -> str:
         pos = end
     parts.append(text[pos:])
     return "".join(parts)
+
+
+# Lines that are site furniture whatever their length (captions, sign-up and reprint lines), and
+# lines that are furniture when short (at most ``_SHORT_LINE_WORDS`` words): taken from the lines
+# that recur across the Article-Bias-Prediction and SemEval-2019 hyperpartisan pages, and from
+# scraped blog pages ("Browse latest Browse all 35528", "Now Reading", "Channel: Politics").
+_ALWAYS_LINE = re.compile(
+    r"^[^\S\n]*+(?=[abcdeimnpstw(])(?:enlarge this image|toggle caption|media playback is unsupported"
+    r"|image copyright|story continued below|sign up for (?:daily|our|the) [^\n]*?newsletters?"
+    r"|manage newsletters|advertisement continue reading|browse latest|now reading\b"
+    r"|no compatible source was found|this is a modal window|protected by recaptcha"
+    r"|recaptcha requires|permission details dmca|continue reading (?:below|the main story)"
+    r"|(?:an? )?error (?:occurred|has occurred)|click here (?:for|to) (?:reprint|get|download|subscribe)"
+    r"|support [^\n]{0,40}journalism$|(?:\(?stock photo\)?|\(flickr\.com\))$"
+    r")[^\n]*+",
+    re.I | re.M,
+)
+_SHORT_LINE = re.compile(
+    r"^[^\S\n]*+(?:(?:more|related|see also|also see|watch|read more|more from \w[^\n]{0,40}?"
+    r"|channel|category|categories|filed under|posted (?:in|by|on)|updated|photo|photos|image|video"
+    r"|source|contributing|follow(?: us)?|trending(?: now)?|most (?:read|popular|viewed)"
+    r"|you (?:may|might) also like|recommended(?: for you)?|editor'?s picks?|top stories"
+    r"|latest (?:news|stories|posts)|popular (?:posts|stories)|analysis/opinion)[^\S\n]*+[:|»›-]"
+    r"|more in \w|read more of |updated at \d|last updated|the associated press contributed"
+    r"|(?:copyright )?(?:©|\(c\)) ?\d{4}|copyright \d{4}|\d[\d,.]*+k? (?:shares?|views?|comments?)\b"
+    r"|\d++ (?:years?|months?|weeks?|days?|hours?|minutes?) ago[^\S\n]*+$|page \d++:"
+    r"|slideshow \(\d|(?:prev|next) image \d|more on this|click here|share tweet|share this article"
+    r"|print this article|back to top|privacy - terms|loaded: \d|progress: \d|play video|playvideo$"
+    r"|current time \d|duration time|remaining time|sort: |oldest$|newest$|by )[^\n]*+",
+    re.I | re.M,
+)
+_SHORT_LINE_WORDS = 16
+# "By Jane Doe" / "By JANE DOE and JOHN ROE, Reuters": a byline (capitalised words only after "By").
+_BYLINE = re.compile(r"[Bb][Yy]\s++(?:[A-Z][\w.'’-]*+,?(?:\s++|$)|and\s++|&\s++)++")
+# Headings above a list of links to other articles: the short lines after them go too.
+_LIST_HEADING = re.compile(
+    r"^[^\S\n]*+(?:related(?: articles| stories| posts| coverage| content)?|more from [^\n]{1,40}"
+    r"|more in [^\n]{1,40}|most (?:read|popular|viewed)|you (?:may|might) also like"
+    r"|recommended(?: for you)?|trending(?: now)?|top stories|latest (?:news|stories|posts)"
+    r"|popular (?:posts|stories)|what to read next|see also|also see|read more)[^\S\n]*+:?[^\S\n]*+$",
+    re.I | re.M,
+)
+_LIST_LINES = 12  # at most this many link lines after such a heading
+
+
+def _line_spans(text: str) -> list[tuple[int, int]]:
+    """Furniture lines of the widened lists above, each from its start to its end (not the newline)."""
+    spans: list[tuple[int, int]] = [m.span() for m in _ALWAYS_LINE.finditer(text)]
+    for m in _SHORT_LINE.finditer(text):
+        line = m.group(0)
+        if len(line.split()) > _SHORT_LINE_WORDS:
+            continue
+        head = line.lstrip()
+        if head[:3].lower() == "by " and not _BYLINE.fullmatch(head.rstrip()):
+            continue  # "By the end of the day, ..." is prose
+        spans.append(m.span())
+    for m in _LIST_HEADING.finditer(text):
+        spans.append(m.span())
+        pos = m.end()
+        for _ in range(_LIST_LINES):
+            if pos >= len(text):
+                break
+            nl = text.find("\n", pos + 1)
+            end = len(text) if nl == -1 else nl
+            line = text[pos:end].strip()
+            if not line:
+                pos = end
+                continue
+            # A link title: short, no sentence inside it (no full stop followed by more words).
+            if len(line.split()) > 15 or re.search(r"[.!?][\"”’]?\s+\S", line) or line.endswith("."):
+                break
+            spans.append((pos, end))
+            pos = end
+    return sorted(spans)
+
+
+def _html_boilerplate(text: str, masked: str) -> list[tuple[int, int]]:
+    """Spans of ``masked`` (``text`` with its tags masked) that jusText classes as boilerplate.
+
+    jusText reads the HTML and gives paragraphs of text without offsets; each paragraph is found
+    again in ``masked`` by its words, in order, within a bounded distance (linear in the text).
+    Nothing is masked when jusText is not installed, finds no good paragraph, or cannot be
+    aligned with the text.
+    """
+    try:
+        import justext
+    except ImportError:
+        return []
+    try:
+        paragraphs = justext.justext(text.encode("utf-8"), justext.get_stoplist("English"))
+    except Exception:  # a page lxml cannot parse: keep the plain-text masking
+        return []
+    if not any(p.class_type == "good" for p in paragraphs):
+        return []
+    # Word characters only, on both sides: jusText joins inline elements without a space
+    # ("Share on FacebookTweet") and decodes entities that ``masked`` has blanked.
+    where = [m.start() for m in _WORD_CHAR.finditer(masked)]
+    stream = "".join(masked[i] for i in where)
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for p in paragraphs:
+        key = "".join(_WORD_CHAR.findall(p.text))
+        if not key:
+            continue
+        found = stream.find(key, cursor, cursor + len(key) + 5_000)
+        if found == -1:
+            continue
+        cursor = found + len(key)
+        if p.class_type == "bad":
+            spans.append((where[found], where[cursor - 1] + 1))
+    return spans
+
+
+_WORD_CHAR = re.compile(r"\w")
 
 
 def _blocks(text: str) -> list[tuple[int, int]]:
@@ -185,18 +313,32 @@ def clean(text: str) -> str:
     >>> clean("Sanders won.\\nShare this:\\n\\nHe said so.")
     'Sanders won.\\n            \\nHe said so.'
     """
+    return _clean(text, widen=True)
+
+
+def _clean(text: str, *, widen: bool) -> str:
+    """``clean``; without ``widen``, only the masking of the regex version it replaced (the tests'
+    reference): no jusText and none of the widened furniture lines."""
     out = text
+    html = False
     if "<" in out:
         out = _masked(out, _blocks(out))
-        out = _masked(out, [m.span() for m in _TAGS.finditer(out)])
+        tags = [m.span() for m in _TAGS.finditer(out)]
+        out = _masked(out, tags)
+        html = widen and len(tags) >= 8 and _HTML_DOC.search(text) is not None
     if "&" in out:
         out = _masked(out, [m.span() for m in _ENTITY.finditer(out)])
+    if html:
+        out = _masked(out, _union_spans(_html_boilerplate(text, out)))
     heading = _COMMENTS.search(out)
     if heading:
         start = _line_run_start(out, 0, heading.start())
         if start > len(out) // 5:  # a heading at the very top is not a comment section
             out = _masked(out, [(start, len(out))])
-    return _masked(out, _furniture(out))
+    # Found before the short furniture lines go, so that a "Related" heading still leads its list.
+    lines = _union_spans(_line_spans(out)) if widen else []
+    out = _masked(out, _furniture(out))
+    return _masked(out, lines)
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,19 @@ class Evidence:
     end: int
     label: str
     probabilities: dict[str, float]
+    #: How the actor is named in this sentence: ``name`` (an alias), ``title`` ("the senator from
+    #: Vermont", "the committee") or ``pronoun`` (the strongest of its mentions there).
+    via: Literal["name", "title", "pronoun"] = "name"
 
 
 @dataclass
 class ActorStance:
     """The stance of one text toward one actor.
 
-    ``status`` is ``"not_mentioned"`` when no alias of the actor occurs in the text; then
+    ``mentions`` counts the mentions by name, title and pronoun (``mentions_via`` splits them);
+    ``salience`` is, for a discovered actor, its share of the article's weighted mentions (0 to
+    1: headline and lead count more), None for an actor the caller named.
+    ``status`` is ``"not_mentioned"`` when the text never mentions the actor; then
     ``label`` and ``probabilities`` are None rather than a guess (unless the caller asked
     for ``score_unmentioned``, in which case ``status`` is ``"scored_unmentioned"``).
     """
@@ -35,6 +41,8 @@ class ActorStance:
     evidence: list[Evidence] = field(default_factory=list)
     windows: int = 0
     level: Literal["sentence", "article"] = "sentence"
+    mentions_via: dict[str, int] = field(default_factory=lambda: {"name": 0, "title": 0, "pronoun": 0})
+    salience: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

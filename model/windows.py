@@ -6,7 +6,7 @@ sees when serving. A model directory records the window format it was trained on
 (``slant.json`` ``window_format``):
 
 - format 1 (``plain``): the window text as it is. Models written before markers existed.
-- format 2 (``marked``): every mention of the actor inside the window is wrapped in the marker
+- format 2 (``marked``): every mention of the actor by name inside the window is wrapped in the marker
   tokens ``[TGT]`` ... ``[/TGT]`` (special tokens added to the tokenizer), so the classifier knows
   *which* span is the actor and can read the author's attitude toward that span rather than the
   mood of the sentence.
@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from .actors import Actor, Mention, find_mentions, parse_actors
+from .actors import Actor, Mention, parse_actors
 from .errors import InvalidInputError
+from .linking import link
 from .text import Sentence, analyse_many, clean, sentences
 
 PLAIN, MARKED = 1, 2
@@ -55,6 +56,8 @@ class Plan:
     windows: list[Window] = field(default_factory=list)
     unmentioned_scored: set[int] = field(default_factory=set)
     bias_sentences: list[Sentence] = field(default_factory=list)
+    #: Discovered actors' salience scores (None: the caller named the actors).
+    salience: list[float] | None = None
 
 
 def mark(text: str, spans: Sequence[tuple[int, int]], markers: tuple[str, str] = MARKERS) -> str:
@@ -141,7 +144,14 @@ class WindowBuilder:
     def _spans(self, start: int, end: int, mentions: Sequence[Mention]) -> list[tuple[int, int]]:
         if self.fmt == PLAIN:
             return []
-        return [(m.start - start, m.end - start) for m in mentions if start <= m.start and m.end <= end]
+        # Only names are marked: the shipped format-2 models were trained on name markers, and the
+        # marker head pools the states of marked names. Title and pronoun mentions still choose
+        # windows and give evidence (``Mention.via``).
+        return [
+            (m.start - start, m.end - start)
+            for m in mentions
+            if start <= m.start and m.end <= end and m.via == "name"
+        ]
 
     def _piece(self, cleaned: str, start: int, end: int, mentions: Sequence[Mention]) -> str:
         return mark(cleaned[start:end], self._spans(start, end, mentions))
@@ -177,13 +187,26 @@ class WindowBuilder:
         return compact(cleaned)
 
     def focus_sentences(self, sents: list[Sentence], mentions: Sequence[Mention]) -> list[int]:
+        """The sentences that get a window: each that names the actor, and each that refers to it by
+        title or pronoun only unless a window already reads it as context (the sentence next to
+        one that names it)."""
         hit: list[int] = []
+        via: dict[int, bool] = {}  # sentence -> named (True) or only referred to (False)
         j = 0
         for m in mentions:
             while j < len(sents) and sents[j].end <= m.start:
                 j += 1
-            if j < len(sents) and sents[j].start <= m.start and (not hit or hit[-1] != j):
-                hit.append(j)
+            if j < len(sents) and sents[j].start <= m.start:
+                if not hit or hit[-1] != j:
+                    hit.append(j)
+                via[j] = via.get(j, False) or m.via == "name"
+        if not all(via.values()):
+            named = {i for i in hit if via[i]}
+            kept: list[int] = []
+            for i in hit:
+                if via[i] or not ({i - 1, i + 1} & named or (kept and kept[-1] == i - 1)):
+                    kept.append(i)
+            hit = kept
         if len(hit) > self.max_windows:
             # Spread the budget over the whole article, always keeping the first mention.
             picks = np.linspace(0, len(hit) - 1, self.max_windows).round().astype(int)
@@ -198,10 +221,17 @@ class WindowBuilder:
         doc: Any,
         *,
         score_unmentioned: bool = False,
+        year: int | None = None,
+        mentions: list[list[Mention]] | None = None,
     ) -> Plan:
-        """Windows for one text; ``cleaned`` is ``clean(text)`` and ``doc`` its spaCy analysis."""
+        """Windows for one text; ``cleaned`` is ``clean(text)`` and ``doc`` its spaCy analysis.
+
+        Mentions by name, title and pronoun (:func:`model.linking.link`; ``year`` fixes time-bound
+        titles) each make a window (only names are marked); ``mentions`` gives them when already found.
+        """
         sents = sentences(doc)
-        mentions = [find_mentions(cleaned, a) for a in actors]
+        if mentions is None:
+            mentions = link(cleaned, actors, year=year)
         short = self.fits(compact(cleaned))
         wholes = [self.whole(cleaned, ms) for ms in mentions] if short else []
         if short and self.fmt == MARKED:  # each marked mention adds two tokens

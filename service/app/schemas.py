@@ -194,6 +194,11 @@ class EvidenceOut(BaseModel):
     end: int
     label: str
     probabilities: dict[str, float | None]
+    via: Literal["name", "title", "pronoun"] = Field(
+        "name",
+        description="How the sentence names the actor: by a name or alias, a title or description "
+        '("the senator from Vermont", "the committee"), or only a pronoun.',
+    )
 
     @classmethod
     def of(cls, ev: Evidence) -> EvidenceOut:
@@ -203,7 +208,14 @@ class EvidenceOut(BaseModel):
             end=ev.end,
             label=ev.label,
             probabilities=_finite(ev.probabilities) or {},
+            via=ev.via,
         )
+
+
+class MentionsVia(BaseModel):
+    name: int = Field(0, description="Mentions by a name or alias.")
+    title: int = Field(0, description='Mentions by a title or description ("the senator", "the committee").')
+    pronoun: int = Field(0, description="Mentions by a pronoun (he, she, its) resolved to the actor.")
 
 
 class ActorResult(BaseModel):
@@ -211,11 +223,17 @@ class ActorResult(BaseModel):
     status: Literal["scored", "not_mentioned", "scored_unmentioned"]
     label: str | None = Field(description="against / neutral / favor; null when the actor is not mentioned.")
     probabilities: dict[str, float | None] | None
-    mentions: int
+    mentions: int = Field(description="Mentions by name, title and pronoun (see mentions_via).")
+    mentions_via: MentionsVia = Field(default_factory=MentionsVia)
     aliases_matched: list[str]
     evidence: list[EvidenceOut]
     windows: int = Field(description="Windows of text the classifier read for this actor.")
     level: Literal["sentence", "article"]
+    salience: float | None = Field(
+        None,
+        description="For a discovered actor, how much the article is about it: its share (0 to 1) of the "
+        "article's mentions, weighted for headline, lead and subject position; null for a named actor.",
+    )
 
     @classmethod
     def of(cls, r: ActorStance) -> ActorResult:
@@ -225,10 +243,12 @@ class ActorResult(BaseModel):
             label=r.label,
             probabilities=_finite(r.probabilities),
             mentions=r.mentions,
+            mentions_via=MentionsVia(**r.mentions_via),
             aliases_matched=list(r.aliases_matched),
             evidence=[EvidenceOut.of(e) for e in r.evidence],
             windows=r.windows,
             level=r.level,
+            salience=r.salience,
         )
 
 

@@ -10,7 +10,8 @@ def test_result_fields_and_evidence_offsets(tiny_predictor, article):
     assert list(by) == ["Bernie Sanders", "Democratic National Committee", "Donald Trump"]
     bernie = by["Bernie Sanders"]
     assert bernie.status == "scored" and bernie.level == "article"
-    assert bernie.mentions == 4  # headline, dateline sentence, two more; the comment section is ignored
+    # Headline, dateline sentence, two more, and "his campaign"; the comment section is ignored.
+    assert bernie.mentions == 5 and bernie.mentions_via == {"name": 4, "title": 0, "pronoun": 1}
     assert set(bernie.aliases_matched) == {"Bernie Sanders", "Sanders"}
     assert bernie.label in {"against", "neutral", "favor"}
     assert abs(sum(bernie.probabilities.values()) - 1) < 1e-3

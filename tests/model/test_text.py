@@ -69,3 +69,74 @@ def test_clean_docstring_examples_hold():
     import model.text
 
     assert doctest.testmod(model.text).failed == 0
+
+
+# Furniture lines seen on real pages (Article-Bias-Prediction, SemEval-2019 hyperpartisan, scraped blogs).
+_SEED_FURNITURE = [
+    "Browse latest Browse all 35528",
+    "Now Reading",
+    "Channel: Politics",
+    "By Jane Doe and JOHN ROE, Reuters",
+    "Enlarge this image toggle caption Brendan Smialowski/AFP/Getty Images Brendan Smialowski/AFP",
+    "Story Continued Below",
+    "Sign up for Daily Newsletters Manage Newsletters",
+    "Copyright © 2019 The Washington Times, LLC. Click here for reprint permission.",
+    "Media playback is unsupported on your device Media caption Sanders speaks in Iowa",
+    "More: Trump to sign border security bill",
+    "Follow USA TODAY's Ryan Miller on Twitter @RyanW_Miller",
+    "1,234 shares",
+    "1.2k views",
+    "Updated at 12:32 p.m.",
+    "(stock photo)",
+]
+
+
+@pytest.mark.parametrize("line", _SEED_FURNITURE)
+def test_clean_masks_furniture_lines_of_real_pages(line):
+    text = f"Sanders won Iowa.\n{line}\nThe DNC congratulated him on the result in a statement."
+    out = clean(text)
+    assert len(out) == len(text)
+    assert line not in out and not out[text.index(line) : text.index(line) + len(line)].strip()
+    assert out.startswith("Sanders won Iowa.") and out.endswith("on the result in a statement.")
+
+
+def test_clean_masks_a_related_articles_list_but_not_the_prose_after_it():
+    text = (
+        "Sanders won Iowa, and the campaign said so at length tonight.\nRelated Articles\n"
+        "Trump wins Nevada\nClinton campaign reshuffles staff\n\n"
+        "The DNC met later. The chair spoke about the debates."
+    )
+    out = clean(text)
+    for gone in ("Related Articles", "Trump wins Nevada", "Clinton campaign reshuffles"):
+        assert gone not in out
+    assert "The DNC met later. The chair spoke about the debates." in out
+
+
+def test_clean_keeps_prose_lines_that_start_like_furniture():
+    for prose in (
+        "By the end of the day, Sanders had won Iowa and New Hampshire.",
+        "More than 200 delegates walked out of the hall when the DNC chair spoke, and the party noticed it.",
+    ):
+        assert clean(f"Headline\n{prose}") == f"Headline\n{prose}"
+
+
+def test_clean_masks_html_boilerplate_with_justext_and_keeps_offsets():
+    pytest.importorskip("justext")
+    body = " ".join(
+        [
+            "Bernie Sanders won the New Hampshire primary on Tuesday, beating Hillary Clinton by a wide",
+            "margin among young voters and independents, and he thanked the people of the state who had",
+            "given him their support over so many months of a long and difficult campaign in the snow.",
+        ]
+    )
+    html = (
+        "<html><body><div class='nav'><a href='/'>Home</a> | <a href='/p'>Politics</a> | <a>World</a>"
+        "</div><div class='share'><a>Share on Facebook</a> <a>Tweet this</a> <a>Email</a></div>"
+        f"<article><p>{body}</p><p>{body}</p></article>"
+        "<div class='footer'><a>About us</a> | <a>Contact</a> | <a>Careers</a> | <a>Privacy</a></div>"
+        "</body></html>"
+    )
+    out = clean(html)
+    assert len(out) == len(html)
+    assert "Share on Facebook" not in out and "Careers" not in out and "Politics" not in out
+    assert out.count(body) == 2 and out.index(body) == html.index(body)

@@ -43,9 +43,10 @@ def test_single_text(client, tiny_predictor, article):
     for http_actor, core in zip(got, tiny_predictor.predict([article], ACTORS)[0], strict=True):
         _same(http_actor, core)
     bernie = got[0]
-    assert bernie["status"] == "scored" and bernie["level"] == "article" and bernie["mentions"] == 4
+    assert bernie["status"] == "scored" and bernie["level"] == "article" and bernie["mentions"] == 5
+    assert bernie["mentions_via"] == {"name": 4, "title": 0, "pronoun": 1} and bernie["salience"] is None
     for ev in bernie["evidence"]:
-        assert article[ev["start"] : ev["end"]] == ev["text"]
+        assert article[ev["start"] : ev["end"]] == ev["text"] and ev["via"] in ("name", "title", "pronoun")
     assert float(r.headers["X-Queue-Time-Ms"]) >= 0 and float(r.headers["X-Inference-Time-Ms"]) > 0
 
 
