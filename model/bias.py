@@ -35,10 +35,11 @@ from typing import Any, Literal
 import numpy as np
 
 from .errors import ModelLoadError
+from .tasks import BIAS_TASKS, BiasTaskName
 
 log = logging.getLogger(__name__)
 
-TASKS = ("leaning", "hyperpartisan", "loaded_language")
+TASKS: tuple[str, ...] = tuple(BIAS_TASKS)
 HEADS_DIR = "bias"
 HEAD_FILE = "head.json"
 WEIGHTS_FILE = "head.safetensors"
@@ -63,7 +64,7 @@ def linear_probabilities(
 class BiasHead:
     """One linear head over pooled sentence embeddings."""
 
-    task: Literal["leaning", "hyperpartisan", "loaded_language"]
+    task: BiasTaskName
     level: Literal["article", "sentence"]
     labels: list[str]
     weight: np.ndarray  # (labels, hidden)
@@ -81,6 +82,11 @@ class BiasHead:
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """(n, labels) probabilities for (n, hidden) pooled features."""
         return linear_probabilities(features, self.weight, self.bias, self.mean, self.scale)
+
+    @property
+    def sentences_read(self) -> int:
+        """How many sentences from the top of a text this head reads."""
+        return self.lead_sentences if self.level == "article" else MAX_SENTENCES
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """Binary heads: the probability of ``positive`` for each row."""
@@ -228,3 +234,21 @@ def article_features(sentence_features: np.ndarray, lead: int) -> np.ndarray:
         raise ValueError("no sentences")
     out: np.ndarray = sentence_features[:lead].mean(axis=0)
     return out
+
+
+def text_features(
+    sentence_features: Sequence[np.ndarray], *, level: str, lead: int, hidden: int
+) -> np.ndarray:
+    """(texts, hidden): the vector a head of ``level`` reads for each whole text.
+
+    An article head reads the mean of the first ``lead`` sentences; a sentence head reads a labelled
+    text as one unit (a "sentence" can hold more than one: they are pooled). A text with no
+    sentence gets zeros.
+    """
+    rows = [
+        (article_features(f, lead) if level == "article" else f.mean(axis=0))
+        if len(f)
+        else np.zeros(hidden, np.float32)
+        for f in sentence_features
+    ]
+    return np.stack(rows) if rows else np.zeros((0, hidden), np.float32)

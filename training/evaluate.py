@@ -13,6 +13,7 @@ import numpy as np
 from model import Analysis, StancePredictor
 from model.errors import ConfigError
 from model.labels import normalize_task_label
+from model.tasks import BIAS_TASKS
 
 from .config import DatasetSpec
 from .data import load_rows, read_records
@@ -21,7 +22,7 @@ from .metrics import stance_metrics
 log = logging.getLogger(__name__)
 
 MIN_TARGET_ROWS = 10
-BIAS_FIELDS = ("leaning", "hyperpartisan", "loaded_language")
+BIAS_FIELDS: tuple[str, ...] = tuple(BIAS_TASKS)
 """Fields of an evaluation file that hold a bias task's gold label for the whole text."""
 
 
