@@ -179,6 +179,15 @@ def default_heads() -> list[str]:
     return [p.strip() for p in raw.split(",") if p.strip()]
 
 
+def head_dirs(model_dir: str | Path | None) -> list[Path]:
+    """The head directories a model directory carries (``bias/<task>/``), sorted by name."""
+    if model_dir is None or not (Path(model_dir) / HEADS_DIR).is_dir():
+        return []
+    # Hidden directories are a writer's temporary ones (a fit in progress): never heads.
+    found = (Path(model_dir) / HEADS_DIR).iterdir()
+    return sorted(p for p in found if not p.name.startswith(".") and (p / HEAD_FILE).exists())
+
+
 def load_heads(
     model_dir: str | Path | None,
     extra: Sequence[str | Path],
@@ -194,11 +203,7 @@ def load_heads(
     one is left out instead (logged, and its message appended to ``skipped``): a long-running
     service keeps serving stance after a retrain changed the encoder under an optional head.
     """
-    dirs: list[Path] = []
-    if model_dir is not None and (Path(model_dir) / HEADS_DIR).is_dir():
-        # Hidden directories are a writer's temporary ones (a fit in progress): never heads.
-        found = (Path(model_dir) / HEADS_DIR).iterdir()
-        dirs += sorted(p for p in found if not p.name.startswith(".") and (p / HEAD_FILE).exists())
+    dirs = head_dirs(model_dir)
     own = len(dirs)
     dirs += [Path(p) for p in extra]
     heads: dict[str, BiasHead] = {}

@@ -465,6 +465,18 @@ def head_probabilities(predictor: StancePredictor, head: BiasHead, texts: Sequen
     return head.probabilities(text_features(feats, level=head.level, lead=head.lead_sentences, hidden=hidden))
 
 
+def served_probabilities(
+    predictor: StancePredictor, head: str | BiasHead, texts: Sequence[str]
+) -> tuple[np.ndarray, int]:
+    """(texts, labels) probabilities of a head as the predictor scores whole texts
+    (:meth:`StancePredictor.head_probabilities`), and how many texts had no prose to read (those
+    get uniform probabilities)."""
+    probs = predictor.head_probabilities(texts, head)
+    empty = np.isnan(probs).any(axis=1)
+    probs[empty] = 1.0 / probs.shape[1]
+    return probs, int(empty.sum())
+
+
 def dev_report(
     predictor: StancePredictor,
     head: BiasHead,
@@ -631,14 +643,11 @@ def fit_bias(
 
     >>> path, fit = fit_bias(model="models/default", task="leaning", train_rows=4000)  # doctest: +SKIP
     """
-    from model.loading import load_classifier
-
     spec = _spec(task)
     say = progress or log.info
     out = _head_dir(spec, Path(model), out)
     # No heads: a model directory may carry heads of an older encoder, which would refuse to load.
-    net, tokenizer, meta = load_classifier(model)
-    predictor = StancePredictor(net, tokenizer, meta, backend=backend)
+    predictor = StancePredictor.load(model, with_heads=False, backend=backend)
     extra = stored_examples(labels_db, task) if labels_db is not None else []
     if labels_db is not None:
         say(f"{len(extra)} {task} labels from the label store")
