@@ -152,7 +152,7 @@ def distill(
     ).get("metrics", {}):
         log.info("step 1/4: teacher %s", teacher_config.base_model)
         run_training(teacher_config, output_dir=teacher_dir)
-    teacher = StancePredictor.load(teacher_dir, heads=[])
+    teacher = StancePredictor.load(teacher_dir, with_heads=False)
     windows_path, soft_path = out / "windows.jsonl", out / "soft.jsonl"
     if not windows_path.exists():
         log.info("step 2/4: mention windows")

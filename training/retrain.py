@@ -60,8 +60,8 @@ from model.errors import ConfigError, InvalidInputError
 from model.loading import META_FILE, ModelMeta, lineage, load_classifier, read_meta, write_meta
 from model.tasks import BIAS_TASKS, RETRAIN_TASKS
 
-from .config import TrainConfig, _apply_override, data_root, load_config
-from .data import load_rows, spec_hash
+from .config import TrainConfig, _apply_override, data_root, load_config, validation_problems
+from .data import load_mix, load_rows, spec_hash
 from .evaluate import evaluate_rows
 from .gate import NEW_LABELS, GateDecision, promotion_gate
 from .registry import ModelRegistry, ModelVersion
@@ -138,9 +138,8 @@ def retrain(
         try:
             options = RetrainOptions(**settings)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ConfigError(
-                f"invalid retrain options: {problems}", fix="see `slant retrain --help`"
+                f"invalid retrain options: {validation_problems(exc)}", fix="see `slant retrain --help`"
             ) from None
     elif settings:
         raise TypeError("give either options or keyword settings, not both")
@@ -782,14 +781,9 @@ def rows_hash(rows: list[dict[str, Any]]) -> str:
 def _base_rows(
     config: TrainConfig, limit: int | None, say: Progress
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    rows: list[dict[str, Any]] = []
-    hashes: dict[str, str] = {}
     if limit == 0:
-        return rows, hashes
-    for spec in config.train:
-        part = load_rows(spec, config.data_root)
-        rows.extend(part)
-        hashes[spec.name] = spec_hash(spec, config.data_root)
+        return [], {}
+    rows, hashes = load_mix(config.train, config.data_root)
     if limit is not None and len(rows) > limit:
         rows = random.Random(f"{config.seed}:base:{limit}").sample(rows, limit)
     say(f"base mix: {len(rows)} rows from {', '.join(s.name for s in config.train)}")
@@ -849,9 +843,9 @@ def _config(
     try:
         config = TrainConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(
-            f"the retrain config does not validate: {problems}", fix="check --config and --set"
+            f"the retrain config does not validate: {validation_problems(exc)}",
+            fix="check --config and --set",
         ) from None
     return config, parent_meta
 
