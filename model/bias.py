@@ -35,6 +35,8 @@ from typing import Any, Literal
 import numpy as np
 
 from .errors import ModelLoadError
+from .files import atomic_path, write_text_atomic
+from .numeric import softmax
 from .tasks import BIAS_TASKS, BiasTaskName
 
 log = logging.getLogger(__name__)
@@ -53,11 +55,7 @@ def linear_probabilities(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray, mean: np.ndarray, scale: np.ndarray
 ) -> np.ndarray:
     """Softmax of a standardised linear layer: what every head computes, and what fitting scores."""
-    z = ((x - mean) / scale) @ weight.T + bias
-    z -= z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    out: np.ndarray = e / e.sum(axis=-1, keepdims=True)
-    return out
+    return softmax(((x - mean) / scale) @ weight.T + bias)
 
 
 @dataclass
@@ -107,8 +105,8 @@ class BiasHead:
             "mean": self.mean.astype(np.float32),
             "scale": self.scale.astype(np.float32),
         }
-        save_file(tensors, str(path / (WEIGHTS_FILE + ".tmp")))
-        os.replace(path / (WEIGHTS_FILE + ".tmp"), path / WEIGHTS_FILE)
+        with atomic_path(path / WEIGHTS_FILE) as tmp:
+            save_file(tensors, str(tmp))
         meta = {
             "task": self.task,
             "level": self.level,
@@ -121,8 +119,7 @@ class BiasHead:
             "info": self.info,
             "sentence_tokens": SENTENCE_TOKENS,
         }
-        (path / (HEAD_FILE + ".tmp")).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        os.replace(path / (HEAD_FILE + ".tmp"), path / HEAD_FILE)
+        write_text_atomic(path / HEAD_FILE, json.dumps(meta, indent=2, sort_keys=True) + "\n")
         return path
 
 

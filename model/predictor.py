@@ -35,6 +35,7 @@ from .bias import (
 )
 from .errors import InvalidInputError, ModelLoadError
 from .loading import ModelMeta, load_classifier
+from .numeric import softmax
 from .text import analyse, analyse_many, check_text, clean, sentences
 from .types import ActorStance, Analysis, Bias, Evidence, FlaggedSentence, Leaning, LoadedLanguage
 from .windows import Plan, Window, WindowBuilder, token_fits
@@ -411,9 +412,7 @@ class StancePredictor:
             pairs = [r for r, i in enumerate(idx) if i < n_pairs]
             if pairs:
                 z = logits[pairs].astype(np.float64) / self.temperature
-                z -= z.max(axis=-1, keepdims=True)
-                e = np.exp(z)
-                probs[[idx[r] for r in pairs]] = e / e.sum(axis=-1, keepdims=True)
+                probs[[idx[r] for r in pairs]] = softmax(z)
         return probs, feats
 
     # -- steps ----------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from model import StancePredictor
 from model.backends import cache_dir
 from model.bias import HEADS_DIR, MAX_SENTENCES, TASKS, BiasHead, linear_probabilities, text_features
 from model.errors import ConfigError
+from model.files import atomic_path
 from model.tasks import BIAS_TASKS, CROSS_VALIDATED, TaskSpec
 
 from .metrics import expected_calibration_error
@@ -192,9 +193,8 @@ def features(
     path.parent.mkdir(parents=True, exist_ok=True)
     counts = np.array([len(x) for x in out])
     flat = np.concatenate(out).astype(np.float16) if out else np.zeros((0, 1), np.float16)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, flat=flat, counts=counts)
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".tmp.npz") as tmp:
+        np.savez(tmp, flat=flat, counts=counts)
     # Return what the cache holds (fp16-rounded), so a fit gives the same head with or without a hit.
     return list(np.split(flat.astype(np.float32), np.cumsum(counts)[:-1])) if out else out
 

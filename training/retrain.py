@@ -57,6 +57,7 @@ from pydantic import ValidationError
 from model import StancePredictor
 from model.bias import HEAD_FILE, HEADS_DIR, BiasHead, head_dirs
 from model.errors import ConfigError, InvalidInputError
+from model.files import write_text_atomic
 from model.loading import META_FILE, ModelMeta, lineage, load_classifier, read_meta, write_meta
 from model.tasks import BIAS_TASKS, RETRAIN_TASKS
 
@@ -451,10 +452,9 @@ def _write_record(plan: RetrainPlan, record: _Record) -> None:
         meta.metrics["bias"] = {**(meta.metrics.get("bias") or {}), **heads.new}
     write_meta(path, meta)
     if stance.new:
-        (path / "eval_report.json").write_text(json.dumps(stance.new, indent=2) + "\n", encoding="utf-8")
-    (path / "gate.json").write_text(json.dumps(record.gate.to_json(), indent=2) + "\n", encoding="utf-8")
-    card = _card(meta, plan, stance.labels, heads.info, record.gate)
-    (path / "README.md").write_text(card, encoding="utf-8")
+        write_text_atomic(path / "eval_report.json", json.dumps(stance.new, indent=2) + "\n")
+    write_text_atomic(path / "gate.json", json.dumps(record.gate.to_json(), indent=2) + "\n")
+    write_text_atomic(path / "README.md", _card(meta, plan, stance.labels, heads.info, record.gate))
 
 
 def _register(plan: RetrainPlan, registry: ModelRegistry, record: _Record, say: Progress) -> str:
