@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .numeric import softmax
+
 FEATURES = (
     "mean_against",
     "mean_neutral",
@@ -83,8 +85,7 @@ class LogisticAggregator(Aggregator):
     def __call__(self, probs: np.ndarray, labels: list[str]) -> np.ndarray:
         x = (window_features(probs, labels) - self.mean) / self.scale
         logits = self.coef @ x + self.intercept
-        p = np.exp(logits - logits.max())
-        p /= p.sum()
+        p = softmax(logits)
         # Return in the model's label order whatever order the classes were fitted in.
         return np.array([p[self.classes.index(label)] for label in labels])
 

@@ -43,13 +43,11 @@ EXPORT_VERSION = 2
 
 
 class Backend(Protocol):
-    """Computes classifier logits, or the encoder's last hidden states, for one padded batch."""
+    """Computes classifier logits, or logits and the encoder's last hidden states, for one padded batch."""
 
     name: str
 
     def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray: ...
-
-    def hidden(self, batch: dict[str, np.ndarray]) -> np.ndarray: ...
 
     def both(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]: ...
 
@@ -84,14 +82,6 @@ class TorchBackend:
         feed = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
         with torch.inference_mode():
             out: np.ndarray = self.model(**feed).logits.float().cpu().numpy()
-        return out
-
-    def hidden(self, batch: dict[str, np.ndarray]) -> np.ndarray:
-        import torch
-
-        feed = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
-        with torch.inference_mode():
-            out: np.ndarray = self.model.base_model(**feed).last_hidden_state.float().cpu().numpy()
         return out
 
     def both(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -132,9 +122,6 @@ class OnnxBackend:
     def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         return self._run(["logits"], batch)[0]
 
-    def hidden(self, batch: dict[str, np.ndarray]) -> np.ndarray:
-        return self._run(["hidden"], batch)[0]
-
     def both(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         logits, hidden = self._run(["logits", "hidden"], batch)
         return logits, hidden
@@ -157,6 +144,7 @@ def weights_hash(model: Any) -> str:
 
 
 def cache_dir() -> Path:
+    """``$SLANT_CACHE``, default ``~/.cache/slant``: ONNX exports, bias features, downloads."""
     return Path(os.environ.get("SLANT_CACHE") or Path.home() / ".cache" / "slant")
 
 

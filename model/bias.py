@@ -35,10 +35,13 @@ from typing import Any, Literal
 import numpy as np
 
 from .errors import ModelLoadError
+from .files import atomic_path, write_text_atomic
+from .numeric import softmax
+from .tasks import BIAS_TASKS, BiasTaskName
 
 log = logging.getLogger(__name__)
 
-TASKS = ("leaning", "hyperpartisan", "loaded_language")
+TASKS: tuple[str, ...] = tuple(BIAS_TASKS)
 HEADS_DIR = "bias"
 HEAD_FILE = "head.json"
 WEIGHTS_FILE = "head.safetensors"
@@ -52,18 +55,14 @@ def linear_probabilities(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray, mean: np.ndarray, scale: np.ndarray
 ) -> np.ndarray:
     """Softmax of a standardised linear layer: what every head computes, and what fitting scores."""
-    z = ((x - mean) / scale) @ weight.T + bias
-    z -= z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    out: np.ndarray = e / e.sum(axis=-1, keepdims=True)
-    return out
+    return softmax(((x - mean) / scale) @ weight.T + bias)
 
 
 @dataclass
 class BiasHead:
     """One linear head over pooled sentence embeddings."""
 
-    task: Literal["leaning", "hyperpartisan", "loaded_language"]
+    task: BiasTaskName
     level: Literal["article", "sentence"]
     labels: list[str]
     weight: np.ndarray  # (labels, hidden)
@@ -81,6 +80,11 @@ class BiasHead:
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """(n, labels) probabilities for (n, hidden) pooled features."""
         return linear_probabilities(features, self.weight, self.bias, self.mean, self.scale)
+
+    @property
+    def sentences_read(self) -> int:
+        """How many sentences from the top of a text this head reads."""
+        return self.lead_sentences if self.level == "article" else MAX_SENTENCES
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """Binary heads: the probability of ``positive`` for each row."""
@@ -101,8 +105,8 @@ class BiasHead:
             "mean": self.mean.astype(np.float32),
             "scale": self.scale.astype(np.float32),
         }
-        save_file(tensors, str(path / (WEIGHTS_FILE + ".tmp")))
-        os.replace(path / (WEIGHTS_FILE + ".tmp"), path / WEIGHTS_FILE)
+        with atomic_path(path / WEIGHTS_FILE) as tmp:
+            save_file(tensors, str(tmp))
         meta = {
             "task": self.task,
             "level": self.level,
@@ -115,8 +119,7 @@ class BiasHead:
             "info": self.info,
             "sentence_tokens": SENTENCE_TOKENS,
         }
-        (path / (HEAD_FILE + ".tmp")).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        os.replace(path / (HEAD_FILE + ".tmp"), path / HEAD_FILE)
+        write_text_atomic(path / HEAD_FILE, json.dumps(meta, indent=2, sort_keys=True) + "\n")
         return path
 
 
@@ -173,6 +176,15 @@ def default_heads() -> list[str]:
     return [p.strip() for p in raw.split(",") if p.strip()]
 
 
+def head_dirs(model_dir: str | Path | None) -> list[Path]:
+    """The head directories a model directory carries (``bias/<task>/``), sorted by name."""
+    if model_dir is None or not (Path(model_dir) / HEADS_DIR).is_dir():
+        return []
+    # Hidden directories are a writer's temporary ones (a fit in progress): never heads.
+    found = (Path(model_dir) / HEADS_DIR).iterdir()
+    return sorted(p for p in found if not p.name.startswith(".") and (p / HEAD_FILE).exists())
+
+
 def load_heads(
     model_dir: str | Path | None,
     extra: Sequence[str | Path],
@@ -188,11 +200,7 @@ def load_heads(
     one is left out instead (logged, and its message appended to ``skipped``): a long-running
     service keeps serving stance after a retrain changed the encoder under an optional head.
     """
-    dirs: list[Path] = []
-    if model_dir is not None and (Path(model_dir) / HEADS_DIR).is_dir():
-        # Hidden directories are a writer's temporary ones (a fit in progress): never heads.
-        found = (Path(model_dir) / HEADS_DIR).iterdir()
-        dirs += sorted(p for p in found if not p.name.startswith(".") and (p / HEAD_FILE).exists())
+    dirs = head_dirs(model_dir)
     own = len(dirs)
     dirs += [Path(p) for p in extra]
     heads: dict[str, BiasHead] = {}
@@ -228,3 +236,21 @@ def article_features(sentence_features: np.ndarray, lead: int) -> np.ndarray:
         raise ValueError("no sentences")
     out: np.ndarray = sentence_features[:lead].mean(axis=0)
     return out
+
+
+def text_features(
+    sentence_features: Sequence[np.ndarray], *, level: str, lead: int, hidden: int
+) -> np.ndarray:
+    """(texts, hidden): the vector a head of ``level`` reads for each whole text.
+
+    An article head reads the mean of the first ``lead`` sentences; a sentence head reads a labelled
+    text as one unit (a "sentence" can hold more than one: they are pooled). A text with no
+    sentence gets zeros.
+    """
+    rows = [
+        (article_features(f, lead) if level == "article" else f.mean(axis=0))
+        if len(f)
+        else np.zeros(hidden, np.float32)
+        for f in sentence_features
+    ]
+    return np.stack(rows) if rows else np.zeros((0, hidden), np.float32)

@@ -1,5 +1,5 @@
 """The stance label set and the synonyms accepted in data files; the label tasks of the label store
-(stance and the bias tasks) and their labels.
+(stance and the bias tasks) and their labels, as :mod:`model.tasks` declares them.
 
 The label *order* a model uses travels in its model directory (``slant.json``); this module only
 defines the canonical names and how raw dataset labels map onto them.
@@ -8,21 +8,11 @@ defines the canonical names and how raw dataset labels map onto them.
 from __future__ import annotations
 
 from .errors import InvalidInputError
+from .tasks import STANCE, TASK_SPECS
 
-STANCE_LABELS: tuple[str, ...] = ("against", "neutral", "favor")
+STANCE_LABELS: tuple[str, ...] = STANCE.labels
 
-_SYNONYMS = {
-    "against": "against",
-    "negative": "against",
-    "con": "against",
-    "neutral": "neutral",
-    "none": "neutral",
-    "neither": "neutral",
-    "favor": "favor",
-    "favour": "favor",
-    "positive": "favor",
-    "pro": "favor",
-}
+_SYNONYMS = STANCE.synonyms
 
 
 def normalize_label(raw: object, *, field: str = "label") -> str:
@@ -47,39 +37,12 @@ def normalize_label(raw: object, *, field: str = "label") -> str:
     return _SYNONYMS[key]
 
 
-TASKS: tuple[str, ...] = ("stance", "leaning", "hyperpartisan", "loaded_language")
+TASKS: tuple[str, ...] = tuple(TASK_SPECS)
 """What a stored label is about: ``stance`` toward an actor, or a bias task of the whole text
 (``leaning`` and ``hyperpartisan`` of an article, ``loaded_language`` of one sentence)."""
 
-TASK_LABELS: dict[str, tuple[str, ...]] = {
-    "stance": STANCE_LABELS,
-    "leaning": ("left", "center", "right"),
-    "hyperpartisan": ("not_hyperpartisan", "hyperpartisan"),
-    "loaded_language": ("non-biased", "biased"),
-}
+TASK_LABELS: dict[str, tuple[str, ...]] = {name: spec.labels for name, spec in TASK_SPECS.items()}
 """The canonical labels of each task; the bias heads' label order is this one."""
-
-_TASK_SYNONYMS: dict[str, dict[str, str]] = {
-    "leaning": {"left": "left", "center": "center", "centre": "center", "right": "right"},
-    "hyperpartisan": {
-        "hyperpartisan": "hyperpartisan",
-        "not_hyperpartisan": "not_hyperpartisan",
-        "not-hyperpartisan": "not_hyperpartisan",
-        "not hyperpartisan": "not_hyperpartisan",
-        "true": "hyperpartisan",
-        "false": "not_hyperpartisan",
-        "yes": "hyperpartisan",
-        "no": "not_hyperpartisan",
-    },
-    "loaded_language": {
-        "biased": "biased",
-        "non-biased": "non-biased",
-        "non_biased": "non-biased",
-        "non biased": "non-biased",
-        "not biased": "non-biased",
-        "unbiased": "non-biased",
-    },
-}
 
 
 def check_task(raw: object, *, field: str = "task") -> str:
@@ -105,9 +68,10 @@ def normalize_task_label(task: str, raw: object, *, field: str = "label") -> str
     """
     if task == "stance":
         return normalize_label(raw, field=field)
-    synonyms = _TASK_SYNONYMS[check_task(task)]
-    valid = ", ".join(TASK_LABELS[task])
-    if task == "hyperpartisan" and isinstance(raw, bool):
+    spec = TASK_SPECS[check_task(task)]
+    synonyms = spec.synonyms
+    valid = ", ".join(spec.labels)
+    if spec.booleans and isinstance(raw, bool):
         raw = "true" if raw else "false"
     if not isinstance(raw, str):
         raise InvalidInputError(

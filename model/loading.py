@@ -19,7 +19,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .backends import cache_dir
 from .errors import ModelLoadError
+from .files import write_text_atomic
 from .labels import normalize_label
 
 FORMAT_VERSION = 1
@@ -99,7 +101,7 @@ def _joined_mpnet() -> str | None:
             return None
         root = Path(next(iter(spec.submodule_search_locations)))
         parts.extend(sorted(root.rglob("all-mpnet-base-v2.zip.*")))
-    cache = Path(os.environ.get("SLANT_CACHE", Path.home() / ".cache" / "slant")) / "all-mpnet-base-v2"
+    cache = cache_dir() / "all-mpnet-base-v2"
     if (cache / "config.json").exists():
         return str(cache)
     cache.mkdir(parents=True, exist_ok=True)
@@ -336,7 +338,4 @@ def save_model_dir(
 
 def write_meta(path: str | Path, meta: ModelMeta) -> None:
     """Write slant.json atomically (write a temp file, then rename)."""
-    path = Path(path)
-    tmp = path / (META_FILE + ".tmp")
-    tmp.write_text(json.dumps(meta.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path / META_FILE)
+    write_text_atomic(Path(path) / META_FILE, json.dumps(meta.to_json(), indent=2, sort_keys=True) + "\n")

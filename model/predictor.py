@@ -31,10 +31,12 @@ from .bias import (
     default_heads,
     load_heads,
     mean_pool,
+    text_features,
 )
-from .errors import InvalidInputError
+from .errors import InvalidInputError, ModelLoadError
 from .linking import rank
 from .loading import ModelMeta, load_classifier
+from .numeric import softmax
 from .text import analyse, analyse_many, check_text, clean, sentences
 from .types import ActorStance, Analysis, Bias, Evidence, FlaggedSentence, Leaning, LoadedLanguage
 from .windows import Plan, Window, WindowBuilder, token_fits
@@ -110,6 +112,7 @@ class StancePredictor:
         *,
         heads: Sequence[str | Path] | None = None,
         skip_stale_heads: bool = False,
+        with_heads: bool = True,
         **kwargs: Any,
     ) -> StancePredictor:
         """Load a slant model directory, a Hugging Face folder or a hub id (default: shipped model).
@@ -118,12 +121,16 @@ class StancePredictor:
         default ``$SLANT_BACKEND`` or ``auto``; see :mod:`model.backends`). The bias heads in the
         model directory's ``bias/`` are loaded, plus the extra head directories in ``heads``
         (default ``$SLANT_HEADS``); with ``skip_stale_heads``, an extra head fitted on another
-        encoder is left out (and listed in ``skipped_heads``) instead of failing the load. Other
-        keyword arguments go to the constructor.
+        encoder is left out (and listed in ``skipped_heads``) instead of failing the load.
+        ``with_heads=False`` loads no bias heads at all, neither the model's own nor extra ones: what
+        fitting heads and retraining want, since a model directory may carry heads of an older
+        encoder, which refuse to load. Other keyword arguments go to the constructor.
         """
         source = name_or_path or default_model_path()
         model, tokenizer, meta = load_classifier(source)
         predictor = cls(model, tokenizer, meta, **kwargs)
+        if not with_heads:
+            return predictor
         predictor.add_heads(
             source if Path(source).is_dir() else None,
             default_heads() if heads is None else heads,
@@ -288,6 +295,38 @@ class StancePredictor:
             j += len(ss)
         return out
 
+    def head_probabilities(self, texts: Sequence[str], head: str | BiasHead) -> np.ndarray:
+        """(texts, labels) probabilities of one bias head for whole texts; NaN rows for texts with
+        no sentence to read (``analyze`` gives those no bias).
+
+        ``head`` names a loaded head, or is a head fitted on this encoder (a candidate being judged).
+        An article head reads the mean of the first ``lead_sentences`` sentences, as ``analyze``
+        does; a sentence head reads each text as one unit (its sentences pooled), as it was fitted
+        on labelled sentences.
+
+        >>> StancePredictor.load().head_probabilities(["An article."], "leaning")  # doctest: +SKIP
+        """
+        found = self.heads.get(head) if isinstance(head, str) else head
+        if found is None:
+            raise InvalidInputError(
+                f"the model ({self.name} {self.version}) has no {head} head",
+                field="head",
+                fix=f"use one of: {', '.join(self.heads) or '(none loaded)'}",
+            )
+        if found.encoder != self.encoder_hash:
+            raise ModelLoadError(
+                f"the {found.task} head was fitted on encoder {found.encoder}, but this model's is "
+                f"{self.encoder_hash}",
+                field="heads",
+                fix="refit the head on this model with `slant fit-bias --model <model dir>`",
+            )
+        feats = self.sentence_features(texts, max_sentences=found.sentences_read)
+        hidden = int(getattr(self.model.config, "hidden_size", 0))
+        x = text_features(feats, level=found.level, lead=found.lead_sentences, hidden=hidden)
+        probs: np.ndarray = found.probabilities(x).astype(np.float64)
+        probs[[len(f) == 0 for f in feats]] = np.nan
+        return probs
+
     def _bias_sentence_count(self) -> int:
         if any(h.level == "sentence" for h in self.heads.values()):
             return MAX_SENTENCES
@@ -374,9 +413,7 @@ class StancePredictor:
             pairs = [r for r, i in enumerate(idx) if i < n_pairs]
             if pairs:
                 z = logits[pairs].astype(np.float64) / self.temperature
-                z -= z.max(axis=-1, keepdims=True)
-                e = np.exp(z)
-                probs[[idx[r] for r in pairs]] = e / e.sum(axis=-1, keepdims=True)
+                probs[[idx[r] for r in pairs]] = softmax(z)
         return probs, feats
 
     # -- steps ----------------------------------------------------------------------------------

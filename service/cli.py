@@ -322,7 +322,8 @@ def fit_bias_command(
     cached under $SLANT_CACHE/features, so a second fit on the same model is quick.
     """
     _logging(True)
-    from training.bias import LICENCES, fit_bias
+    from model.tasks import BIAS_TASKS
+    from training.bias import fit_bias
 
     given = {"--out": out, "--data-root": data_root, "--train-rows": train_rows, "--backend": backend}
     command = f"slant fit-bias --model {model} --task {task}" + "".join(
@@ -345,14 +346,15 @@ def fit_bias_command(
     except SlantError as exc:
         _fail(exc)
     rep = fit.report
+    spec = BIAS_TASKS[task]
     typer.echo(
         f"{path}: {task} head, dev macro-F1 {rep['macro_f1']}, accuracy {rep['accuracy']} "
-        f"({rep.get('n', '?')} dev rows); data licence: {LICENCES[task]}"
+        f"({rep.get('n', '?')} dev rows); data licence: {spec.licence}"
     )
-    if task == "loaded_language":
+    if spec.kept_apart:
         typer.echo(
-            "note: BABE is AGPL-3.0. The head stays out of model directories; serve it with "
-            f"SLANT_HEADS={path} (or --heads) after checking what the licence asks of you."
+            f"note: {spec.source} is {spec.licence_id}. The head stays out of model directories; serve it "
+            f"with SLANT_HEADS={path} (or --heads) after checking what the licence asks of you."
         )
 
 

@@ -158,7 +158,9 @@ def retrain_command(
         with contextlib.redirect_stdout(sys.stderr):
             result = retrain(options, progress=None if as_json else lambda m: typer.echo(m, err=True))
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        from training.config import validation_problems
+
+        problems = validation_problems(exc)
         typer.echo(f"error: invalid retrain options: {problems} Fix: see `slant retrain --help`", err=True)
         raise typer.Exit(2) from None
     except SlantError as exc:

@@ -7,6 +7,9 @@ features are cached under ``$SLANT_CACHE/features`` by encoder, backend and the 
 
 Data (from ``../shared/data``, read its README for licences):
 
+Each task's labels, licence, data files and dev rule are declared in :mod:`model.tasks`; its
+data reader is in ``READERS`` below.
+
 - ``leaning``: Article-Bias-Prediction (AllSides, Apache-2.0), title + body; model selection on
   the *media* split (train and valid share no outlet), as the issue asks: the random split
   rewards memorising outlets.
@@ -34,9 +37,10 @@ import numpy as np
 
 from model import StancePredictor
 from model.backends import cache_dir
-from model.bias import HEADS_DIR, MAX_SENTENCES, TASKS, BiasHead, article_features, linear_probabilities
+from model.bias import HEADS_DIR, MAX_SENTENCES, TASKS, BiasHead, linear_probabilities, text_features
 from model.errors import ConfigError
-from model.labels import TASK_LABELS
+from model.files import atomic_path
+from model.tasks import BIAS_TASKS, CROSS_VALIDATED, TaskSpec
 
 from .metrics import expected_calibration_error
 
@@ -45,13 +49,6 @@ log = logging.getLogger(__name__)
 LEAD_SENTENCES = 16
 #: Article heads average the embeddings of the first N sentences; N is picked on dev from these.
 LEAD_GRID = (4, 8, 16)
-LABELS = {task: list(TASK_LABELS[task]) for task in TASKS}
-POSITIVE = {"hyperpartisan": "hyperpartisan", "loaded_language": "biased"}
-LICENCES = {
-    "leaning": "Apache-2.0 (Article-Bias-Prediction data, Baly et al. 2020)",
-    "hyperpartisan": "no licence stated upstream (SemEval-2019 Task 4 by-article data, Kiesel et al. 2019)",
-    "loaded_language": "AGPL-3.0 (BABE data, Spinde et al. 2021): see the head's README before serving it",
-}
 C_GRID = (0.01, 0.1, 1.0)
 
 
@@ -122,16 +119,50 @@ def babe_data(root: Path, *, dev_fraction: float = 0.2) -> tuple[list[Example], 
     with open(_need(root / "babe" / "babe.jsonl"), encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
     for r in rows:
-        if r["subset"] != "SG2" or r["label"] not in LABELS["loaded_language"]:
+        if r["subset"] != "SG2" or r["label"] not in _BABE_LABELS:
             continue
         ex = Example(r["text"], r["label"], str(r.get("outlet") or ""))
         (dev if _hash_fraction(str(r["id"])) < dev_fraction else train).append(ex)
     held = {" ".join(e.text.split()).lower() for e in dev}
     for r in rows:
-        sg1 = r["subset"] == "SG1" and r["label"] in LABELS["loaded_language"]
+        sg1 = r["subset"] == "SG1" and r["label"] in _BABE_LABELS
         if sg1 and " ".join(r["text"].split()).lower() not in held:
             train.append(Example(r["text"], r["label"], str(r.get("outlet") or "")))
     return train, dev
+
+
+_BABE_LABELS = BIAS_TASKS["loaded_language"].labels
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """How a bias task's data is read for fitting; its :class:`model.tasks.TaskSpec` says the rest.
+
+    ``read(root, train_rows)`` gives (train, dev); dev is empty for a task scored by cross-validation.
+    """
+
+    read: Callable[[Path, int | None], tuple[list[Example], list[Example]]]
+    #: Whether ``train_rows`` samples the training part (``--train-rows``, a retrain's cap).
+    sampled: bool = False
+    #: Whether training examples are weighted so that every outlet has the same total weight.
+    outlet_weighted: bool = False
+
+
+READERS: dict[str, TaskData] = {
+    "leaning": TaskData(
+        lambda root, rows: leaning_data(root, train_rows=rows), sampled=True, outlet_weighted=True
+    ),
+    "hyperpartisan": TaskData(lambda root, rows: (hyperpartisan_data(root), [])),
+    "loaded_language": TaskData(lambda root, rows: babe_data(root)),
+}
+"""The data reader of each bias task in :data:`model.tasks.BIAS_TASKS`."""
+assert set(READERS) == set(TASKS), "every bias task needs a data reader"
+
+
+def _spec(task: str) -> TaskSpec:
+    if task not in READERS:
+        raise ConfigError(f"unknown bias task {task!r}", field="task", fix=f"use one of: {', '.join(TASKS)}")
+    return BIAS_TASKS[task]
 
 
 def features(
@@ -162,9 +193,8 @@ def features(
     path.parent.mkdir(parents=True, exist_ok=True)
     counts = np.array([len(x) for x in out])
     flat = np.concatenate(out).astype(np.float16) if out else np.zeros((0, 1), np.float16)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, flat=flat, counts=counts)
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".tmp.npz") as tmp:
+        np.savez(tmp, flat=flat, counts=counts)
     # Return what the cache holds (fp16-rounded), so a fit gives the same head with or without a hit.
     return list(np.split(flat.astype(np.float32), np.cumsum(counts)[:-1])) if out else out
 
@@ -185,7 +215,7 @@ def outlet_weights(base: Sequence[Example], extra: int = 0) -> np.ndarray:
 
 
 def _article_matrix(feats: list[np.ndarray], lead: int, hidden: int) -> np.ndarray:
-    return np.stack([article_features(f, lead) if len(f) else np.zeros(hidden, np.float32) for f in feats])
+    return text_features(feats, level="article", lead=lead, hidden=hidden)
 
 
 def fit_linear(
@@ -282,39 +312,85 @@ def fit_head(
     C (and class balancing) is picked on the dev part; the head is then refitted on train (and,
     for hyperpartisan's cross-validation, on everything).
     """
-    if task not in TASKS:
-        raise ConfigError(f"unknown bias task {task!r}", field="task", fix=f"use one of: {', '.join(TASKS)}")
+    spec, data = _spec(task), READERS[task]
     say = progress or log.info
-    root = Path(data_root)
-    labels = LABELS[task]
-    hidden = int(predictor.model.config.hidden_size)
     start = time.perf_counter()
-    matrices: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
-    if task == "loaded_language":
-        train, dev = babe_data(root)
-        train = [*train, *extra]
-        say(f"loaded_language: {len(train)} train / {len(dev)} dev sentences")
-        # A BABE example is one sentence: its features are its first (only) sentence's.
-        xs = _sentence_matrix(predictor, [e.text for e in train], hidden)
-        matrices[1] = (xs, _sentence_matrix(predictor, [e.text for e in dev], hidden))
-    else:
-        if task == "leaning":
-            train, dev = leaning_data(root, train_rows=train_rows)
-        else:
-            train, dev = hyperpartisan_data(root), []
-        train = [*train, *extra]
-        say(f"{task}: {len(train)} train / {len(dev)} dev articles")
-        ft = features(predictor, [e.text for e in train], max_sentences=LEAD_SENTENCES)
-        fd = features(predictor, [e.text for e in dev], max_sentences=LEAD_SENTENCES) if dev else []
-        # How many sentences from the top the article vector averages is picked on dev too.
-        for lead in LEAD_GRID:
-            matrices[lead] = (
-                _article_matrix(ft, lead, hidden),
-                _article_matrix(fd, lead, hidden) if dev else None,
-            )
+    train, dev = data.read(Path(data_root), train_rows)
+    train = [*train, *extra]
+    say(f"{task}: {len(train)} train / {len(dev)} dev {spec.level}s")
+    matrices = _candidate_matrices(predictor, spec, train, dev)
     encode_s = time.perf_counter() - start
     yt = [e.label for e in train]
-    weights = outlet_weights(train[: len(train) - len(extra)], len(extra)) if task == "leaning" else None
+    weights = outlet_weights(train[: len(train) - len(extra)], len(extra)) if data.outlet_weighted else None
+    lead, c, balanced, rep = _select(matrices, yt, dev, list(spec.labels), c_grid, weights, train, say)
+    xt, xd = matrices[lead]
+    labels = list(spec.labels)
+    w, b, m, s = fit_linear(xt, yt, labels, c=c, balanced=balanced, sample_weight=weights)
+    temperature = 1.0
+    if xd is not None:
+        # Calibration: a weak head must not speak with confidence. One temperature, fitted on dev by
+        # log-loss and folded into the weights; argmax (so macro-F1 and accuracy) is unchanged.
+        temperature = fit_temperature(((xd - m) / s) @ w.T + b, [labels.index(e.label) for e in dev])
+        w, b = w / temperature, b / temperature
+        rep = classification_report([e.label for e in dev], linear_probabilities(xd, w, b, m, s), labels)
+        say(f"  temperature {temperature:.2f} (fitted on dev)")
+    head = BiasHead(
+        task=task,
+        level=spec.level,  # type: ignore[arg-type]
+        labels=labels,
+        weight=w.astype(np.float32),
+        bias=b.astype(np.float32),
+        mean=m.astype(np.float32),
+        scale=s.astype(np.float32),
+        encoder=predictor.encoder_hash,
+        positive=spec.positive,
+        lead_sentences=lead,
+        licence=spec.licence,
+        info={
+            "c": c,
+            "class_weight": "balanced" if balanced else None,
+            "sample_weight": "equal total weight per outlet" if weights is not None else None,
+            "temperature": round(temperature, 3),
+            "train_examples": len(train),
+            "extra_examples": len(extra),
+            "dev": {"how": spec.dev, **rep},
+            "features_backend": predictor.backend.name,
+            "fitted_on": {"model": predictor.name, "version": predictor.version},
+            "seconds": {"encode": round(encode_s, 1), "total": round(time.perf_counter() - start, 1)},
+        },
+    )
+    return FitResult(head, rep)
+
+
+def _candidate_matrices(
+    predictor: StancePredictor, spec: TaskSpec, train: list[Example], dev: list[Example]
+) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
+    """(train, dev or None) feature matrices by the number of lead sentences an article vector averages."""
+    hidden = int(predictor.model.config.hidden_size)
+    if spec.level == "sentence":
+        # A sentence example's features are its first (only) sentence's.
+        xs = _sentence_matrix(predictor, [e.text for e in train], hidden)
+        return {1: (xs, _sentence_matrix(predictor, [e.text for e in dev], hidden))}
+    ft = features(predictor, [e.text for e in train], max_sentences=LEAD_SENTENCES)
+    fd = features(predictor, [e.text for e in dev], max_sentences=LEAD_SENTENCES) if dev else []
+    # How many sentences from the top the article vector averages is picked on dev too.
+    return {
+        lead: (_article_matrix(ft, lead, hidden), _article_matrix(fd, lead, hidden) if dev else None)
+        for lead in LEAD_GRID
+    }
+
+
+def _select(
+    matrices: dict[int, tuple[np.ndarray, np.ndarray | None]],
+    yt: list[str],
+    dev: list[Example],
+    labels: list[str],
+    c_grid: Sequence[float],
+    weights: np.ndarray | None,
+    train: list[Example],
+    say: Callable[[str], None],
+) -> tuple[int, float, bool, dict[str, Any]]:
+    """(lead, C, balanced, dev report) of the best dev macro-F1 (cross-validated without a dev split)."""
     best: tuple[float, int, float, bool, dict[str, Any]] | None = None
     for lead, (xt, xd) in matrices.items():
         for c in c_grid:
@@ -329,53 +405,14 @@ def fit_head(
                 say(f"  lead={lead} C={c} balanced={balanced}: dev macro-F1 {rep['macro_f1']}")
                 if best is None or rep["macro_f1"] > best[0]:
                     best = (rep["macro_f1"], lead, c, balanced, rep)
-    assert best is not None
-    _, lead, c, balanced, rep = best
-    xt, xd = matrices[lead]
-    w, b, m, s = fit_linear(xt, yt, labels, c=c, balanced=balanced, sample_weight=weights)
-    temperature = 1.0
-    if xd is not None:
-        # Calibration: a weak head must not speak with confidence. One temperature, fitted on dev by
-        # log-loss and folded into the weights; argmax (so macro-F1 and accuracy) is unchanged.
-        temperature = fit_temperature(((xd - m) / s) @ w.T + b, [labels.index(e.label) for e in dev])
-        w, b = w / temperature, b / temperature
-        rep = classification_report([e.label for e in dev], linear_probabilities(xd, w, b, m, s), labels)
-        say(f"  temperature {temperature:.2f} (fitted on dev)")
-    head = BiasHead(
-        task=task,  # type: ignore[arg-type]
-        level="sentence" if task == "loaded_language" else "article",
-        labels=labels,
-        weight=w.astype(np.float32),
-        bias=b.astype(np.float32),
-        mean=m.astype(np.float32),
-        scale=s.astype(np.float32),
-        encoder=predictor.encoder_hash,
-        positive=POSITIVE.get(task),
-        lead_sentences=lead,
-        licence=LICENCES[task],
-        info={
-            "c": c,
-            "class_weight": "balanced" if balanced else None,
-            "sample_weight": "equal total weight per outlet" if weights is not None else None,
-            "temperature": round(temperature, 3),
-            "train_examples": len(train),
-            "extra_examples": len(extra),
-            "dev": {
-                "how": "cross-validation, 5 folds grouped by site" if xd is None else "held-out split",
-                **rep,
-            },
-            "features_backend": predictor.backend.name,
-            "fitted_on": {"model": predictor.name, "version": predictor.version},
-            "seconds": {"encode": round(encode_s, 1), "total": round(time.perf_counter() - start, 1)},
-        },
-    )
-    return FitResult(head, rep)
+    if best is None:
+        raise ConfigError("no C value to try", field="c_grid", fix="give at least one")
+    return best[1:]
 
 
 def _sentence_matrix(predictor: StancePredictor, texts: list[str], hidden: int) -> np.ndarray:
     feats = features(predictor, texts, max_sentences=MAX_SENTENCES)
-    # A labelled "sentence" can hold more than one sentence: pool them as one.
-    return np.stack([f.mean(axis=0) if len(f) else np.zeros(hidden, np.float32) for f in feats])
+    return text_features(feats, level="sentence", lead=1, hidden=hidden)
 
 
 def fit_temperature(logits: np.ndarray, gold: Sequence[int]) -> float:
@@ -404,28 +441,12 @@ def _cross_validate(
 
 # -- applying, scoring and writing heads ---------------------------------------------------------
 
-DATA = {
-    "leaning": "Article-Bias-Prediction (AllSides), title + body, media split: trained on `train`, "
-    "dev = `valid` (no outlet in both; 1,640 left, 618 center, 98 right)",
-    "hyperpartisan": "SemEval-2019 Task 4 by-article, the training articles; dev = stratified 5-fold "
-    "cross-validation grouped by web site (there is no validation split)",
-    "loaded_language": "BABE SG2 (expert labels) + SG1; dev = a fixed 20% of SG2 by sentence id, "
-    "never trained on",
-}
-
-
-DATA_FILES = {
-    "leaning": ("article_bias_prediction/articles_index.jsonl", "article_bias_prediction/articles.jsonl.xz"),
-    "hyperpartisan": ("hyperpartisan_semeval2019/hyperpartisan_byarticle.jsonl",),
-    "loaded_language": ("babe/babe.jsonl",),
-}
-
 
 def check_data(
     task: str, root: str | Path, *, fix: str = "point --data-root at the shared data folder"
 ) -> None:
     """Fail early, before any encoding, when ``root`` lacks the files the ``task`` head is fitted on."""
-    missing = [f for f in DATA_FILES[task] if not (Path(root) / f).exists()]
+    missing = [f for f in BIAS_TASKS[task].data_files if not (Path(root) / f).exists()]
     if missing:
         raise ConfigError(
             f"the {task} head is fitted on {', '.join(missing)} under {root}, which is not there",
@@ -440,10 +461,20 @@ def head_probabilities(predictor: StancePredictor, head: BiasHead, texts: Sequen
     the first ``lead_sentences`` sentences); a sentence head pools each text's sentences as one.
     """
     hidden = int(predictor.model.config.hidden_size)
-    if head.level == "sentence":
-        return head.probabilities(_sentence_matrix(predictor, list(texts), hidden))
-    feats = features(predictor, list(texts), max_sentences=head.lead_sentences)
-    return head.probabilities(_article_matrix(feats, head.lead_sentences, hidden))
+    feats = features(predictor, list(texts), max_sentences=head.sentences_read)
+    return head.probabilities(text_features(feats, level=head.level, lead=head.lead_sentences, hidden=hidden))
+
+
+def served_probabilities(
+    predictor: StancePredictor, head: str | BiasHead, texts: Sequence[str]
+) -> tuple[np.ndarray, int]:
+    """(texts, labels) probabilities of a head as the predictor scores whole texts
+    (:meth:`StancePredictor.head_probabilities`), and how many texts had no prose to read (those
+    get uniform probabilities)."""
+    probs = predictor.head_probabilities(texts, head)
+    empty = np.isnan(probs).any(axis=1)
+    probs[empty] = 1.0 / probs.shape[1]
+    return probs, int(empty.sum())
 
 
 def dev_report(
@@ -462,8 +493,9 @@ def dev_report(
     """
     root = Path(data_root)
     labels = head.labels
-    if head.task == "hyperpartisan":
-        base = hyperpartisan_data(root)
+    spec = _spec(head.task)
+    if spec.dev == CROSS_VALIDATED:
+        base = READERS[head.task].read(root, None)[0]
         hidden = int(predictor.model.config.hidden_size)
         lead = head.lead_sentences
         x = _article_matrix(features(predictor, [e.text for e in base], max_sentences=lead), lead, hidden)
@@ -486,10 +518,10 @@ def dev_report(
                 balanced=balanced,
             )
             probs[te] = linear_probabilities(x[te], w, b, m, s)
-        return {"how": "cross-validation, 5 folds grouped by site", **classification_report(y, probs, labels)}
-    dev = leaning_data(root, train_rows=0)[1] if head.task == "leaning" else babe_data(root)[1]
+        return {"how": spec.dev, **classification_report(y, probs, labels)}
+    dev = READERS[head.task].read(root, 0)[1]
     probs = head_probabilities(predictor, head, [e.text for e in dev])
-    return {"how": "held-out split", **classification_report([e.label for e in dev], probs, labels)}
+    return {"how": spec.dev, **classification_report([e.label for e in dev], probs, labels)}
 
 
 def _folds(y: list[str], groups: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -511,6 +543,7 @@ def stored_examples(database: str | None, task: str) -> list[Example]:
 def head_card(head: BiasHead, *, command: str = "", note: str = "") -> str:
     """The README.md written next to ``head.json``: task, data, licence, dev metrics, command."""
     dev = dict(head.info.get("dev") or {})
+    data = BIAS_TASKS[head.task].data if head.task in BIAS_TASKS else "-"
     lines = [
         f"# Bias head: {head.task}",
         "",
@@ -522,7 +555,7 @@ def head_card(head: BiasHead, *, command: str = "", note: str = "") -> str:
             else f"each sentence is scored; flagged at probability {head.threshold:g} or more."
         ),
         "",
-        f"- Data: {DATA.get(head.task, '-')}; {head.info.get('train_examples', '?')} training examples, "
+        f"- Data: {data}; {head.info.get('train_examples', '?')} training examples, "
         f"{head.info.get('extra_examples', 0)} of them from the label store.",
         f"- Licence of the training data: {head.licence or '-'}.",
         f"- Fitted on: {(head.info.get('fitted_on') or {}).get('model', '?')} version "
@@ -610,51 +643,52 @@ def fit_bias(
 
     >>> path, fit = fit_bias(model="models/default", task="leaning", train_rows=4000)  # doctest: +SKIP
     """
-    from model.loading import load_classifier
-
-    if task not in TASKS:
-        raise ConfigError(f"unknown bias task {task!r}", field="task", fix=f"use one of: {', '.join(TASKS)}")
+    spec = _spec(task)
     say = progress or log.info
-    model_dir = Path(model)
-    if out is None:
-        if task == "loaded_language":
-            raise ConfigError(
-                "the loaded-language head needs an explicit --out: its training data (BABE) is AGPL-3.0, so "
-                "it is kept out of model directories",
-                field="--out",
-                fix="e.g. --out models/loaded-language-babe, then serve it with "
-                "SLANT_HEADS=models/loaded-language-babe",
-            )
-        if not model_dir.is_dir():
-            raise ConfigError(
-                f"{model} is not a local model directory, so the head has no default place",
-                field="--out",
-                fix="pass --out DIR",
-            )
-        out = model_dir / HEADS_DIR / task
-    out = Path(out)
-    if task == "loaded_language" and model_dir.is_dir() and _inside(out, model_dir):
-        raise ConfigError(
-            f"--out {out} is inside the model directory {model_dir}; the loaded-language head's training "
-            "data is AGPL-3.0 and is kept out of model directories",
-            field="--out",
-            fix="write it to its own directory, e.g. --out models/loaded-language-babe",
-        )
+    out = _head_dir(spec, Path(model), out)
     # No heads: a model directory may carry heads of an older encoder, which would refuse to load.
-    net, tokenizer, meta = load_classifier(model)
-    predictor = StancePredictor(net, tokenizer, meta, backend=backend)
+    predictor = StancePredictor.load(model, with_heads=False, backend=backend)
     extra = stored_examples(labels_db, task) if labels_db is not None else []
     if labels_db is not None:
         say(f"{len(extra)} {task} labels from the label store")
     fit = fit_head(predictor, task, data_root=data_root, train_rows=train_rows, extra=extra, progress=say)
     note = ""
-    if task == "loaded_language":
+    if spec.kept_apart:
         note = (
-            "Licence note: this head was fitted on BABE, which is AGPL-3.0. Keep it in its own directory "
-            "and check what the AGPL asks of you before serving it (add it with SLANT_HEADS)."
+            f"Licence note: this head was fitted on {spec.source}, which is {spec.licence_id}. Keep it in "
+            f"its own directory and check what the {spec.licence_id.split('-')[0]} asks of you before "
+            "serving it (add it with SLANT_HEADS)."
         )
     path = write_head_dir(fit.head, out, card=head_card(fit.head, command=command, note=note))
     return path, fit
+
+
+def _head_dir(spec: TaskSpec, model_dir: Path, out: str | Path | None) -> Path:
+    """Where a fitted head goes: ``out``, or ``<model>/bias/<task>`` unless the task is kept apart."""
+    if out is None:
+        if spec.kept_apart:
+            raise ConfigError(
+                f"the {spec.title} head needs an explicit --out: its training data ({spec.source}) is "
+                f"{spec.licence_id}, so it is kept out of model directories",
+                field="--out",
+                fix=f"e.g. --out {spec.own_dir}, then serve it with SLANT_HEADS={spec.own_dir}",
+            )
+        if not model_dir.is_dir():
+            raise ConfigError(
+                f"{model_dir} is not a local model directory, so the head has no default place",
+                field="--out",
+                fix="pass --out DIR",
+            )
+        return model_dir / HEADS_DIR / spec.name
+    out = Path(out)
+    if spec.kept_apart and model_dir.is_dir() and _inside(out, model_dir):
+        raise ConfigError(
+            f"--out {out} is inside the model directory {model_dir}; the {spec.title} head's training "
+            f"data is {spec.licence_id} and is kept out of model directories",
+            field="--out",
+            fix=f"write it to its own directory, e.g. --out {spec.own_dir}",
+        )
+    return out
 
 
 def _inside(path: Path, parent: Path) -> bool:

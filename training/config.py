@@ -143,10 +143,14 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
     try:
         return TrainConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ConfigError(
-            f"{path} does not validate: {problems}", fix="see training/configs/default.yaml"
+            f"{path} does not validate: {validation_problems(exc)}", fix="see training/configs/default.yaml"
         ) from None
+
+
+def validation_problems(exc: ValidationError) -> str:
+    """A pydantic error as one line: ``field.sub: message; other: message``."""
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
 
 
 def read_config_text(path: Path) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import logging
 import random
 import re
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ from model.errors import InvalidInputError
 from model.labels import normalize_label
 
 from .config import DatasetSpec, spec_path
+
+log = logging.getLogger(__name__)
 
 
 def file_sha256(path: Path) -> str:
@@ -142,3 +145,16 @@ def spec_hash(spec: DatasetSpec, root: str) -> str:
     if spec.path:
         return f"sha256:{file_sha256(spec_path(spec, root))}|spec:{spec_part}"
     return f"hf:{spec.hf}|spec:{spec_part}"
+
+
+def load_mix(specs: list[DatasetSpec], data_root: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The rows of every spec in order (each capped at its ``max_rows``) and each source's content
+    hash: the training mix of ``slant train`` and the base mix of ``slant retrain``."""
+    rows: list[dict[str, Any]] = []
+    hashes: dict[str, str] = {}
+    for spec in specs:
+        part = load_rows(spec, data_root)
+        log.info("train source %s: %d rows", spec.name, len(part))
+        rows.extend(part)
+        hashes[spec.name] = spec_hash(spec, data_root)
+    return rows, hashes

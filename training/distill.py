@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import lzma
-import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 
 from model import StancePredictor
 from model.errors import ConfigError
+from model.files import write_text_atomic
 from model.labels import STANCE_LABELS
 from model.text import analyse_many, clean
 from model.windows import unmark
@@ -120,9 +120,7 @@ def _preflight(teacher: TrainConfig, student: TrainConfig, *, need_articles: boo
 
 
 def _write(path: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
@@ -152,7 +150,7 @@ def distill(
     ).get("metrics", {}):
         log.info("step 1/4: teacher %s", teacher_config.base_model)
         run_training(teacher_config, output_dir=teacher_dir)
-    teacher = StancePredictor.load(teacher_dir, heads=[])
+    teacher = StancePredictor.load(teacher_dir, with_heads=False)
     windows_path, soft_path = out / "windows.jsonl", out / "soft.jsonl"
     if not windows_path.exists():
         log.info("step 2/4: mention windows")

@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from model import Analysis, StancePredictor
+from model import StancePredictor
 from model.errors import ConfigError
 from model.labels import normalize_task_label
+from model.tasks import BIAS_TASKS
 
 from .config import DatasetSpec
 from .data import load_rows, read_records
@@ -21,7 +22,7 @@ from .metrics import stance_metrics
 log = logging.getLogger(__name__)
 
 MIN_TARGET_ROWS = 10
-BIAS_FIELDS = ("leaning", "hyperpartisan", "loaded_language")
+BIAS_FIELDS: tuple[str, ...] = tuple(BIAS_TASKS)
 """Fields of an evaluation file that hold a bias task's gold label for the whole text."""
 
 
@@ -168,7 +169,7 @@ def evaluate_bias(
     and the Brier score of P(hyperpartisan). ``no_prose`` counts texts with no sentence left to
     read (scored as uniform probabilities).
     """
-    from .bias import classification_report
+    from .bias import classification_report, served_probabilities
 
     wanted = [i for i, r in enumerate(records) if any(_given(r, f) for f in fields)]
     texts = []
@@ -182,46 +183,20 @@ def evaluate_bias(
             )
         texts.append(text)
     log.info("evaluating %s: %s (%d texts)", name, ", ".join(fields), len(texts))
-    found: list[Analysis | None] = []
-    article_fields = [f for f in fields if f != "loaded_language"]
-    for s in range(0, len(texts), chunk):
-        part = texts[s : s + chunk]
-        found += predictor.analyze(part, stance=False) if article_fields else [None] * len(part)
-    at = dict(zip(wanted, found, strict=True))
-    pooled: dict[int, np.ndarray] = {}
-    if "loaded_language" in fields:
-        # A labelled sentence is scored whole (its sentences pooled), as the head was fitted; the
-        # service flags sentence by sentence with the same head.
-        from .bias import head_probabilities
-
-        rows = [i for i in wanted if _given(records[i], "loaded_language")]
-        probs_ll = head_probabilities(
-            predictor, predictor.heads["loaded_language"], [records[i][text_field] for i in rows]
-        )
-        pooled = dict(zip(rows, probs_ll, strict=True))
     out: dict[str, dict[str, Any]] = {}
     for task in fields:
+        # Each head scores whole texts through the predictor: an article head reads the lead as
+        # analyze does; a labelled sentence is read whole, as the head was fitted (the service
+        # flags sentence by sentence with the same head).
         head = predictor.heads[task]
-        gold, probs, no_prose = [], [], 0
-        for i in wanted:
-            r = records[i]
-            if not _given(r, task):
-                continue
-            gold.append(normalize_task_label(task, r[task], field=f"{name} row {i + 1} {task}"))
-            found_i = at[i]
-            bias = found_i.bias if found_i is not None else None
-            if task == "loaded_language":
-                probs.append(list(pooled[i]))
-            elif task == "leaning" and bias is not None and bias.leaning is not None:
-                probs.append([bias.leaning.probabilities[lab] for lab in head.labels])
-            elif task == "hyperpartisan" and bias is not None and bias.hyperpartisan is not None:
-                p = bias.hyperpartisan
-                probs.append([p if lab == head.positive else 1.0 - p for lab in head.labels])
-            else:
-                no_prose += 1
-                probs.append([1.0 / len(head.labels)] * len(head.labels))
-        out[task] = {
-            **classification_report(gold, np.array(probs, dtype=np.float64), head.labels),
-            "no_prose": no_prose,
-        }
+        rows = [(i, t) for i, t in zip(wanted, texts, strict=True) if _given(records[i], task)]
+        gold = [
+            normalize_task_label(task, records[i][task], field=f"{name} row {i + 1} {task}") for i, _ in rows
+        ]
+        probs = np.zeros((0, len(head.labels)))
+        no_prose = 0
+        for s in range(0, len(rows), chunk):
+            part, empty = served_probabilities(predictor, head, [t for _, t in rows[s : s + chunk]])
+            probs, no_prose = np.concatenate([probs, part]), no_prose + empty
+        out[task] = {**classification_report(gold, probs, head.labels), "no_prose": no_prose}
     return out

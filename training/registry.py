@@ -24,8 +24,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,9 +42,8 @@ from .gate import GateDecision
 from .store.db import (
     database_url,
     describe,
-    lock_for_writing,
     open_migrated,
-    translate_errors,
+    session_scope,
     writer,
 )
 from .store.schema import ModelVersionRow
@@ -169,19 +167,8 @@ class ModelRegistry:
     def url(self) -> str:
         return describe(self.engine.url)
 
-    @contextmanager
-    def _session(self, *, write: bool = False) -> Iterator[Session]:
-        with translate_errors(self.engine.url), (self._write if write else self._read)() as session:
-            if not write:
-                yield session
-                return
-            try:
-                lock_for_writing(session.connection())
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+    def _session(self, *, write: bool = False) -> AbstractContextManager[Session]:
+        return session_scope(self.engine.url, self._write if write else self._read, write=write)
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -55,12 +55,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from model import StancePredictor
-from model.bias import HEAD_FILE, HEADS_DIR, load_heads
+from model.bias import HEAD_FILE, HEADS_DIR, BiasHead, head_dirs
 from model.errors import ConfigError, InvalidInputError
+from model.files import write_text_atomic
 from model.loading import META_FILE, ModelMeta, lineage, load_classifier, read_meta, write_meta
+from model.tasks import BIAS_TASKS, RETRAIN_TASKS
 
-from .config import TrainConfig, _apply_override, data_root, load_config
-from .data import load_rows, spec_hash
+from .config import TrainConfig, _apply_override, data_root, load_config, validation_problems
+from .data import load_mix, load_rows, spec_hash
 from .evaluate import evaluate_rows
 from .gate import NEW_LABELS, GateDecision, promotion_gate
 from .registry import ModelRegistry, ModelVersion
@@ -73,8 +75,6 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 _SUMMARY_KEYS = ("n", "macro_f1", "f_avg", "accuracy", "ece")
 _BIAS_SUMMARY_KEYS = ("n", "macro_f1", "accuracy", "roc_auc", "brier")
-BIAS_TASKS = ("leaning", "hyperpartisan")
-"""Bias tasks whose stored labels retrain a model's own heads (loaded language is kept apart)."""
 
 
 @dataclass
@@ -131,16 +131,16 @@ def retrain(
     """Retrain on the base mix plus the current labels, evaluate old against new, register the result.
 
     Give a :class:`RetrainOptions` or its fields as keywords. ``progress`` receives one line per
-    step (the HTTP job shows them). The new version is promoted when it passes the gate and
-    ``promote`` is true; otherwise it stays a ``candidate`` (or ``rejected``).
+    step (the HTTP job shows them). A :class:`RetrainPlan` is made and printed first, then run step
+    by step. The new version is promoted when it passes the gate and ``promote`` is true; otherwise
+    it stays a ``candidate`` (or ``rejected``).
     """
     if options is None:
         try:
             options = RetrainOptions(**settings)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ConfigError(
-                f"invalid retrain options: {problems}", fix="see `slant retrain --help`"
+                f"invalid retrain options: {validation_problems(exc)}", fix="see `slant retrain --help`"
             ) from None
     elif settings:
         raise TypeError("give either options or keyword settings, not both")
@@ -151,45 +151,60 @@ def retrain(
             progress(message)
 
     started = time.perf_counter()
-    wanted = set(options.tasks) if options.tasks else {"stance", *BIAS_TASKS}
     with LabelStore.open(options.database) as store:
-        labels = store.training_rows() if "stance" in wanted else []
-        # Every bias task's labels: a head refitted on a new encoder keeps training on them even when
-        # this retrain was asked for other tasks; ``bias`` is the tasks asked for.
-        stored = {t: rows for t in BIAS_TASKS if (rows := store.training_rows(task=t))}
-        bias = {t: rows for t, rows in stored.items() if t in wanted}
-        if not labels and not bias:
-            only = f" of {', '.join(sorted(wanted))}" if options.tasks else ""
-            loaded = store.labels(task="loaded_language", limit=1).total
-            raise InvalidInputError(
-                f"the label store at {store.url} has no labels{only}, so retraining has nothing new to learn"
-                + (" (its loaded-language labels are not used by retrain)" if loaded else ""),
-                fix="add labels (POST /v1/labels, `slant labels import FILE`) and run it again"
-                + (
-                    "; refit the loaded-language head with `slant fit-bias --task loaded_language "
-                    "--labels-db ... --out DIR`"
-                    if loaded
-                    else ""
-                ),
-            )
-        if store.labels(task="loaded_language", limit=1).total:
-            say(
-                "note: loaded-language labels are not used by retrain (that head is kept out of model "
-                "directories); refit it with `slant fit-bias --task loaded_language --labels-db ...`"
-            )
+        labels, stored, bias = _read_labels(options, store, say)
         registry = ModelRegistry(store.engine, options.registry)
         current = registry.current(options.default_model)
         say(f"current model: {current.version} ({current.path})")
         version, path = registry.reserve()
         try:
-            result = _retrain_into(
-                options, registry, current, labels, bias, stored, version, path, say, started
-            )
+            plan = plan_retrain(options, registry, current, labels, stored, bias, version, path, say)
+            say(plan.summary())
+            result = run_plan(plan, registry, say, started)
         except BaseException:
             if not _registered(registry, version):
                 registry.release(path)  # a registered version keeps its files, even if promotion failed
             raise
     return result
+
+
+Rows = list[dict[str, Any]]
+
+
+def _read_labels(
+    options: RetrainOptions, store: LabelStore, say: Progress
+) -> tuple[Rows, dict[str, Rows], dict[str, Rows]]:
+    """(stance labels, every retrainable bias task's labels, the bias labels of the tasks asked for)."""
+    wanted = set(options.tasks) if options.tasks else {"stance", *RETRAIN_TASKS}
+    labels = store.training_rows() if "stance" in wanted else []
+    # Every bias task's labels: a head refitted on a new encoder keeps training on them even when
+    # this retrain was asked for other tasks; ``bias`` is the tasks asked for.
+    stored = {t: rows for t in RETRAIN_TASKS if (rows := store.training_rows(task=t))}
+    bias = {t: rows for t, rows in stored.items() if t in wanted}
+    unused = [
+        spec
+        for spec in BIAS_TASKS.values()
+        if spec.name not in RETRAIN_TASKS and store.labels(task=spec.name, limit=1).total
+    ]
+    if not labels and not bias:
+        only = f" of {', '.join(sorted(wanted))}" if options.tasks else ""
+        names = " and ".join(spec.title for spec in unused)
+        raise InvalidInputError(
+            f"the label store at {store.url} has no labels{only}, so retraining has nothing new to learn"
+            + (f" (its {names} labels are not used by retrain)" if unused else ""),
+            fix="add labels (POST /v1/labels, `slant labels import FILE`) and run it again"
+            + "".join(
+                f"; refit the {spec.title} head with `slant fit-bias --task {spec.name} --labels-db ... "
+                "--out DIR`"
+                for spec in unused
+            ),
+        )
+    for spec in unused:
+        say(
+            f"note: {spec.title} labels are not used by retrain (that head is kept out of model "
+            f"directories); refit it with `slant fit-bias --task {spec.name} --labels-db ...`"
+        )
+    return labels, stored, bias
 
 
 def _registered(registry: ModelRegistry, version: str) -> bool:
@@ -199,39 +214,84 @@ def _registered(registry: ModelRegistry, version: str) -> bool:
         return True
 
 
+# -- the plan -------------------------------------------------------------------------------------
+
+
 @dataclass
-class _Stance:
-    """What the stance part of a retrain did (empty when the encoder was reused)."""
+class RetrainPlan:
+    """What a retrain will do, decided before anything is trained: whether the encoder is
+    fine-tuned (stance labels), which bias heads are refitted and why, which are kept as they are.
 
-    labels: dict[str, Any]
-    train_rows: int = 0
-    base_rows: int = 0
-    old: dict[str, dict[str, Any]] = field(default_factory=dict)
-    new: dict[str, dict[str, Any]] = field(default_factory=dict)
-    rows: dict[str, int] = field(default_factory=dict)
-    held_back: list[dict[str, Any]] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
+    :func:`retrain` prints :meth:`summary`, then :func:`run_plan` carries it out step by step.
+    """
+
+    options: RetrainOptions
+    current: ModelVersion
+    version: str
+    path: Path
+    #: The stance labels; with any, the encoder is fine-tuned and every carried head is refitted.
+    labels: Rows
+    #: The bias heads refitted, in order, and the labels each is refitted with.
+    heads: list[str]
+    head_labels: dict[str, Rows]
+    #: Heads whose labels are those the current model was fitted on: kept as they are.
+    kept: list[str]
+    #: Bias tasks whose stored labels the current model's heads were fitted on.
+    seen: set[str]
+    data_root: str
+    config: tuple[TrainConfig, ModelMeta | None] | None = None
+
+    @property
+    def fine_tune(self) -> bool:
+        return bool(self.labels)
+
+    @property
+    def kind(self) -> str:
+        return "fine-tune" if self.fine_tune else "heads"
+
+    @property
+    def why(self) -> str:
+        """Why the heads are refitted."""
+        return "new encoder" if self.fine_tune else "new labels"
+
+    def summary(self) -> str:
+        """What ``slant retrain`` prints before it starts."""
+        if self.fine_tune:
+            stance = f"fine-tune the encoder on {len(self.labels)} stance labels plus the base mix"
+        else:
+            stance = "reuse the encoder (no stance labels)"
+        heads = ", ".join(f"{t} ({len(self.head_labels.get(t, []))} labels)" for t in self.heads)
+        lines = [
+            f"plan for {self.version} from {self.current.version}: {stance}",
+            f"  refit ({self.why}): {heads}" if heads else "  refit no bias head",
+        ]
+        if self.kept:
+            lines.append(f"  keep as they are: {', '.join(self.kept)}")
+        return "\n".join(lines)
 
 
-def _retrain_into(
+def plan_retrain(
     options: RetrainOptions,
     registry: ModelRegistry,
     current: ModelVersion,
-    labels: list[dict[str, Any]],
-    bias: dict[str, list[dict[str, Any]]],
-    stored: dict[str, list[dict[str, Any]]],
+    labels: Rows,
+    stored: dict[str, Rows],
+    bias: dict[str, Rows],
     version: str,
     path: Path,
     say: Progress,
-    started: float,
-) -> RetrainResult:
+) -> RetrainPlan:
+    """Decide what the retrain changes; fails before any training when there is nothing new or a
+    head's data folder is missing."""
     from .bias import check_data
 
     seen = _labels_seen(current, stored, options.holdout)
+    kept: list[str] = []
     if not labels:
         # Bias labels only: a head whose labels are the ones the current model was fitted on would
         # come back identical (same encoder, data and labels), so it is not refitted.
-        for task in sorted(set(bias) & seen):
+        kept = sorted(set(bias) & seen)
+        for task in kept:
             say(f"the {task} labels are those {current.version} was fitted on: its head is kept as it is")
         bias = {t: rows for t, rows in bias.items() if t not in seen}
         if not bias:
@@ -245,114 +305,182 @@ def _retrain_into(
     tasks = sorted(set(carried) | set(bias)) if labels else sorted(bias)
     for task in tasks:  # before any training: a missing data folder is found in seconds, not after it
         check_data(task, root, fix="pass --bias-data-root, the shared data folder the heads are fitted on")
-
-    if config is not None:
-        stance = _fine_tune_stance(options, current, config, labels, version, path, say)
-    else:
-        stance = _copy_current(current, version, path, say)
-    t0 = time.perf_counter()
-    heads = _refit_heads(
-        options,
-        current,
-        path,
-        {**stored, **bias},
-        tasks,
-        encoder_changed=bool(labels),
-        root=root,
-        say=say,
+    return RetrainPlan(
+        options=options,
+        current=current,
+        version=version,
+        path=path,
+        labels=labels,
+        heads=tasks,
+        head_labels={**stored, **bias},
+        kept=kept,
         seen=seen,
+        data_root=root,
+        config=config,
     )
-    heads_s = time.perf_counter() - t0
-    old = {**stance.old, **heads.old}
-    new = {**stance.new, **heads.new}
+
+
+@dataclass
+class _Stance:
+    """What the stance step did (empty when the encoder was reused)."""
+
+    labels: dict[str, Any]
+    train_rows: int = 0
+    base_rows: int = 0
+    old: dict[str, dict[str, Any]] = field(default_factory=dict)
+    new: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    held_back: Rows = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Heads:
+    """What the head step did: old and new scores by gate set, rows, per-head info, label hashes."""
+
+    old: dict[str, dict[str, Any]] = field(default_factory=dict)
+    new: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    hashes: dict[str, str] = field(default_factory=dict)
+    held_back: Rows = field(default_factory=list)
+
+
+@dataclass
+class _Record:
+    """The numbers of one retrain, recorded once; ``slant.json``, the registry and the result are
+    views of it."""
+
+    parent: str
+    kind: str
+    stance: _Stance
+    heads: _Heads
+    gate: GateDecision
+    seconds: dict[str, float]
+
+    @property
+    def old(self) -> dict[str, dict[str, Any]]:
+        return {**self.stance.old, **self.heads.old}
+
+    @property
+    def new(self) -> dict[str, dict[str, Any]]:
+        return {**self.stance.new, **self.heads.new}
+
+    def for_model_dir(self) -> dict[str, Any]:
+        """``slant.json`` ``metrics.retrain``."""
+        return {
+            "parent": self.parent,
+            "kind": self.kind,
+            "labels": self.stance.labels,
+            "base_rows": self.stance.base_rows,
+            "train_rows": self.stance.train_rows,
+            "parent_dev": self.stance.old,
+            "heads": self.heads.info,
+            "bias_parent_dev": self.heads.old,
+            "bias_dev": self.heads.new,
+            "gate": self.gate.to_json(),
+        }
+
+    def for_registry(self) -> dict[str, Any]:
+        """The registry's ``metrics`` of the version."""
+        return {
+            "kind": self.kind,
+            "new": self.new,
+            "old": self.old,
+            "labels": self.stance.labels,
+            "heads": self.heads.info,
+            "train_rows": self.stance.train_rows,
+            "seconds": dict(self.seconds),
+        }
+
+
+# -- the steps ------------------------------------------------------------------------------------
+
+
+def run_plan(plan: RetrainPlan, registry: ModelRegistry, say: Progress, started: float) -> RetrainResult:
+    """Carry out ``plan``: the stance step, the head refits, the gate, the record, the registration."""
+    stance = _fine_tune_stance(plan, say) if plan.fine_tune else _copy_current(plan, say)
+    t0 = time.perf_counter()
+    heads = _refit_heads(plan, say)
+    seconds = {**stance.seconds, "heads": round(time.perf_counter() - t0, 1)}
+    gate = _gate(plan, stance, heads, say)
+    record = _Record(plan.current.version, plan.kind, stance, heads, gate, seconds)
+    _write_record(plan, record)
+    status = _register(plan, registry, record, say)
+    seconds["total"] = round(time.perf_counter() - started, 1)
+    return RetrainResult(
+        version=plan.version,
+        path=str(plan.path),
+        parent=plan.current.version,
+        status=status,
+        gate=gate,
+        labels=stance.labels,
+        train_rows=stance.train_rows,
+        old=record.old,
+        new=record.new,
+        seconds=seconds,
+        kind=plan.kind,
+        heads=heads.info,
+    )
+
+
+def _gate(plan: RetrainPlan, stance: _Stance, heads: _Heads, say: Progress) -> GateDecision:
+    """Old against new on every set, stance and heads together."""
+    options = plan.options
     gate = promotion_gate(
-        {k: v["macro_f1"] for k, v in old.items()},
-        {k: v["macro_f1"] for k, v in new.items()},
-        compared_to=current.version,
+        {k: v["macro_f1"] for k, v in {**stance.old, **heads.old}.items()},
+        {k: v["macro_f1"] for k, v in {**stance.new, **heads.new}.items()},
+        compared_to=plan.current.version,
         tolerance=options.tolerance,
         min_gain=options.min_gain,
         rows={**stance.rows, **heads.rows},
     )
     say(gate.summary())
-    _write_jsonl(path / "heldout_labels.jsonl", stance.held_back + heads.held_back)
+    return gate
 
-    kind = "fine-tune" if labels else "heads"
-    seconds = {**stance.seconds, "heads": round(heads_s, 1)}
+
+def _write_record(plan: RetrainPlan, record: _Record) -> None:
+    """The held-back labels, ``slant.json``'s metrics, the eval report, the gate and the model card."""
+    path, stance, heads = plan.path, record.stance, record.heads
+    _write_jsonl(path / "heldout_labels.jsonl", stance.held_back + heads.held_back)
     meta = read_meta(path)
     meta.data_hashes = {**meta.data_hashes, **heads.hashes}
-    retrain_info: dict[str, Any] = {
-        "parent": current.version,
-        "kind": kind,
-        "labels": stance.labels,
-        "base_rows": stance.base_rows,
-        "train_rows": stance.train_rows,
-        "parent_dev": stance.old,
-        "heads": heads.info,
-        "bias_parent_dev": heads.old,
-        "bias_dev": heads.new,
-        "gate": gate.to_json(),
-    }
-    meta.metrics = {**meta.metrics, "retrain": retrain_info}
+    meta.metrics = {**meta.metrics, "retrain": record.for_model_dir()}
     if stance.new:
         meta.metrics["dev"] = stance.new
     if heads.new:
         meta.metrics["bias"] = {**(meta.metrics.get("bias") or {}), **heads.new}
     write_meta(path, meta)
     if stance.new:
-        (path / "eval_report.json").write_text(json.dumps(stance.new, indent=2) + "\n", encoding="utf-8")
-    (path / "gate.json").write_text(json.dumps(gate.to_json(), indent=2) + "\n", encoding="utf-8")
-    (path / "README.md").write_text(
-        _card(meta, current, stance.labels, heads.info, gate, kind), encoding="utf-8"
-    )
+        write_text_atomic(path / "eval_report.json", json.dumps(stance.new, indent=2) + "\n")
+    write_text_atomic(path / "gate.json", json.dumps(record.gate.to_json(), indent=2) + "\n")
+    write_text_atomic(path / "README.md", _card(meta, plan, stance.labels, heads.info, record.gate))
 
-    metrics = {
-        "kind": kind,
-        "new": new,
-        "old": old,
-        "labels": stance.labels,
-        "heads": heads.info,
-        "train_rows": stance.train_rows,
-        "seconds": seconds,
-    }
-    registered = registry.register(version, path, parent=current.version, metrics=metrics, gate=gate)
+
+def _register(plan: RetrainPlan, registry: ModelRegistry, record: _Record, say: Progress) -> str:
+    """Index the new version, promote it when it passed and promotion is asked for; its status."""
+    version, gate = plan.version, record.gate
+    registered = registry.register(
+        version, plan.path, parent=plan.current.version, metrics=record.for_registry(), gate=gate
+    )
     status = registered.status
-    if gate.passed and options.promote:
+    if gate.passed and plan.options.promote:
         status = registry.promote(version, reason="passed the promotion gate").status
         say(f"promoted {version}")
     elif gate.passed:
         say(f"{version} passed the gate and stays a candidate: `slant models promote {version}`")
     else:
         say(f"{version} is rejected; `slant models promote {version} --force` overrides the gate")
-    seconds["total"] = round(time.perf_counter() - started, 1)
-    return RetrainResult(
-        version=version,
-        path=str(path),
-        parent=current.version,
-        status=status,
-        gate=gate,
-        labels=stance.labels,
-        train_rows=stance.train_rows,
-        old=old,
-        new=new,
-        seconds=seconds,
-        kind=kind,
-        heads=heads.info,
-    )
+    return status
 
 
-def _fine_tune_stance(
-    options: RetrainOptions,
-    current: ModelVersion,
-    configured: tuple[TrainConfig, ModelMeta | None],
-    labels: list[dict[str, Any]],
-    version: str,
-    path: Path,
-    say: Progress,
-) -> _Stance:
+def _fine_tune_stance(plan: RetrainPlan, say: Progress) -> _Stance:
     """Fine-tune the encoder on the base mix plus the stance labels; evaluate old and new on stance."""
     from .train import fine_tune
 
-    config, parent_meta = configured
+    assert plan.config is not None  # a fine-tune plan has a config
+    options, labels, version, path = plan.options, plan.labels, plan.version, plan.path
+    config, parent_meta = plan.config
     serve_length = parent_meta.max_length if parent_meta else config.max_length
     train_labels, held_back = split_labels(labels, options.holdout)
     base, hashes = _base_rows(config, options.base_rows, say)
@@ -391,18 +519,11 @@ def _fine_tune_stance(
         window_length=serve_length,
     )
     train_s = time.perf_counter() - t0
-
-    meta = read_meta(path)
-    meta.max_length = serve_length  # --max-length only shortens training examples
-    _set_calibration(meta, config, path, say)
-    _set_aggregator(meta, config, parent_meta, options, path, say)
-    write_meta(path, meta)
-
+    _finish_meta(plan, serve_length, say)
     t0 = time.perf_counter()
     eval_sets = _eval_sets(config, held_back, say)
-    old = _evaluate(current.path, eval_sets, f"current model {current.version}", say)
+    old = _evaluate(plan.current.path, eval_sets, f"current model {plan.current.version}", say)
     new = _evaluate(str(path), eval_sets, f"new model {version}", say)
-    eval_s = time.perf_counter() - t0
     return _Stance(
         labels=labels_info,
         train_rows=len(rows),
@@ -411,12 +532,24 @@ def _fine_tune_stance(
         new=new,
         rows={k: len(v) for k, v in eval_sets.items()},
         held_back=held_back,
-        seconds={"train": round(train_s, 1), "evaluate": round(eval_s, 1)},
+        seconds={"train": round(train_s, 1), "evaluate": round(time.perf_counter() - t0, 1)},
     )
 
 
-def _copy_current(current: ModelVersion, version: str, path: Path, say: Progress) -> _Stance:
+def _finish_meta(plan: RetrainPlan, serve_length: int, say: Progress) -> None:
+    """The fine-tuned model's serving length, calibration and article aggregator."""
+    assert plan.config is not None
+    config, parent_meta = plan.config
+    meta = read_meta(plan.path)
+    meta.max_length = serve_length  # --max-length only shortens training examples
+    _set_calibration(meta, config, plan.path, say)
+    _set_aggregator(meta, config, parent_meta, plan.options, plan.path, say)
+    write_meta(plan.path, meta)
+
+
+def _copy_current(plan: RetrainPlan, say: Progress) -> _Stance:
     """The new version's directory as a copy of the current model: same weights, same stance."""
+    current, version, path = plan.current, plan.version, plan.path
     source = Path(current.path)
     if not source.is_dir():
         raise ConfigError(
@@ -436,143 +569,150 @@ def _copy_current(current: ModelVersion, version: str, path: Path, say: Progress
 # -- bias heads -----------------------------------------------------------------------------------
 
 
-@dataclass
-class _Heads:
-    old: dict[str, dict[str, Any]] = field(default_factory=dict)
-    new: dict[str, dict[str, Any]] = field(default_factory=dict)
-    rows: dict[str, int] = field(default_factory=dict)
-    info: dict[str, dict[str, Any]] = field(default_factory=dict)
-    hashes: dict[str, str] = field(default_factory=dict)
-    held_back: list[dict[str, Any]] = field(default_factory=list)
-
-
 def carried_heads(model_dir: str | Path) -> list[str]:
     """The bias tasks whose heads a model directory carries (``bias/<task>/head.json``)."""
-    root = Path(model_dir) / HEADS_DIR
-    if not root.is_dir():
-        return []
-    tasks = []
-    for d in sorted(root.iterdir()):
-        if (d / HEAD_FILE).exists() and not d.name.startswith("."):
-            tasks.append(str(json.loads((d / HEAD_FILE).read_text(encoding="utf-8")).get("task", d.name)))
-    return tasks
+    return [
+        str(json.loads((d / HEAD_FILE).read_text(encoding="utf-8")).get("task", d.name))
+        for d in head_dirs(model_dir)
+    ]
 
 
 def _bare_predictor(model_dir: str | Path, **kwargs: Any) -> StancePredictor:
     """The model without any bias heads (torch): stale or extra heads must not stop a retrain."""
-    net, tokenizer, meta = load_classifier(model_dir)
-    return StancePredictor(net, tokenizer, meta, backend="torch", **kwargs)
+    return StancePredictor.load(model_dir, with_heads=False, backend="torch", **kwargs)
 
 
-def _refit_heads(
-    options: RetrainOptions,
-    current: ModelVersion,
-    path: Path,
-    bias: dict[str, list[dict[str, Any]]],
-    tasks: list[str],
-    *,
-    encoder_changed: bool,
-    root: str,
-    say: Progress,
-    seen: set[str] | None = None,
-) -> _Heads:
-    """Refit the ``tasks`` heads into ``path/bias`` and score old and new heads for the gate."""
-    from .bias import (
-        Example,
-        classification_report,
-        dev_report,
-        fit_head,
-        head_card,
-        head_probabilities,
-        write_head_dir,
-    )
-
+def _refit_heads(plan: RetrainPlan, say: Progress) -> _Heads:
+    """Refit the plan's heads into ``path/bias`` and score old and new heads for the gate."""
     out = _Heads()
-    if not tasks:
+    if not plan.heads:
         return out
-    old_pred = _bare_predictor(current.path)
-    old_heads = load_heads(
-        current.path if Path(current.path).is_dir() else None, [], encoder=old_pred.encoder_hash
-    )
-    new_pred = _bare_predictor(path) if encoder_changed else old_pred
-    for task in tasks:
-        rows = bias.get(task, [])
-        train, held = split_labels(rows, options.holdout)
-        extra = [Example(r["text"], r["label"], "labels") for r in train]
-        old_head = old_heads.get(task)
-        cap = options.bias_train_rows
-        if task == "leaning" and cap is None and old_head is not None:
-            fitted = int(old_head.info.get("train_examples", 0)) - int(old_head.info.get("extra_examples", 0))
-            cap = fitted if fitted > 0 else None
-        why = "new encoder" if encoder_changed else "new labels"
-        say(
-            f"refitting the {task} head ({why}): {len(train)} labels trained on, {len(held)} held back"
-            + (f", {cap} sampled training articles" if task == "leaning" and cap else "")
-        )
-        if task == "loaded_language":
-            say("note: the loaded-language head was in the model directory; it is refitted there (AGPL data)")
-        fit = fit_head(
-            new_pred,
-            task,
-            data_root=root,
-            train_rows=cap if task == "leaning" else None,
-            extra=extra,
-            progress=say,
-        )
-        head = fit.head
-        head.info["retrain"] = {"parent": current.version, "why": why, "labels": len(rows)}
-        write_head_dir(
-            head,
-            path / HEADS_DIR / task,
-            card=head_card(head, command=f"slant retrain (registry version {path.name}, {why})"),
-        )
-
-        dev = f"{task}:dev"
-        say(f"scoring the {task} heads on {dev}")
-        new_dev = dev_report(new_pred, head, data_root=root, extra=extra)
-        out.new[dev] = _bias_summary(new_dev)
-        out.rows[dev] = int(new_dev["n"])
-        if old_head is not None:
-            out.old[dev] = _bias_summary(dev_report(old_pred, old_head, data_root=root))
-        info: dict[str, Any] = {
-            "refitted": why,
-            "labels": len(rows),
-            "train_labels": len(train),
-            "held_back": len(held),
-            "train_examples": head.info.get("train_examples"),
-            "data_root": root,
-            "dev": out.new[dev],
-        }
-        if rows:
-            # Labels the current head was already fitted on cannot be asked to gain: judged like a
-            # fixed set (within the tolerance) under another name.
-            key = f"{task}:labels-seen" if task in (seen or set()) else f"{task}:{NEW_LABELS}"
-            out.rows[key] = len(held)
-            out.hashes[f"labels:{task}"] = rows_hash(train)
-            out.hashes[f"labels:{task}:held-back"] = rows_hash(held)
-            out.held_back += held
-            if held:
-                gold, texts = [r["label"] for r in held], [r["text"] for r in held]
-                probs = head_probabilities(new_pred, head, texts)
-                out.new[key] = _bias_summary(
-                    classification_report(gold, probs, head.labels, present_only=True)
-                )
-                if old_head is not None:
-                    probs = head_probabilities(old_pred, old_head, texts)
-                    out.old[key] = _bias_summary(
-                        classification_report(gold, probs, old_head.labels, present_only=True)
-                    )
-            else:
-                say(f"warning: no {task} label falls in the held-back slice, so the gate cannot judge them")
-        if old_head is None:
-            say(f"note: the current model has no {task} head, so the gate has nothing to compare it with")
-        info["summary"] = (
-            f"refitted ({why}); {len(rows)} labels ({len(train)} trained on, {len(held)} held back), "
-            f"{head.info.get('train_examples')} training examples; dev macro-F1 "
-            f"{out.old.get(dev, {}).get('macro_f1', '-')} -> {out.new[dev]['macro_f1']}"
-        )
-        out.info[task] = info
+    # The current model with its own heads (not $SLANT_HEADS'): the heads the new ones replace.
+    old_pred = StancePredictor.load(plan.current.path, heads=[], backend="torch")
+    new_pred = _bare_predictor(plan.path) if plan.fine_tune else old_pred
+    for task in plan.heads:
+        _refit_head(plan, task, old_pred, new_pred, out, say)
     return out
+
+
+def _refit_head(
+    plan: RetrainPlan,
+    task: str,
+    old_pred: StancePredictor,
+    new_pred: StancePredictor,
+    out: _Heads,
+    say: Progress,
+) -> None:
+    """Refit one head on ``new_pred``'s encoder, write it, and score it (and the one it replaces)."""
+    from .bias import READERS, Example, fit_head, head_card, write_head_dir
+
+    rows = plan.head_labels.get(task, [])
+    train, held = split_labels(rows, plan.options.holdout)
+    extra = [Example(r["text"], r["label"], "labels") for r in train]
+    old_head = old_pred.heads.get(task)
+    sampled = READERS[task].sampled
+    cap = plan.options.bias_train_rows
+    if sampled and cap is None and old_head is not None:
+        fitted = int(old_head.info.get("train_examples", 0)) - int(old_head.info.get("extra_examples", 0))
+        cap = fitted if fitted > 0 else None
+    why = plan.why
+    say(
+        f"refitting the {task} head ({why}): {len(train)} labels trained on, {len(held)} held back"
+        + (f", {cap} sampled training articles" if sampled and cap else "")
+    )
+    spec = BIAS_TASKS[task]
+    if spec.kept_apart:
+        say(
+            f"note: the {spec.title} head was in the model directory; it is refitted there "
+            f"({spec.licence_id.split('-')[0]} data)"
+        )
+    rows_cap = cap if sampled else None
+    fit = fit_head(new_pred, task, data_root=plan.data_root, train_rows=rows_cap, extra=extra, progress=say)
+    head = fit.head
+    head.info["retrain"] = {"parent": plan.current.version, "why": why, "labels": len(rows)}
+    write_head_dir(
+        head,
+        plan.path / HEADS_DIR / task,
+        card=head_card(head, command=f"slant retrain (registry version {plan.path.name}, {why})"),
+    )
+    dev = _score_dev(plan, task, head, old_head, old_pred, new_pred, extra, out, say)
+    info: dict[str, Any] = {
+        "refitted": why,
+        "labels": len(rows),
+        "train_labels": len(train),
+        "held_back": len(held),
+        "train_examples": head.info.get("train_examples"),
+        "data_root": plan.data_root,
+        "dev": out.new[dev],
+    }
+    if rows:
+        _score_labels(plan, task, head, old_head, old_pred, new_pred, train, held, out, say)
+    if old_head is None:
+        say(f"note: the current model has no {task} head, so the gate has nothing to compare it with")
+    info["summary"] = (
+        f"refitted ({why}); {len(rows)} labels ({len(train)} trained on, {len(held)} held back), "
+        f"{head.info.get('train_examples')} training examples; dev macro-F1 "
+        f"{out.old.get(dev, {}).get('macro_f1', '-')} -> {out.new[dev]['macro_f1']}"
+    )
+    out.info[task] = info
+
+
+def _score_dev(
+    plan: RetrainPlan,
+    task: str,
+    head: BiasHead,
+    old_head: BiasHead | None,
+    old_pred: StancePredictor,
+    new_pred: StancePredictor,
+    extra: list[Any],
+    out: _Heads,
+    say: Progress,
+) -> str:
+    """Score the new head (and the old one) on the task's fixed dev data; the gate set's name."""
+    from .bias import dev_report
+
+    dev = f"{task}:dev"
+    say(f"scoring the {task} heads on {dev}")
+    new_dev = dev_report(new_pred, head, data_root=plan.data_root, extra=extra)
+    out.new[dev] = _bias_summary(new_dev)
+    out.rows[dev] = int(new_dev["n"])
+    if old_head is not None:
+        out.old[dev] = _bias_summary(dev_report(old_pred, old_head, data_root=plan.data_root))
+    return dev
+
+
+def _score_labels(
+    plan: RetrainPlan,
+    task: str,
+    head: BiasHead,
+    old_head: BiasHead | None,
+    old_pred: StancePredictor,
+    new_pred: StancePredictor,
+    train: Rows,
+    held: Rows,
+    out: _Heads,
+    say: Progress,
+) -> None:
+    """Score new and old head on the held-back labels, through the predictors, as the service would."""
+    from .bias import classification_report, served_probabilities
+
+    # Labels the current head was already fitted on cannot be asked to gain: judged like a
+    # fixed set (within the tolerance) under another name.
+    key = f"{task}:labels-seen" if task in plan.seen else f"{task}:{NEW_LABELS}"
+    out.rows[key] = len(held)
+    out.hashes[f"labels:{task}"] = rows_hash(train)
+    out.hashes[f"labels:{task}:held-back"] = rows_hash(held)
+    out.held_back += held
+    if not held:
+        say(f"warning: no {task} label falls in the held-back slice, so the gate cannot judge them")
+        return
+    gold, texts = [r["label"] for r in held], [r["text"] for r in held]
+    for who, predictor, scored in (("new", new_pred, head), ("old", old_pred, old_head)):
+        if scored is None:
+            continue
+        probs, _ = served_probabilities(predictor, scored, texts)
+        report = _bias_summary(classification_report(gold, probs, scored.labels, present_only=True))
+        (out.new if who == "new" else out.old)[key] = report
 
 
 def _labels_seen(current: ModelVersion, stored: dict[str, list[dict[str, Any]]], holdout: float) -> set[str]:
@@ -641,14 +781,9 @@ def rows_hash(rows: list[dict[str, Any]]) -> str:
 def _base_rows(
     config: TrainConfig, limit: int | None, say: Progress
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    rows: list[dict[str, Any]] = []
-    hashes: dict[str, str] = {}
     if limit == 0:
-        return rows, hashes
-    for spec in config.train:
-        part = load_rows(spec, config.data_root)
-        rows.extend(part)
-        hashes[spec.name] = spec_hash(spec, config.data_root)
+        return [], {}
+    rows, hashes = load_mix(config.train, config.data_root)
     if limit is not None and len(rows) > limit:
         rows = random.Random(f"{config.seed}:base:{limit}").sample(rows, limit)
     say(f"base mix: {len(rows)} rows from {', '.join(s.name for s in config.train)}")
@@ -708,9 +843,9 @@ def _config(
     try:
         config = TrainConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(
-            f"the retrain config does not validate: {problems}", fix="check --config and --set"
+            f"the retrain config does not validate: {validation_problems(exc)}",
+            fix="check --config and --set",
         ) from None
     return config, parent_meta
 
@@ -822,15 +957,15 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def _card(
     meta: ModelMeta,
-    parent: ModelVersion,
+    plan: RetrainPlan,
     labels: dict[str, Any],
     heads: dict[str, dict[str, Any]],
     gate: GateDecision,
-    kind: str,
 ) -> str:
     from .pipeline import model_card
 
-    if kind == "fine-tune":
+    parent = plan.current
+    if plan.fine_tune:
         how = (
             f"Registry version {meta.version}, fine-tuned by `slant retrain` from registry version "
             f"{parent.version} on the base mix plus {labels['train']} labels from the label store, each "
@@ -847,8 +982,8 @@ def _card(
     lines = [model_card(meta.to_json()).rstrip("\n"), "", "## Retraining", "", how, ""]
     if heads:
         lines += [
-            "Bias heads refitted (each held back 20% of its labels by text hash, scored as "
-            "`<task>:new-labels`; `<task>:dev` is the head's fixed dev data):",
+            f"Bias heads refitted (each held back {plan.options.holdout:.0%} of its labels by text hash, "
+            "scored as `<task>:new-labels`; `<task>:dev` is the head's fixed dev data):",
             "",
         ]
         lines += [f"- `{task}`: {h['summary']}" for task, h in heads.items()]

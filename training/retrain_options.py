@@ -3,11 +3,11 @@ validate a ``POST /v1/retrain`` body without importing the training stack."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
 
-LabelTask = Literal["stance", "leaning", "hyperpartisan"]
+from model.tasks import RetrainTaskName
+
+LabelTask = RetrainTaskName
 
 
 class RetrainSettings(BaseModel):

@@ -18,7 +18,7 @@ from model.loading import ModelMeta, lineage, resolve_pretrained, save_model_dir
 from model.windows import MARKERS, WindowBuilder, add_markers, token_fits
 
 from .config import TrainConfig
-from .data import load_rows, spec_hash
+from .data import load_mix
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +50,7 @@ def _soft_target_trainer() -> type:
 
 def build_training_rows(config: TrainConfig) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The mixed, shuffled training rows and the content hash of every source."""
-    rows: list[dict[str, Any]] = []
-    hashes: dict[str, str] = {}
-    for spec in config.train:
-        part = load_rows(spec, config.data_root)
-        log.info("train source %s: %d rows", spec.name, len(part))
-        rows.extend(part)
-        hashes[spec.name] = spec_hash(spec, config.data_root)
+    rows, hashes = load_mix(config.train, config.data_root)
     random.Random(config.seed).shuffle(rows)
     return rows, hashes
 

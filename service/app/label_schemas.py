@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from model.tasks import LabelTaskName
 from training.store import LabelRecord, Outcome
 
 from .schemas import InputText, Name, Text
@@ -21,7 +22,7 @@ LabelName = Annotated[
         examples=["favor"],
     ),
 ]
-Task = Literal["stance", "leaning", "hyperpartisan", "loaded_language"]
+Task = LabelTaskName
 SourceRef = Annotated[Text, Field(max_length=2048, description="Where the text came from, e.g. its URL.")]
 
 

@@ -19,6 +19,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from model.bias import BiasHead
+from model.tasks import BiasTaskName
 from model.types import ActorStance, Bias, Evidence
 
 # -- requests ------------------------------------------------------------------------------------
@@ -349,7 +350,7 @@ class Limits(BaseModel):
 class HeadInfo(BaseModel):
     """A bias head: a small classifier over the stance model's encoder (see /v1/analyze)."""
 
-    task: Literal["leaning", "hyperpartisan", "loaded_language"]
+    task: BiasTaskName
     level: Literal["article", "sentence"] = Field(
         description="article: one answer per text; sentence: every sentence scored."
     )

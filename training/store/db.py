@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session
 
 from model.errors import ConfigError, SlantError
 
@@ -203,6 +204,28 @@ def new_revision(message: str) -> None:
         with engine.begin() as conn:
             command.revision(alembic_config(conn), message=message, autogenerate=True)
         engine.dispose()
+
+
+@contextmanager
+def session_scope(
+    url: URL, factory: Callable[[], Session], *, write: bool = False, commit: bool = True
+) -> Iterator[Session]:
+    """A session of the label store or the registry; for writers one transaction holding the write
+    lock, committed unless ``commit`` is false or the block raised, rolled back otherwise."""
+    with translate_errors(url), factory() as session:
+        if not write:
+            yield session
+            return
+        try:
+            lock_for_writing(session.connection())
+            yield session
+            if commit:
+                session.commit()
+            else:
+                session.rollback()
+        except BaseException:
+            session.rollback()
+            raise
 
 
 @contextmanager

@@ -23,7 +23,7 @@ import time
 import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -40,9 +40,8 @@ from model.text import MAX_TEXT_CHARS, check_text
 from .db import (
     database_url,
     describe,
-    lock_for_writing,
     open_migrated,
-    translate_errors,
+    session_scope,
     writer,
 )
 from .schema import (
@@ -422,24 +421,10 @@ class LabelStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _session(self, *, write: bool = False, commit: bool = True) -> Iterator[Session]:
-        """A session; for writers one transaction holding the write lock, committed unless
-        ``commit`` is false or the block raised, rolled back otherwise."""
-        with translate_errors(self.engine.url), (self._write if write else self._read)() as session:
-            if not write:
-                yield session
-                return
-            try:
-                lock_for_writing(session.connection())
-                yield session
-                if commit:
-                    session.commit()
-                else:
-                    session.rollback()
-            except BaseException:
-                session.rollback()
-                raise
+    def _session(self, *, write: bool = False, commit: bool = True) -> AbstractContextManager[Session]:
+        """A session; for writers one transaction holding the write lock (:func:`session_scope`)."""
+        factory = self._write if write else self._read
+        return session_scope(self.engine.url, factory, write=write, commit=commit)
 
     # -- writing --------------------------------------------------------------------------------
 
