@@ -341,6 +341,8 @@ def parse_actor(
     >>> parse_actor("Bernie").name
     'Bernie Sanders'
     """
+    if isinstance(item, Actor):  # parsed already (one validation: routes and batch rows parse once)
+        return item
     reg = registry if registry is not None else default_registry()
     if isinstance(item, str):
         name = item.strip()
@@ -430,7 +432,7 @@ def _check_not_description(name: str, field: str, registry: ActorRegistry) -> No
             fix=f"pass {owner.name!r}: its descriptions are matched with it, and mentions found that way are "
             f"marked via 'title'",
         )
-    if _DESCRIPTION.match(name) or (" " in name and name == name.lower()):
+    if _DESCRIPTION.match(name):  # (a lower-case name, "bernie sanders", is still a name)
         raise InvalidInputError(
             f"{name!r} looks like a description, not a name (actors are named people, organisations "
             f"and parties)",

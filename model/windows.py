@@ -114,11 +114,12 @@ def add_markers(tokenizer: Any, model: Any | None = None) -> bool:
     return True
 
 
-def _row_actor(row: dict[str, Any]) -> Actor:
+def row_actor(row: dict[str, Any]) -> Actor:
     """A labelled row's target as an Actor: registry aliases, plus the row's own ``aliases``.
 
-    Dataset targets can be topics longer than the service's actor-name limit (VAST); those are
-    used as they are.
+    Dataset targets can be topics longer than the service's actor-name limit (VAST) or phrases
+    that read like descriptions (NewsMTSC's "the GOP's Karen Handel"); those are used as they are.
+    Training builds its windows with this actor, and evaluation scores the row with it.
     """
     aliases = row.get("aliases")
     try:
@@ -266,7 +267,7 @@ class WindowBuilder:
             cleaned = [clean(r["text"]) for r in part]
             docs = analyse_many(cleaned, entities=False)
             for r, c, d in zip(part, cleaned, docs, strict=True):
-                actor = _row_actor(r)
+                actor = row_actor(r)
                 plan = self.plan(r["text"], [actor], c, d, score_unmentioned=True)
                 for w in plan.windows:
                     row = {k: v for k, v in r.items() if k != "aliases"}

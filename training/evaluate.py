@@ -14,6 +14,7 @@ from model import StancePredictor
 from model.errors import ConfigError
 from model.labels import normalize_task_label
 from model.tasks import BIAS_TASKS
+from model.windows import row_actor
 
 from .config import DatasetSpec
 from .data import load_rows, read_records
@@ -50,8 +51,9 @@ def predict_rows(
 
 
 def actor_of(row: dict[str, Any]) -> Any:
-    """The row's target, with the other names the text calls it by when the row lists them."""
-    return {"name": row["target"], "aliases": row["aliases"]} if row.get("aliases") else row["target"]
+    """The row's target as training saw it (:func:`model.windows.row_actor`): registry aliases and the
+    other names the text calls it by, and dataset targets that are not clean names kept as they are."""
+    return row_actor(row)
 
 
 def evaluate_rows(predictor: StancePredictor, rows: list[dict[str, Any]], name: str) -> dict[str, Any]:

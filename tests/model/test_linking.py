@@ -180,6 +180,23 @@ def test_actor_lists_mixing_names_and_descriptions_are_refused():
     assert "actors[1]" in str(info.value) and "Fix:" in str(info.value)
     with pytest.raises(InvalidInputError, match="looks like a description, not a name"):
         parse_actors(["DNC", "the party chairman"])
+    # A name typed in lower case is still a name; an Actor parsed already is taken as it is.
+    assert parse_actors(["bernie sanders"])[0].name == "Bernie Sanders"
+    parsed = parse_actors(["DNC"])[0]
+    assert parse_actors([parsed])[0] is parsed
+
+
+def test_dataset_targets_that_read_like_descriptions_are_scored_as_training_saw_them(tiny_predictor):
+    from training.evaluate import actor_of, predict_rows
+
+    row = {
+        "text": "The GOP's Karen Handel won the runoff.",
+        "target": "the GOP's Karen Handel",
+        "label": "neutral",
+    }
+    assert actor_of(row).name == "the GOP's Karen Handel"
+    probs, _ = predict_rows(tiny_predictor, [row])
+    assert probs.shape == (1, 3)
 
 
 def test_an_alias_that_can_match_nothing_is_refused():
