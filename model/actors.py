@@ -380,13 +380,17 @@ def parse_actor(
         aliases = _str_list(item.get("aliases", []), f"{field}.aliases")
         exclude = _str_list(item.get("exclude", []), f"{field}.exclude")
         exact = _str_list(item.get("exact", []), f"{field}.exact")
-        for alias in aliases:
-            if not re.search(r"\w", alias):
-                raise InvalidInputError(
-                    f"alias {alias!r} of {name!r} has no letter or digit, so it can match nothing",
-                    field=f"{field}.aliases",
-                    fix="give the words a text uses for the actor, or leave the alias out",
-                )
+        unmatchable = [a for a in aliases if not re.search(r"\w", a)]
+        for alias in unmatchable:
+            # A warning, not an error: the request is still answered (the other names still match).
+            log.warning(
+                "%s.aliases: alias %r of %r has no letter or digit, so it can match nothing; it is "
+                "ignored (give the words a text uses for the actor, or leave the alias out)",
+                field,
+                alias,
+                name,
+            )
+        aliases = [a for a in aliases if a not in unmatchable]
         kind = _choice(item.get("kind", ""), KINDS, f"{field}.kind") if registry_entry else ""
         gender = _choice(item.get("gender", ""), GENDERS, f"{field}.gender") if registry_entry else ""
         titles = _titles(item.get("titles", []), f"{field}.titles") if registry_entry else ()

@@ -47,7 +47,7 @@ InputText = Annotated[
     Text,
     WithJsonSchema({"type": "string", "minLength": 1, "pattern": f"^[^\\x00]*[^\\x00{_SPACE}][^\\x00]*$"}),
 ]
-NAME_PATTERN = f"[^{_SPACE}]"
+NAME_PATTERN = f"^[^\\x00]*[^\\x00{_SPACE}][^\\x00]*$"
 Name = Annotated[
     Text, WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 200, "pattern": NAME_PATTERN})
 ]
@@ -59,7 +59,10 @@ class ActorObject(BaseModel):
     model_config = ConfigDict(extra="forbid", title="ActorObject")
 
     name: Name = Field(description="Canonical name, e.g. 'Democratic National Committee'.")
-    aliases: list[Name] = Field(default_factory=list, description="Other names, e.g. ['DNC'].")
+    aliases: list[Name] = Field(
+        default_factory=list,
+        description="Other names, e.g. ['DNC']; one with no letter or digit is ignored (logged).",
+    )
     exclude: list[Name] = Field(
         default_factory=list, description="Longer names that must not count, e.g. ['DNC chair']."
     )

@@ -491,8 +491,10 @@ def output_schema(
             ("end", pa.int64()),
             ("label", pa.string()),
             ("probabilities", probs),
+            ("via", pa.string()),
         ]
     )
+    via = pa.struct([(kind, pa.int64()) for kind in ("name", "title", "pronoun")])
     actor = pa.struct(
         [
             ("actor", pa.string()),
@@ -504,6 +506,8 @@ def output_schema(
             ("evidence", pa.list_(evidence)),
             ("windows", pa.int64()),
             ("level", pa.string()),
+            ("mentions_via", via),
+            ("salience", pa.float64()),
         ]
     )
     return pa.schema(
