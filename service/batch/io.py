@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 
 from model.errors import ConfigError, InvalidInputError
+from model.files import fsync_dir
 from model.labels import STANCE_LABELS
 
 InputFormat = Literal["jsonl", "csv", "parquet", "hf"]
@@ -526,20 +527,6 @@ def output_schema(
 def dump_jsonl(rows: Sequence[dict[str, Any]]) -> bytes:
     """Rows as UTF-8 JSON lines (non-ASCII kept as is)."""
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename inside ``path`` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 @contextmanager
