@@ -176,7 +176,9 @@ class StancePredictor:
 
         ``actors`` applies to every text; ``per_text_actors`` gives each text its own list
         (None entries discover). With neither, the actors each text is about are discovered.
-        Actors are names (``"DNC"``) or ``{"name": ..., "aliases": [...]}``.
+        Actors are names (``"DNC"``), ``{"name": ..., "aliases": [...]}``, or :class:`Actor` objects
+        that :func:`~model.actors.parse_actors` returned, which are taken as they are (the service
+        validates a request once, in its routes, and hands the parsed actors over).
         """
         found = self.analyze(
             texts,

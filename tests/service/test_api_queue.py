@@ -213,3 +213,32 @@ def test_each_batch_reads_the_serving_predictor_when_it_forms(tiny_predictor):
     assert [c[0] for c in first.calls] == [["The DNC met."]]
     assert [c[0] for c in second.calls] == [["Sanders spoke."]]
 
+
+def test_the_route_validates_once_and_hands_parsed_actors_over(serve, tiny_predictor):
+    from model.actors import Actor
+
+    class Serving(Recorder):  # the app also reads the model's name and version, and warms it up
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def predict(self, texts, *args, **kwargs):
+            self.calls.append((list(texts), kwargs))
+            return self.inner.predict(texts, *args, **kwargs)
+
+    rec = Serving(tiny_predictor)
+    with serve(rec) as c:
+        rec.calls.clear()  # the warm-up
+        body = {
+            "items": [
+                {"text": "The DNC met.", "actors": [{"name": "DNC", "aliases": ["Dems"]}]},
+                {"text": "x"},
+            ],
+            "actors": ["Bernie Sanders"],
+        }
+        assert c.post("/v1/stance", json=body).status_code == 200
+    ((texts, kwargs),) = rec.calls
+    assert texts == ["The DNC met.", "x"]
+    own, shared = kwargs["per_text_actors"]
+    assert all(isinstance(a, Actor) for a in [*own, *shared])
+    assert [a.name for a in own] == ["DNC"] and "Dems" in own[0].aliases
+    assert [a.name for a in shared] == ["Bernie Sanders"]

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
 
-from model.actors import parse_actors
+from model.actors import Actor, parse_actors
 from model.errors import InputTooLargeError, InvalidInputError
 from model.text import check_text
 
@@ -124,8 +124,12 @@ async def _run(
 
 def _validated(
     body: StanceRequest, settings: Settings
-) -> tuple[list[Any], list[str], list[list[Any] | None]]:
-    """Check every text and actor list before queueing, so one bad request never fails a batch."""
+) -> tuple[list[Any], list[str], list[list[Actor] | None]]:
+    """Check every text and actor list before queueing, so one bad request never fails a batch.
+
+    The actors come back parsed: the predictor takes :class:`~model.actors.Actor` objects as they
+    are, so a request is validated once, here.
+    """
     single = body.items is None
     items = [StanceItem(text=body.text or "")] if body.items is None else body.items
     if not items:
@@ -138,26 +142,31 @@ def _validated(
         )
     ids: list[Any] = []
     texts: list[str] = []
-    actors: list[list[Any] | None] = []
+    actors: list[list[Actor] | None] = []
+    shared: list[Actor] | None = None  # the request's actors, parsed once for every item using them
     for i, item in enumerate(items):
         where = "" if single else f"items[{i}]."
         texts.append(check_text(item.text, field=f"{where}text", max_chars=settings.max_text_chars))
         ids.append(item.id)
-        spec = item.actors if item.actors is not None else body.actors
-        if spec is None:
+        if item.actors is not None:
+            actors.append(_parsed(item.actors, f"{where}actors", settings))
+        elif body.actors is not None:
+            shared = shared if shared is not None else _parsed(body.actors, "actors", settings)
+            actors.append(shared)
+        else:
             actors.append(None)
-            continue
-        field = f"{where}actors" if item.actors is not None else "actors"
-        if len(spec) > settings.max_actors:
-            raise InputTooLargeError(
-                f"{len(spec)} actors; the limit is {settings.max_actors}",
-                field=field,
-                fix="send fewer actors per text",
-            )
-        raw: list[Any] = [a if isinstance(a, str) else a.model_dump() for a in spec]
-        parse_actors(raw, field=field)
-        actors.append(raw)
     return ids, texts, actors
+
+
+def _parsed(spec: list[Any], field: str, settings: Settings) -> list[Actor]:
+    """One text's actor list (names or ``ActorObject``), checked against the limit and parsed."""
+    if len(spec) > settings.max_actors:
+        raise InputTooLargeError(
+            f"{len(spec)} actors; the limit is {settings.max_actors}",
+            field=field,
+            fix="send fewer actors per text",
+        )
+    return parse_actors([a if isinstance(a, str) else a.model_dump() for a in spec], field=field)
 
 
 async def _await_result(future: asyncio.Future[BatchResult], request: Request) -> BatchResult:
