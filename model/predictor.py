@@ -216,45 +216,10 @@ class StancePredictor:
         >>> a.stance[0].label, a.bias.leaning.label                                         # doctest: +SKIP
         ('favor', 'left')
         """
-        if isinstance(texts, str | bytes):
-            raise InvalidInputError(
-                "expected a list of texts, found a single string",
-                field="texts",
-                fix="wrap it in a list: predict([text])",
-            )
-        if len(texts) > MAX_TEXTS:
-            raise InvalidInputError(
-                f"{len(texts)} texts in one call; the limit is {MAX_TEXTS}",
-                field="texts",
-                fix="send them in chunks",
-            )
-        if per_text_actors is not None and len(per_text_actors) != len(texts):
-            raise InvalidInputError(
-                f"per_text_actors has {len(per_text_actors)} entries for {len(texts)} texts",
-                field="per_text_actors",
-                fix="give one actor list (or None) per text",
-            )
-        wanted = [bias] * len(texts) if isinstance(bias, bool) else [bool(b) for b in bias]
-        if len(wanted) != len(texts):
-            raise InvalidInputError(
-                f"bias has {len(wanted)} flags for {len(texts)} texts",
-                field="bias",
-                fix="give one flag per text, or a single True or False",
-            )
-        if not stance and (actors is not None or per_text_actors is not None):
-            raise InvalidInputError(
-                "actors were given with stance=False",
-                field="actors",
-                fix="leave the actors out to read only the bias heads, or keep stance=True",
-            )
+        wanted = _check_call(texts, actors, per_text_actors, bias, stance)
         given = parse_actors(list(actors)) if actors is not None else None
         checked = [check_text(t, field=f"texts[{i}]") for i, t in enumerate(texts)]
-        specs: list[list[Actor] | None] = []
-        for i in range(len(checked)):
-            own = per_text_actors[i] if per_text_actors is not None else None
-            specs.append(parse_actors(list(own), field=f"per_text_actors[{i}]") if own is not None else given)
-        if not stance:
-            specs = [[] for _ in checked]
+        specs = _actor_specs(len(checked), given, per_text_actors) if stance else [[] for _ in checked]
         cleaned = [clean(t) for t in checked]
         docs = analyse_many(cleaned, entities=any(s is None for s in specs))
         plans = [
@@ -267,6 +232,10 @@ class StancePredictor:
             for plan, w in zip(plans, with_bias, strict=True):
                 if w:
                     plan.bias_sentences = plan.sentences[:n]
+        return self._score(plans, with_bias, evidence)
+
+    def _score(self, plans: list[Plan], with_bias: list[bool], n_evidence: int) -> list[Analysis]:
+        """One forward pass over every plan's windows and bias sentences, then each text's result."""
         flat = [(p, w) for p in plans for w in p.windows]
         singles = [" ".join(s.text.split()) for p in plans for s in p.bias_sentences]
         probs, feats = self._forward(
@@ -275,7 +244,7 @@ class StancePredictor:
         out, k, j = [], 0, 0
         for plan, w in zip(plans, with_bias, strict=True):
             n, m = len(plan.windows), len(plan.bias_sentences)
-            found = self._finish(plan, probs[k : k + n], evidence)
+            found = self._finish(plan, probs[k : k + n], n_evidence)
             out.append(Analysis(found, self._bias(plan, feats[j : j + m]) if w else None))
             k, j = k + n, j + m
         return out
@@ -529,3 +498,57 @@ class StancePredictor:
                 )
             )
         return sorted(out, key=lambda e: e.start)
+
+
+def _check_call(
+    texts: Sequence[str | bytes],
+    actors: Sequence[Any] | None,
+    per_text_actors: Sequence[Sequence[Any] | None] | None,
+    bias: bool | Sequence[bool],
+    stance: bool,
+) -> list[bool]:
+    """Check the shape of an :meth:`StancePredictor.analyze` call; returns one bias flag per text."""
+    if isinstance(texts, str | bytes):
+        raise InvalidInputError(
+            "expected a list of texts, found a single string",
+            field="texts",
+            fix="wrap it in a list: predict([text])",
+        )
+    if len(texts) > MAX_TEXTS:
+        raise InvalidInputError(
+            f"{len(texts)} texts in one call; the limit is {MAX_TEXTS}",
+            field="texts",
+            fix="send them in chunks",
+        )
+    if per_text_actors is not None and len(per_text_actors) != len(texts):
+        raise InvalidInputError(
+            f"per_text_actors has {len(per_text_actors)} entries for {len(texts)} texts",
+            field="per_text_actors",
+            fix="give one actor list (or None) per text",
+        )
+    wanted = [bias] * len(texts) if isinstance(bias, bool) else [bool(b) for b in bias]
+    if len(wanted) != len(texts):
+        raise InvalidInputError(
+            f"bias has {len(wanted)} flags for {len(texts)} texts",
+            field="bias",
+            fix="give one flag per text, or a single True or False",
+        )
+    if not stance and (actors is not None or per_text_actors is not None):
+        raise InvalidInputError(
+            "actors were given with stance=False",
+            field="actors",
+            fix="leave the actors out to read only the bias heads, or keep stance=True",
+        )
+    return wanted
+
+
+def _actor_specs(
+    n_texts: int, given: list[Actor] | None, per_text_actors: Sequence[Sequence[Any] | None] | None
+) -> list[list[Actor] | None]:
+    """Each text's actors: its own (parsed; an :class:`Actor` is taken as it is), else ``given``
+    (None: discover them)."""
+    specs: list[list[Actor] | None] = []
+    for i in range(n_texts):
+        own = per_text_actors[i] if per_text_actors is not None else None
+        specs.append(parse_actors(list(own), field=f"per_text_actors[{i}]") if own is not None else given)
+    return specs
