@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 
 from model.errors import SlantError
 
-from .io import RawRow
+from .heads import describe_heads
 from .rows import RowOptions, label_batch
+from .sources import RawRow
 
 T = TypeVar("T")
 BatchResult = tuple[list[dict[str, Any]], list[dict[str, Any]]]
@@ -34,30 +35,6 @@ def load_predictor(model: str | None, *, device: str | None = None, heads: list[
     from model import StancePredictor
 
     return StancePredictor.load(model, device=device, heads=heads)
-
-
-def describe_heads(predictor: Any) -> list[dict[str, Any]]:
-    """The predictor's bias heads as the manifest records them (task, level, labels, path, and a
-    fingerprint of the weights, so that a head refitted in place between a crash and a resume is
-    caught like any other change of options)."""
-    import hashlib
-
-    heads = getattr(predictor, "heads", None) or {}
-    out = []
-    for _, h in sorted(heads.items()):
-        digest = hashlib.sha256(h.encoder.encode())
-        for array in (h.weight, h.bias, h.mean, h.scale):
-            digest.update(array.tobytes())
-        out.append(
-            {
-                "task": h.task,
-                "level": h.level,
-                "labels": list(h.labels),
-                "path": str(h.path),
-                "weights": digest.hexdigest()[:16],
-            }
-        )
-    return out
 
 
 def quiet_worker(threads: int) -> None:

@@ -1,24 +1,26 @@
 """The row-processing function both engines share: validate rows, predict, build output records.
 
 A batch of raw rows becomes (results, errors). Rows are validated first (text with
-``check_text``, actors with ``parse_actors``), so a bad row never reaches the predictor; if
-``predict`` still raises for a batch, the batch is retried row by row and only the row that
-fails is reported. Every error record carries the row number, the id when known, a code
-(``SlantError.code`` where the core raised one) and the reason.
+``check_text``, actors with ``parse_actors``), so a bad row never reaches the predictor; the parsed
+``Actor`` values are what the predictor is given, so nothing is parsed twice (``--actor`` is parsed
+once, by :class:`RowOptions`). If ``predict`` still raises for a batch, the batch is retried row
+by row and only the row that fails is reported. Every error record carries the row number, the
+id when known, a code (``SlantError.code`` where the core raised one) and the reason.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from model.actors import parse_actors
+from model.actors import Actor, parse_actors
 from model.errors import InvalidInputError, SlantError
 from model.text import check_text
 
-from .io import RawRow
+from .output import OUTPUT_COLUMNS
+from .sources import RawRow
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,15 @@ class RowOptions:
     """Add each row's ``bias`` (the model's bias heads: leaning, hyperpartisan, loaded language)."""
     keep_fields: tuple[str, ...] = ()
     """Input columns copied into each output row as they are (``--keep-fields``: outlet, date, ...)."""
+    parsed_actors: tuple[Actor, ...] | None = field(default=None, init=False, repr=False, compare=False)
+    """``actors`` parsed, once, here: what the predictor is given (the manifest records ``actors``)."""
+
+    def __post_init__(self) -> None:
+        # Frozen: set through object.__setattr__. The engines' workers get the options pickled,
+        # parsed actors included, so no worker parses them again.
+        if self.actors is not None:
+            object.__setattr__(self, "parsed_actors", tuple(parse_actors(list(self.actors), field="--actor")))
+        object.__setattr__(self, "keep_fields", check_keep_fields(self.keep_fields))
 
     @property
     def columns(self) -> list[str]:
@@ -65,10 +76,6 @@ class RowOptions:
         if self.keep_fields:  # likewise: only when given
             out["keep_fields"] = list(self.keep_fields)
         return out
-
-
-OUTPUT_COLUMNS: tuple[str, ...] = ("id", "row", "actors", "bias", "model", "version")
-"""The columns ``slant label`` writes itself: a kept input field may not take one of these names."""
 
 
 def check_keep_fields(names: Sequence[str]) -> tuple[str, ...]:
@@ -131,7 +138,7 @@ class _Prepared:
     row: int
     id: Any
     text: str
-    actors: list[Any] | None
+    actors: list[Actor] | None
     kept: dict[str, Any]
 
 
@@ -206,8 +213,8 @@ def _strip_nulls(item: Any) -> Any:
     return item
 
 
-def _row_actors(raw: RawRow, opts: RowOptions) -> list[Any] | None:
-    """The row's own actor list, or None to discover (no --actors-field, or an empty cell)."""
+def _row_actors(raw: RawRow, opts: RowOptions) -> list[Actor] | None:
+    """The row's own actors, parsed, or None to discover (no --actors-field, or an empty cell)."""
     if opts.actors_field is None:
         return None
     value = (raw.record or {}).get(opts.actors_field)
@@ -238,9 +245,7 @@ def _row_actors(raw: RawRow, opts: RowOptions) -> list[Any] | None:
             field=field,
             fix='e.g. ["DNC", "Bernie Sanders"] or "DNC; Bernie Sanders"',
         )
-    value = [_strip_nulls(v) for v in value]
-    parse_actors(value, field=field)
-    return value
+    return parse_actors([_strip_nulls(v) for v in value], field=field)
 
 
 def error_record(
@@ -272,7 +277,7 @@ def _predict(predictor: Any, rows: Sequence[_Prepared], opts: RowOptions) -> lis
     """(stance results, bias or None) per row: ``predict``, or ``analyze`` with ``--bias``."""
     per_text = [r.actors for r in rows] if opts.actors_field is not None else None
     texts = [r.text for r in rows]
-    actors = list(opts.actors) if opts.actors is not None else None
+    actors = list(opts.parsed_actors) if opts.parsed_actors is not None else None
     kwargs: dict[str, Any] = {
         "per_text_actors": per_text,
         "discover_limit": opts.discover_limit,
