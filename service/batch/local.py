@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
-from model.errors import SlantError
+from model.errors import InvalidInputError, SlantError
 
 from .io import RawRow
 from .rows import RowOptions, label_batch
@@ -29,11 +29,18 @@ _PREDICTOR: Any = None
 _INIT_ERROR: SlantError | None = None
 
 
-def load_predictor(model: str | None, *, device: str | None = None, heads: list[str] | None = None) -> Any:
-    """The one loader both engines use (``StancePredictor.load``; ``heads`` None: ``$SLANT_HEADS``)."""
+def load_predictor(
+    model: str | None,
+    *,
+    backend: str | None = None,
+    device: str | None = None,
+    heads: list[str] | None = None,
+) -> Any:
+    """The one loader both engines use (``StancePredictor.load``; ``backend`` None: ``$SLANT_BACKEND``
+    or ``auto``; ``heads`` None: ``$SLANT_HEADS``)."""
     from model import StancePredictor
 
-    return StancePredictor.load(model, device=device, heads=heads)
+    return StancePredictor.load(model, backend=backend, device=device, heads=heads)
 
 
 def describe_heads(predictor: Any) -> list[dict[str, Any]]:
@@ -60,6 +67,22 @@ def describe_heads(predictor: Any) -> list[dict[str, Any]]:
     return out
 
 
+def check_heads(heads: list[dict[str, Any]], model_name: str) -> None:
+    """``--bias`` needs bias heads: refuse at the start rather than write a null ``bias`` on every row."""
+    if not heads:
+        raise InvalidInputError(
+            f"--bias was given, but the model {model_name!r} has no bias heads",
+            field="--bias",
+            fix="use a model that carries bias/ heads (see `slant fit-bias`), add head directories "
+            "with SLANT_HEADS=DIR[,DIR], or leave out --bias",
+        )
+
+
+def leaning_labels(heads: list[dict[str, Any]]) -> list[str] | None:
+    """The leaning head's labels (the Parquet ``bias.leaning.probabilities`` fields), if loaded."""
+    return next((list(h["labels"]) for h in heads if h["task"] == "leaning"), None)
+
+
 def quiet_worker(threads: int) -> None:
     """Set up a worker process: torch threads, and no per-process Hugging Face progress bars."""
     import torch
@@ -83,12 +106,14 @@ def _exit_with_parent(parent: int, every: float = 1.0) -> None:
     threading.Thread(target=watch, name="slant-parent-watch", daemon=True).start()
 
 
-def _init_worker(model: str | None, device: str | None, threads: int, parent: int) -> None:
+def _init_worker(
+    model: str | None, backend: str | None, device: str | None, threads: int, parent: int
+) -> None:
     global _PREDICTOR, _INIT_ERROR
     _exit_with_parent(parent)
     quiet_worker(threads)
     try:
-        _PREDICTOR = load_predictor(model, device=device)
+        _PREDICTOR = load_predictor(model, backend=backend, device=device)
     except SlantError as exc:
         # An initializer that raises only breaks the pool ("BrokenProcessPool"); keep the error
         # and raise it from the first task instead, so the parent gets the real message.
@@ -121,23 +146,26 @@ class LocalEngine:
     ...     for tag, (results, errors) in engine.map(tagged_batches, RowOptions()): ...
     """
 
-    def __init__(self, *, model: str | None, workers: int = 1, device: str | None = None) -> None:
+    def __init__(
+        self, *, model: str | None, workers: int = 1, backend: str | None = None, device: str | None = None
+    ) -> None:
         self.model = model
         self.workers = max(1, workers)
+        self.backend = backend
         self.device = device
         self._pool: ProcessPoolExecutor | None = None
         self._predictor: Any = None
 
     def __enter__(self) -> LocalEngine:
         if self.workers == 1:
-            self._predictor = load_predictor(self.model, device=self.device)
+            self._predictor = load_predictor(self.model, backend=self.backend, device=self.device)
         else:
             threads = max(1, (os.cpu_count() or 1) // self.workers)
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self.model, self.device, threads, os.getpid()),
+                initargs=(self.model, self.backend, self.device, threads, os.getpid()),
             )
         return self
 

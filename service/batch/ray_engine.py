@@ -24,7 +24,7 @@ from model.errors import ConfigError, InvalidInputError
 
 from .io import RawRow, atomic_write_bytes, detect_input_format, dump_jsonl, output_schema
 from .rows import RowOptions, label_batch
-from .runner import LabelSummary, model_identity
+from .summary import LabelSummary, model_identity
 
 ROW_COL = "__slant_row"
 _ERROR_COLS = ("error_code", "error_field", "error_reason")
@@ -69,12 +69,12 @@ class _RayLabeller:
         threads: int,
         device: str | None,
         heads: list[str] | None = None,
+        backend: str | None = None,
     ) -> None:
-        from .local import describe_heads, load_predictor, quiet_worker
-        from .runner import check_heads, leaning_labels
+        from .local import check_heads, describe_heads, leaning_labels, load_predictor, quiet_worker
 
         quiet_worker(threads)
-        self.predictor = load_predictor(model, device=device, heads=heads)
+        self.predictor = load_predictor(model, backend=backend, device=device, heads=heads)
         self.opts = opts
         found = describe_heads(self.predictor) if opts.bias else []
         if opts.bias:
@@ -201,6 +201,7 @@ def label_with_ray(
     workers: int,
     gpus_per_worker: float = 0.0,
     cpus_per_worker: float = 1.0,
+    backend: str | None = None,
     device: str | None = None,
     force: bool = False,
 ) -> LabelSummary:
@@ -272,6 +273,7 @@ def label_with_ray(
             "threads": int(cpus_per_worker),
             "device": device,
             "heads": heads,
+            "backend": backend,
         },
         batch_size=batch_size,
         batch_format="pyarrow",
@@ -309,5 +311,5 @@ def label_with_ray(
         errors_file=errors_uri,
         engine="ray",
         workers=workers,
-        model=model_identity(model, loaded),
+        model=model_identity(model, loaded, backend=backend),
     )

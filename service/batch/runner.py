@@ -13,12 +13,12 @@ import logging
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
 from model.actors import parse_actors
+from model.backends import check_backend
 from model.errors import InvalidInputError
 
 from .io import (
@@ -33,45 +33,14 @@ from .io import (
     pa_string,
     require_pyarrow,
 )
-from .local import LocalEngine
+from .local import LocalEngine, check_heads, leaning_labels
 from .parts import PartStore, errors_path_for, parts_dir_for
 from .rows import RowOptions, check_keep_fields
+from .summary import LabelSummary, model_identity
 
 log = logging.getLogger(__name__)
 
 Engine = Literal["local", "ray"]
-
-
-@dataclass
-class LabelSummary:
-    """What a run did; printed as JSON at the end of ``slant label``."""
-
-    rows_read: int = 0
-    labelled: int = 0
-    errors: int = 0
-    resumed_rows: int = 0
-    seconds: float = 0.0
-    output: str = ""
-    errors_file: str = ""
-    engine: str = "local"
-    workers: int = 1
-    model: dict[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        computed = self.rows_read - self.resumed_rows
-        return {
-            "rows_read": self.rows_read,
-            "labelled": self.labelled,
-            "errors": self.errors,
-            "resumed_rows": self.resumed_rows,
-            "seconds": round(self.seconds, 3),
-            "rows_per_s": round(computed / self.seconds, 3) if self.seconds > 0 else None,
-            "output": self.output,
-            "errors_file": self.errors_file,
-            "engine": self.engine,
-            "workers": self.workers,
-            "model": self.model,
-        }
 
 
 def check_options(
@@ -122,6 +91,7 @@ def label_corpus(
     engine: Engine = "local",
     gpus_per_worker: float = 0.0,
     cpus_per_worker: float = 1.0,
+    backend: str | None = None,
     device: str | None = None,
     progress: bool = True,
     bias: bool = False,
@@ -133,11 +103,14 @@ def label_corpus(
     committed chunk when re-run with the same input and options. With ``bias`` every row also
     gets ``bias`` from the model's bias heads (the model's ``bias/`` and ``$SLANT_HEADS``).
     ``keep_fields`` names input columns (an outlet, a date) copied into every output row, after
-    ``row``, so that ``slant report`` can group by them.
+    ``row``, so that ``slant report`` can group by them. ``backend`` is the forward pass of every
+    worker (default: ``$SLANT_BACKEND`` or ``auto``, see :mod:`model.backends`).
 
     >>> s = label_corpus("news.jsonl", output="stance.parquet", actors=["DNC"])  # doctest: +SKIP
     >>> s.to_json()["labelled"]                                                    # doctest: +SKIP
     """
+    if backend is not None:
+        backend = check_backend(backend)
     check_options(
         actors=actors,
         actors_field=actors_field,
@@ -173,6 +146,7 @@ def label_corpus(
             workers=workers,
             gpus_per_worker=gpus_per_worker,
             cpus_per_worker=cpus_per_worker,
+            backend=backend,
             device=device,
             force=force,
         )
@@ -190,23 +164,10 @@ def label_corpus(
         workers=workers,
         chunk_size=chunk_size,
         force=force,
+        backend=backend,
         device=device,
         progress=progress,
     )
-
-
-def model_identity(model: str | None, loaded: dict[str, str]) -> dict[str, str]:
-    """What the manifest records about the model: where it came from, its name, version and backend."""
-    from model.backends import default_backend
-    from model.predictor import default_model_path
-
-    source = model or default_model_path()
-    path = Path(source)
-    return {
-        "source": str(path.resolve()) if path.exists() else source,
-        "backend": default_backend(),
-        **loaded,
-    }
 
 
 def _chunks(rows: Iterable[RawRow], size: int) -> Iterator[list[RawRow]]:
@@ -228,6 +189,7 @@ def _label_local(
     workers: int,
     chunk_size: int,
     force: bool,
+    backend: str | None,
     device: str | None,
     progress: bool,
 ) -> LabelSummary:
@@ -248,8 +210,8 @@ def _label_local(
     store = PartStore(parts_dir_for(output))
     summary = LabelSummary(output=str(output), errors_file=str(errors_path), engine="local", workers=workers)
 
-    with LocalEngine(model=model, workers=workers, device=device) as engine:
-        summary.model = model_identity(model, engine.identity())
+    with LocalEngine(model=model, workers=workers, backend=backend, device=device) as engine:
+        summary.model = model_identity(model, engine.identity(), backend=backend)
         heads = engine.heads() if opts.bias else []
         if opts.bias:
             check_heads(heads, summary.model.get("name", ""))
@@ -314,22 +276,6 @@ def _label_local(
     store.remove()
     summary.seconds = time.perf_counter() - t0
     return summary
-
-
-def check_heads(heads: list[dict[str, Any]], model_name: str) -> None:
-    """``--bias`` needs bias heads: refuse at the start rather than write a null ``bias`` on every row."""
-    if not heads:
-        raise InvalidInputError(
-            f"--bias was given, but the model {model_name!r} has no bias heads",
-            field="--bias",
-            fix="use a model that carries bias/ heads (see `slant fit-bias`), add head directories "
-            "with SLANT_HEADS=DIR[,DIR], or leave out --bias",
-        )
-
-
-def leaning_labels(heads: list[dict[str, Any]]) -> list[str] | None:
-    """The leaning head's labels (the Parquet ``bias.leaning.probabilities`` fields), if loaded."""
-    return next((list(h["labels"]) for h in heads if h["task"] == "leaning"), None)
 
 
 def commit_chunk(
