@@ -29,6 +29,7 @@ class LabelJob:
     workers: int = 1
     chunk_size: int = 1000
     force: bool = False
+    backend: str | None = None
     device: str | None = None
     progress: bool = True
     gpus_per_worker: float = 0.0
@@ -67,8 +68,11 @@ class LabelSummary:
         }
 
 
-def model_identity(model: str | None, loaded: dict[str, str]) -> dict[str, str]:
-    """What the manifest records about the model: where it came from, its name, version and backend."""
+def model_identity(
+    model: str | None, loaded: dict[str, str], *, backend: str | None = None
+) -> dict[str, str]:
+    """What the manifest records about the model: where it came from, its name, version and backend
+    (``backend``, else the default every worker uses: ``$SLANT_BACKEND`` or ``auto``)."""
     from model.backends import default_backend
     from model.predictor import default_model_path
 
@@ -76,6 +80,6 @@ def model_identity(model: str | None, loaded: dict[str, str]) -> dict[str, str]:
     path = Path(source)
     return {
         "source": str(path.resolve()) if path.exists() else source,
-        "backend": default_backend(),
+        "backend": backend or default_backend(),
         **loaded,
     }

@@ -72,11 +72,12 @@ class _RayLabeller:
         threads: int,
         device: str | None,
         heads: list[str] | None = None,
+        backend: str | None = None,
     ) -> None:
         from .local import load_predictor, quiet_worker
 
         quiet_worker(threads)
-        self.predictor = load_predictor(model, device=device, heads=heads)
+        self.predictor = load_predictor(model, backend=backend, device=device, heads=heads)
         self.opts = opts
         found = describe_heads(self.predictor) if opts.bias else []
         if opts.bias:
@@ -251,7 +252,7 @@ def label_with_ray(job: LabelJob) -> LabelSummary:
         errors_file=errors_uri,
         engine="ray",
         workers=job.workers,
-        model=model_identity(model, loaded),
+        model=model_identity(model, loaded, backend=job.backend),
     )
 
 
@@ -294,6 +295,7 @@ def _label(ds: Any, job: LabelJob, *, model: str, heads: list[str]) -> Any:
             "threads": int(job.cpus_per_worker),
             "device": job.device,
             "heads": heads,
+            "backend": job.backend,
         },
         batch_size=job.batch_size,
         batch_format="pyarrow",

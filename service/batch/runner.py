@@ -17,6 +17,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
+from model.backends import check_backend
 from model.errors import InvalidInputError
 
 from .heads import check_heads, leaning_labels
@@ -81,6 +82,7 @@ def label_corpus(
     engine: Engine = "local",
     gpus_per_worker: float = 0.0,
     cpus_per_worker: float = 1.0,
+    backend: str | None = None,
     device: str | None = None,
     progress: bool = True,
     bias: bool = False,
@@ -92,7 +94,8 @@ def label_corpus(
     committed chunk when re-run with the same input and options. With ``bias`` every row also
     gets ``bias`` from the model's bias heads (the model's ``bias/`` and ``$SLANT_HEADS``).
     ``keep_fields`` names input columns (an outlet, a date) copied into every output row, after
-    ``row``, so that ``slant report`` can group by them.
+    ``row``, so that ``slant report`` can group by them. ``backend`` is the forward pass of every
+    worker (default: ``$SLANT_BACKEND`` or ``auto``, see :mod:`model.backends`).
 
     >>> s = label_corpus("news.jsonl", output="stance.parquet", actors=["DNC"])  # doctest: +SKIP
     >>> s.to_json()["labelled"]                                                    # doctest: +SKIP
@@ -105,6 +108,8 @@ def label_corpus(
         chunk_size=chunk_size,
         evidence=evidence,
     )
+    if backend is not None:
+        backend = check_backend(backend)
     opts = RowOptions(
         text_field=text_field,
         id_field=id_field,
@@ -129,6 +134,7 @@ def label_corpus(
         workers=workers,
         chunk_size=chunk_size,
         force=force,
+        backend=backend,
         device=device,
         progress=progress,
         gpus_per_worker=gpus_per_worker,
@@ -170,8 +176,8 @@ def _label_local(job: LabelJob) -> LabelSummary:
     summary = LabelSummary(
         output=str(output), errors_file=str(errors_path_for(output)), engine="local", workers=job.workers
     )
-    with LocalEngine(model=job.model, workers=job.workers, device=job.device) as engine:
-        summary.model = model_identity(job.model, engine.identity())
+    with LocalEngine(model=job.model, workers=job.workers, backend=job.backend, device=job.device) as engine:
+        summary.model = model_identity(job.model, engine.identity(), backend=job.backend)
         heads = engine.heads() if opts.bias else []
         if opts.bias:
             check_heads(heads, summary.model.get("name", ""))

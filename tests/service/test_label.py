@@ -513,6 +513,9 @@ def test_cli_backend_option(tiny_model_dir, tmp_path, monkeypatch):
     result = CliRunner().invoke(app, [*base, "--backend", "onnx"])
     assert result.exit_code == 0, result.output
     assert len(read_output(out)) == 2 and list((tmp_path / "cache" / "onnx").glob("*/model.onnx"))
+    # An argument all the way down (the summary and the resume manifest record it), not an
+    # environment variable the command sets for the rest of the process.
+    assert json.loads(result.stdout)["model"]["backend"] == "onnx" and "SLANT_BACKEND" not in os.environ
 
 
 def test_plain_progress_lines_off_a_terminal(capsys):

@@ -22,7 +22,8 @@ from typing import Any
 from model.errors import ConfigError, InvalidInputError
 
 from .aggregate import ALL, MISSING, Aggregates, tables
-from .read import Labelled, iter_chunks, not_labelled, open_labelled
+from .plan import ReportPlan
+from .read import iter_chunks, not_labelled, open_labelled
 
 log = logging.getLogger(__name__)
 
@@ -48,24 +49,6 @@ class ReportSummary:
         out = asdict(self)
         out["seconds"] = round(self.seconds, 3)
         return out
-
-
-@dataclass
-class ReportPlan:
-    labelled: Labelled
-    out: Path
-    by: str | None
-    by_leaning: bool
-    time: str | None
-    freq: str
-    actors: list[str] | None
-    bootstrap: int
-    min_articles: int
-    low_margin: float
-    max_groups: int
-    max_lines: int
-    skip_bad_dates: bool
-    seed: int
 
 
 def _require() -> None:

@@ -20,7 +20,7 @@ from . import figures
 from .aggregate import ALL, Aggregates
 
 if TYPE_CHECKING:
-    from .build import ReportPlan
+    from .plan import ReportPlan
 
 TEMPLATE = "report.html.j2"
 
