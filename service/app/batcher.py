@@ -75,6 +75,8 @@ class _Job:
     enqueued: float
     chars: int
     bias: bool = False
+    years: list[int | None] | None = None
+    """One year per text (from its date; None: inferred from the text), or None for no dates."""
 
 
 class MicroBatcher:
@@ -182,9 +184,11 @@ class MicroBatcher:
         options: Options,
         *,
         bias: bool = False,
+        years: Sequence[int | None] | None = None,
     ) -> asyncio.Future[BatchResult]:
-        """Queue validated texts (with one parsed actor list or None per text); the future gets their
-        results.
+        """Queue validated texts (with one parsed actor list or None per text, and optionally one
+        year or None per text: the article's date, see :func:`model.linking.parse_year`); the
+        future gets their results.
 
         With ``bias`` the result also carries each text's bias (``BatchResult.bias``). Raises
         OverloadedError when the texts do not fit in the queue. Cancel the future to withdraw a
@@ -211,6 +215,7 @@ class MicroBatcher:
             time.perf_counter(),
             sum(len(t) for t in texts),
             bias=bias,
+            years=list(years) if years is not None else None,
         )
         future.add_done_callback(lambda f: self._withdraw(job) if f.cancelled() else None)
         self._pending.append(job)
@@ -286,13 +291,14 @@ class MicroBatcher:
         texts = [t for job in batch for t in job.texts]
         actors = [a for job in batch for a in job.actors]
         wants = [job.bias for job in batch for _ in job.texts]
+        years = [y for job in batch for y in (job.years or [None] * len(job.texts))]
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         try:
             # Taken when the batch is formed: a swap from now on does not touch this batch.
             predictor = self._serving()
             results, biases = await loop.run_in_executor(
-                self._executor, self._predict, predictor, texts, actors, options, wants
+                self._executor, self._predict, predictor, texts, actors, options, wants, years
             )
         except SlantError as exc:
             # Requests are validated before they are queued, so this is rare; never let one
@@ -343,10 +349,12 @@ class MicroBatcher:
         actors: list[list[Actor] | None],
         options: Options,
         wants: list[bool],
+        years: list[int | None],
     ) -> tuple[list[list[ActorStance]], list[Bias | None]]:
         """(stance per text, bias per text): one forward pass for the whole batch."""
         kwargs: dict[str, Any] = {
             "per_text_actors": actors,
+            "dates": years,
             "evidence": options.evidence,
             "discover_limit": options.discover_limit,
             "score_unmentioned": options.score_unmentioned,

@@ -17,6 +17,7 @@ from typing import Any
 
 from model.actors import Actor, parse_actors
 from model.errors import InvalidInputError, SlantError
+from model.linking import parse_year
 from model.text import check_text
 
 from .output import OUTPUT_COLUMNS
@@ -36,6 +37,8 @@ class RowOptions:
     id_field: str | None = None
     actors: tuple[Any, ...] | None = None
     actors_field: str | None = None
+    date_field: str | None = None
+    """Column holding each row's publication date (``--date-field``): its year fixes time-bound titles."""
     evidence: int = 3
     discover_limit: int = 5
     bias: bool = False
@@ -56,7 +59,7 @@ class RowOptions:
     def columns(self) -> list[str]:
         """Input columns to read, the text column first."""
         cols = [self.text_field]
-        for c in (self.id_field, self.actors_field, *self.keep_fields):
+        for c in (self.id_field, self.actors_field, self.date_field, *self.keep_fields):
             if c and c not in cols:
                 cols.append(c)
         return cols
@@ -75,6 +78,8 @@ class RowOptions:
             out["bias"] = True
         if self.keep_fields:  # likewise: only when given
             out["keep_fields"] = list(self.keep_fields)
+        if self.date_field is not None:  # likewise
+            out["date_field"] = self.date_field
         return out
 
 
@@ -140,6 +145,7 @@ class _Prepared:
     text: str
     actors: list[Actor] | None
     kept: dict[str, Any]
+    year: int | None = None
 
 
 def _as_text(value: Any, field: str) -> str:
@@ -248,6 +254,16 @@ def _row_actors(raw: RawRow, opts: RowOptions) -> list[Actor] | None:
     return parse_actors([_strip_nulls(v) for v in value], field=field)
 
 
+def _row_year(raw: RawRow, opts: RowOptions) -> int | None:
+    """The year of the row's date (``--date-field``), or None: no such option, or an empty cell."""
+    if opts.date_field is None:
+        return None
+    value = (raw.record or {}).get(opts.date_field)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_year(value, field=opts.date_field)
+
+
 def error_record(
     raw_row: int, row_id: Any, code: str, reason: str, field: str | None = None
 ) -> dict[str, Any]:
@@ -263,6 +279,7 @@ def _prepare(raw: RawRow, opts: RowOptions) -> _Prepared | dict[str, Any]:
         row_id = _row_id(raw, opts)
         text = _as_text(raw.record.get(opts.text_field), opts.text_field)
         actors = _row_actors(raw, opts)
+        year = _row_year(raw, opts)
         kept = {}
         for name in opts.keep_fields:
             value = json_safe(raw.record.get(name), field=name)
@@ -270,7 +287,7 @@ def _prepare(raw: RawRow, opts: RowOptions) -> _Prepared | dict[str, Any]:
             kept[name] = value
     except SlantError as exc:
         return error_record(raw.row, row_id, exc.code, str(exc), exc.field)
-    return _Prepared(raw.row, row_id, text, actors, kept)
+    return _Prepared(raw.row, row_id, text, actors, kept, year)
 
 
 def _predict(predictor: Any, rows: Sequence[_Prepared], opts: RowOptions) -> list[tuple[list[Any], Any]]:
@@ -280,6 +297,7 @@ def _predict(predictor: Any, rows: Sequence[_Prepared], opts: RowOptions) -> lis
     actors = list(opts.parsed_actors) if opts.parsed_actors is not None else None
     kwargs: dict[str, Any] = {
         "per_text_actors": per_text,
+        "dates": [r.year for r in rows] if opts.date_field is not None else None,
         "discover_limit": opts.discover_limit,
         "evidence": opts.evidence,
     }

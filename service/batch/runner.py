@@ -70,6 +70,7 @@ def label_corpus(
     id_field: str | None = None,
     actors: list[Any] | None = None,
     actors_field: str | None = None,
+    date_field: str | None = None,
     model: str | None = None,
     evidence: int = 3,
     batch_size: int = 32,
@@ -94,7 +95,9 @@ def label_corpus(
     committed chunk when re-run with the same input and options. With ``bias`` every row also
     gets ``bias`` from the model's bias heads (the model's ``bias/`` and ``$SLANT_HEADS``).
     ``keep_fields`` names input columns (an outlet, a date) copied into every output row, after
-    ``row``, so that ``slant report`` can group by them. ``backend`` is the forward pass of every
+    ``row``, so that ``slant report`` can group by them. ``date_field`` names the column holding each
+    row's publication date (see :func:`model.linking.parse_year`); a row whose date does not parse
+    goes to the errors file. ``backend`` is the forward pass of every
     worker (default: ``$SLANT_BACKEND`` or ``auto``, see :mod:`model.backends`).
 
     >>> s = label_corpus("news.jsonl", output="stance.parquet", actors=["DNC"])  # doctest: +SKIP
@@ -115,6 +118,7 @@ def label_corpus(
         id_field=id_field,
         actors=tuple(actors) if actors else None,
         actors_field=actors_field,
+        date_field=date_field,
         evidence=evidence,
         bias=bias,
         keep_fields=tuple(keep_fields),

@@ -39,6 +39,14 @@ def label(
         str | None,
         typer.Option(help="Column with each row's actors: a list or a ';'-separated string."),
     ] = None,
+    date_field: Annotated[
+        str | None,
+        typer.Option(
+            help="Column with each row's publication date: an ISO date or date and time, or a year "
+            "(default: the year the text names most). It decides who titles such as 'the Speaker' "
+            "mean; a row whose date does not parse goes to the errors file."
+        ),
+    ] = None,
     model: ModelOpt = None,
     evidence: Annotated[int, typer.Option(help="Evidence sentences per actor.")] = 3,
     batch_size: Annotated[int, typer.Option(help="Rows per predict call (per worker task).")] = 32,
@@ -96,6 +104,7 @@ def label(
             id_field=id_field,
             actors=actor or None,
             actors_field=actors_field,
+            date_field=date_field,
             model=model,
             evidence=evidence,
             batch_size=batch_size,
