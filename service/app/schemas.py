@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from model.bias import BiasHead
+from model.linking import DATE_PATTERN, FIRST_YEAR, LAST_YEAR
 from model.tasks import BiasTaskName
 from model.types import ActorStance, Bias, Evidence
 
@@ -89,11 +90,11 @@ ActorSpec = Annotated[
 ActorList = Annotated[list[ActorSpec], Field(json_schema_extra={"minItems": 1})]
 
 
-# The schema documents the forms :func:`model.linking.parse_year` reads; its error says what was wrong.
-DATE_PATTERN = "^[0-9]{4}(-[0-9]{2}-[0-9]{2}([T ][0-9:.]+(Z|[+-][0-9:]+)?)?)?$"
+# The schema's pattern is the one :func:`model.linking.parse_year` checks: a request the schema
+# allows is accepted, and one it refuses is refused with the core's own error.
 DateSpec = (
     Annotated[Text, WithJsonSchema({"type": "string", "maxLength": 40, "pattern": DATE_PATTERN})]
-    | Annotated[StrictInt, WithJsonSchema({"type": "integer", "minimum": 1900, "maximum": 2100})]
+    | Annotated[StrictInt, WithJsonSchema({"type": "integer", "minimum": FIRST_YEAR, "maximum": LAST_YEAR})]
     | None
 )
 """An article's publication date: "2016-07-25", "2016-07-25T14:30:00Z", "2016" or 2016."""

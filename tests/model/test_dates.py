@@ -20,7 +20,7 @@ SPEAKER = "The Speaker said the budget would pass the House before the recess."
         ("2016-07-25T14:30:00+02:00", 2016),
         ("2016-07-25 14:30", 2016),
         ("2016", 2016),
-        (" 2016 ", 2016),
+        ("2016-02-31", 2016),  # only the year is used; month and day are checked for range only
         (2016, 2016),
         (dt.date(2016, 7, 25), 2016),
         (dt.datetime(2019, 1, 3, 12, 0), 2019),
@@ -36,6 +36,9 @@ def test_parse_year_reads_dates_and_years(value, year):
     [
         ("yesterday", "'yesterday' is not a date"),
         ("2016-13-40", "'2016-13-40' is not a date"),
+        (" 2016 ", "' 2016 ' is not a date"),
+        ("2016\n", "'2016\\n' is not a date"),
+        ("2016-07-25T25:00", "'2016-07-25T25:00' is not a date"),
         ("", "'' is not a date"),
         ("July 2016", "'July 2016' is not a date"),
         (1800, "1800 is outside the years 1900..2100"),
@@ -91,3 +94,61 @@ def test_bad_dates_are_refused_before_the_model_runs(tiny_predictor, dates, mess
     with pytest.raises(InvalidInputError) as info:
         tiny_predictor.predict([SPEAKER, SPEAKER], ["Paul Ryan"], dates=dates)
     assert message in str(info.value)
+
+
+SAMPLES = [
+    "2016",
+    "1900",
+    "2100",
+    "1899",
+    "2101",
+    "0000",
+    "2016-07-25",
+    "2016-00-10",
+    "2016-12-32",
+    "2016-02-31",
+    "2016-07-25T14:30",
+    "2016-07-25 14:30:00.5",
+    "2016-07-25T24:00",
+    "2016-07-25T14:30Z",
+    "2016-07-25T14:30:00+0200",
+    "2016-07-25T14:30:00+02:00",
+    "2016-07-25T14:30:00+24:00",
+    "2016-7-25",
+    "20160725",
+    "2016\n",
+    " 2016",
+    "2016-07-25T",
+    "２０１６",
+]
+
+
+@pytest.mark.parametrize("value", SAMPLES)
+def test_the_schema_pattern_and_parse_year_accept_the_same_strings(value):
+    # The HTTP schema publishes DATE_PATTERN: a client that follows it must never be refused, and a
+    # string it rules out must be refused (the fuzz tests generate requests from the schema).
+    import re
+
+    from model.errors import InvalidInputError
+    from model.linking import DATE_PATTERN
+
+    try:
+        parse_year(value)
+        accepted = True
+    except InvalidInputError:
+        accepted = False
+    assert accepted == bool(re.fullmatch(DATE_PATTERN, value)), value
+
+
+def test_strings_drawn_from_the_schema_pattern_all_parse():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from model.linking import DATE_PATTERN
+
+    @settings(max_examples=200, deadline=None, derandomize=True, database=None)
+    @given(st.from_regex(DATE_PATTERN, fullmatch=True))
+    def check(value):
+        assert 1900 <= parse_year(value) <= 2100
+
+    check()
