@@ -12,7 +12,6 @@ from pydantic import (
     Discriminator,
     Field,
     StrictBool,
-    StrictInt,
     Tag,
     WithJsonSchema,
     model_validator,
@@ -94,7 +93,7 @@ ActorList = Annotated[list[ActorSpec], Field(json_schema_extra={"minItems": 1})]
 # allows is accepted, and one it refuses is refused with the core's own error.
 DateSpec = (
     Annotated[Text, WithJsonSchema({"type": "string", "maxLength": 40, "pattern": DATE_PATTERN})]
-    | Annotated[StrictInt, WithJsonSchema({"type": "integer", "minimum": FIRST_YEAR, "maximum": LAST_YEAR})]
+    | Annotated[int, WithJsonSchema({"type": "integer", "minimum": FIRST_YEAR, "maximum": LAST_YEAR})]
     | None
 )
 """An article's publication date: "2016-07-25", "2016-07-25T14:30:00Z", "2016" or 2016."""
