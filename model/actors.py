@@ -345,82 +345,105 @@ def parse_actor(
         return item
     reg = registry if registry is not None else default_registry()
     if isinstance(item, str):
-        name = item.strip()
-        _check_name(name, field)
-        _check_not_description(name, field, reg)
-        known = reg.lookup(name)
-        if known:
-            return known
-        kind = _kind_of(name)
-        return Actor(
-            name=name, aliases=_default_aliases(name, kind), kind=kind, gender=_gender_of(name, kind)
-        )
+        return _actor_of_name(item, field, reg)
     if isinstance(item, dict):
-        allowed = {"name", "aliases", "exclude"}
-        if registry_entry:
-            allowed |= {"kind", "gender", "titles", "roles", "exact"}
-        unknown = set(item) - allowed
-        if unknown:
-            raise InvalidInputError(
-                f"unknown actor keys {sorted(unknown)}",
-                field=field,
-                fix=f'use only {sorted(allowed)}: {{"name": ..., "aliases": [...]}}',
-            )
-        raw_name = item.get("name")
-        if not isinstance(raw_name, str):
-            raise InvalidInputError(
-                f"actor needs a string 'name', found {type(raw_name).__name__}",
-                field=field,
-                fix='write {"name": "DNC", "aliases": ["Democratic National Committee"]}',
-            )
-        name = raw_name.strip()
-        _check_name(name, field)
-        if not registry_entry:
-            _check_not_description(name, field, reg)
-        aliases = _str_list(item.get("aliases", []), f"{field}.aliases")
-        exclude = _str_list(item.get("exclude", []), f"{field}.exclude")
-        exact = _str_list(item.get("exact", []), f"{field}.exact")
-        unmatchable = [a for a in aliases if not re.search(r"\w", a)]
-        for alias in unmatchable:
-            # A warning, not an error: the request is still answered (the other names still match).
-            log.warning(
-                "%s.aliases: alias %r of %r has no letter or digit, so it can match nothing; it is "
-                "ignored (give the words a text uses for the actor, or leave the alias out)",
-                field,
-                alias,
-                name,
-            )
-        aliases = [a for a in aliases if a not in unmatchable]
-        kind = _choice(item.get("kind", ""), KINDS, f"{field}.kind") if registry_entry else ""
-        gender = _choice(item.get("gender", ""), GENDERS, f"{field}.gender") if registry_entry else ""
-        titles = _titles(item.get("titles", []), f"{field}.titles") if registry_entry else ()
-        roles = _titles(item.get("roles", []), f"{field}.roles") if registry_entry else ()
-        known = None if registry_entry else reg.lookup(name)
-        kind = kind or (known.kind if known else _kind_of(name))
-        if known:
-            base_aliases = known.aliases
-        elif registry_entry:
-            base_aliases = tuple(a for a in _default_aliases(name, kind) if a not in exclude)
-        else:
-            base_aliases = () if aliases else _default_aliases(name, kind)
-        merged = tuple(dict.fromkeys([name, *aliases, *base_aliases, *exact]))
-        if len(merged) > MAX_ALIASES:
-            raise InvalidInputError(f"{len(merged)} aliases; the limit is {MAX_ALIASES}", field=field)
-        return Actor(
-            name=known.name if known and not aliases else name,
-            aliases=merged,
-            exclude=tuple(dict.fromkeys([*exclude, *(known.exclude if known else ())])),
-            kind=kind,
-            gender=gender or (known.gender if known else _gender_of(name, kind)),
-            titles=titles or (known.titles if known else ()),
-            roles=roles or (known.roles if known else ()),
-            exact=tuple(dict.fromkeys([*exact, *(known.exact if known else ())])),
-        )
+        return _actor_of_object(item, field, reg, registry_entry)
     raise InvalidInputError(
         f"expected an actor name or an object, found {type(item).__name__}",
         field=field,
         fix='pass "DNC" or {"name": "DNC", "aliases": ["Democratic National Committee"]}',
     )
+
+
+def _actor_of_name(item: str, field: str, reg: ActorRegistry) -> Actor:
+    """A bare name: the registry's actor, or one with the default aliases of its kind."""
+    name = item.strip()
+    _check_name(name, field)
+    _check_not_description(name, field, reg)
+    known = reg.lookup(name)
+    if known:
+        return known
+    kind = _kind_of(name)
+    return Actor(name=name, aliases=_default_aliases(name, kind), kind=kind, gender=_gender_of(name, kind))
+
+
+def _actor_of_object(item: dict[str, Any], field: str, reg: ActorRegistry, registry_entry: bool) -> Actor:
+    """``{"name", "aliases", "exclude"}`` (a registry entry also ``kind``, ``gender``, ``titles``,
+    ``roles``, ``exact``), merged with the registry's actor of that name unless it is the entry."""
+    _check_keys(item, field, registry_entry)
+    name = _object_name(item, field)
+    if not registry_entry:
+        _check_not_description(name, field, reg)
+    aliases = _str_list(item.get("aliases", []), f"{field}.aliases")
+    exclude = _str_list(item.get("exclude", []), f"{field}.exclude")
+    exact = _str_list(item.get("exact", []), f"{field}.exact")
+    aliases = _matchable(aliases, field, name)
+    kind = _choice(item.get("kind", ""), KINDS, f"{field}.kind") if registry_entry else ""
+    gender = _choice(item.get("gender", ""), GENDERS, f"{field}.gender") if registry_entry else ""
+    titles = _titles(item.get("titles", []), f"{field}.titles") if registry_entry else ()
+    roles = _titles(item.get("roles", []), f"{field}.roles") if registry_entry else ()
+    known = None if registry_entry else reg.lookup(name)
+    kind = kind or (known.kind if known else _kind_of(name))
+    if known:
+        base_aliases = known.aliases
+    elif registry_entry:
+        base_aliases = tuple(a for a in _default_aliases(name, kind) if a not in exclude)
+    else:
+        base_aliases = () if aliases else _default_aliases(name, kind)
+    merged = tuple(dict.fromkeys([name, *aliases, *base_aliases, *exact]))
+    if len(merged) > MAX_ALIASES:
+        raise InvalidInputError(f"{len(merged)} aliases; the limit is {MAX_ALIASES}", field=field)
+    return Actor(
+        name=known.name if known and not aliases else name,
+        aliases=merged,
+        exclude=tuple(dict.fromkeys([*exclude, *(known.exclude if known else ())])),
+        kind=kind,
+        gender=gender or (known.gender if known else _gender_of(name, kind)),
+        titles=titles or (known.titles if known else ()),
+        roles=roles or (known.roles if known else ()),
+        exact=tuple(dict.fromkeys([*exact, *(known.exact if known else ())])),
+    )
+
+
+def _check_keys(item: dict[str, Any], field: str, registry_entry: bool) -> None:
+    allowed = {"name", "aliases", "exclude"}
+    if registry_entry:
+        allowed |= {"kind", "gender", "titles", "roles", "exact"}
+    unknown = set(item) - allowed
+    if unknown:
+        raise InvalidInputError(
+            f"unknown actor keys {sorted(unknown)}",
+            field=field,
+            fix=f'use only {sorted(allowed)}: {{"name": ..., "aliases": [...]}}',
+        )
+
+
+def _object_name(item: dict[str, Any], field: str) -> str:
+    raw_name = item.get("name")
+    if not isinstance(raw_name, str):
+        raise InvalidInputError(
+            f"actor needs a string 'name', found {type(raw_name).__name__}",
+            field=field,
+            fix='write {"name": "DNC", "aliases": ["Democratic National Committee"]}',
+        )
+    name = raw_name.strip()
+    _check_name(name, field)
+    return name
+
+
+def _matchable(aliases: list[str], field: str, name: str) -> list[str]:
+    """``aliases`` without those that have no letter or digit (each logged: it can match nothing)."""
+    unmatchable = [a for a in aliases if not re.search(r"\w", a)]
+    for alias in unmatchable:
+        # A warning, not an error: the request is still answered (the other names still match).
+        log.warning(
+            "%s.aliases: alias %r of %r has no letter or digit, so it can match nothing; it is "
+            "ignored (give the words a text uses for the actor, or leave the alias out)",
+            field,
+            alias,
+            name,
+        )
+    return [a for a in aliases if a not in unmatchable]
 
 
 def _gender_of(name: str, kind: str) -> str:

@@ -31,7 +31,7 @@ def atomic_path(path: str | Path, *, suffix: str = ".tmp") -> Iterator[Path]:
     ...     tmp.write_text("{}")
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}{suffix}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{suffix}")  # temp_glob(suffix) matches it
     try:
         yield tmp
         with open(tmp, "rb+") as fh:
@@ -47,3 +47,13 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically and durably."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def temp_glob(suffix: str = ".tmp") -> str:
+    """The glob of the temp files :func:`atomic_path` writes (``.NAME.PID`` + ``suffix``), to sweep up
+    the ones a crash left behind.
+
+    >>> temp_glob()
+    '.*.*.tmp'
+    """
+    return f".*.*{suffix}"

@@ -35,11 +35,22 @@ def register() -> tuple[Any, Any]:
     """Define and register the marker-pooling config and model classes (once); returns them."""
     if _registered:
         return _registered["config"], _registered["model"]
-    import torch
-    from torch import nn
-    from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, PretrainedConfig
-    from transformers.modeling_outputs import SequenceClassifierOutput
-    from transformers.modeling_utils import PreTrainedModel
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    config_cls = _config_class()
+    model_cls = _model_class(config_cls)
+    try:
+        AutoConfig.register(MODEL_TYPE, config_cls)
+        AutoModelForSequenceClassification.register(config_cls, model_cls)
+    except ValueError:  # registered by an earlier import of another copy of this module
+        pass
+    _registered.update(config=config_cls, model=model_cls)
+    return config_cls, model_cls
+
+
+def _config_class() -> Any:
+    """The config class (defined on first use: ``transformers`` is imported only then)."""
+    from transformers import AutoConfig, PretrainedConfig
 
     class MarkerPoolConfig(PretrainedConfig):  # type: ignore[misc]
         model_type = MODEL_TYPE
@@ -63,13 +74,23 @@ def register() -> tuple[Any, Any]:
             enc = dict(self.encoder)
             return AutoConfig.for_model(enc.pop("model_type"), **enc)
 
+    return MarkerPoolConfig
+
+
+def _model_class(config_cls: Any) -> Any:
+    """The model class over ``config_cls`` (defined on first use, like the config class)."""
+    from torch import nn
+    from transformers import AutoModel
+    from transformers.modeling_outputs import SequenceClassifierOutput
+    from transformers.modeling_utils import PreTrainedModel
+
     class MarkerPoolClassifier(PreTrainedModel):  # type: ignore[misc]
-        config_class = MarkerPoolConfig
+        config_class = config_cls
         base_model_prefix = "encoder"
         supports_gradient_checkpointing = True
         _supports_sdpa = True
 
-        def __init__(self, config: MarkerPoolConfig) -> None:
+        def __init__(self, config: Any) -> None:
             super().__init__(config)
             self.encoder = AutoModel.from_config(config.encoder_config())
             width = int(self.encoder.config.hidden_size)
@@ -101,26 +122,29 @@ def register() -> tuple[Any, Any]:
             if token_type_ids is not None:
                 feed["token_type_ids"] = token_type_ids
             out = self.encoder(**feed, output_hidden_states=output_hidden_states, return_dict=True)
-            states = out.last_hidden_state
-            pooled = getattr(out, "pooler_output", None)
-            cls = pooled if pooled is not None else states[:, 0]
-            at = (input_ids == self.config.marker_token_id).unsqueeze(-1).to(states.dtype)
-            count = at.sum(dim=1)
-            marker = (states * at).sum(dim=1) / count.clamp(min=1.0)
-            marker = torch.where(count > 0, marker, states[:, 0])
-            logits = self.classifier(self.dropout(torch.cat([cls, marker], dim=-1)))
+            features = _cls_and_markers(out, input_ids, self.config.marker_token_id)
+            logits = self.classifier(self.dropout(features))
             loss = None
             if labels is not None:
                 loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1))
             return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
 
-    try:
-        AutoConfig.register(MODEL_TYPE, MarkerPoolConfig)
-        AutoModelForSequenceClassification.register(MarkerPoolConfig, MarkerPoolClassifier)
-    except ValueError:  # registered by an earlier import of another copy of this module
-        pass
-    _registered.update(config=MarkerPoolConfig, model=MarkerPoolClassifier)
-    return MarkerPoolConfig, MarkerPoolClassifier
+    return MarkerPoolClassifier
+
+
+def _cls_and_markers(out: Any, input_ids: Any, marker_token_id: int | None) -> Any:
+    """``[pooled CLS ; mean state at the [TGT] markers]`` of an encoder output; a window without a
+    marker uses the CLS state in the marker half."""
+    import torch
+
+    states = out.last_hidden_state
+    pooled = getattr(out, "pooler_output", None)
+    cls = pooled if pooled is not None else states[:, 0]
+    at = (input_ids == marker_token_id).unsqueeze(-1).to(states.dtype)
+    count = at.sum(dim=1)
+    marker = (states * at).sum(dim=1) / count.clamp(min=1.0)
+    marker = torch.where(count > 0, marker, states[:, 0])
+    return torch.cat([cls, marker], dim=-1)
 
 
 def head_of(model: Any) -> str:

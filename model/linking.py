@@ -18,6 +18,7 @@ Rule-based and linear in the text's length (one left-to-right sweep):
 
 from __future__ import annotations
 
+import datetime
 import re
 from bisect import bisect_right
 from collections import Counter
@@ -35,6 +36,7 @@ from .actors import (
     given_names,
     surname,
 )
+from .errors import InvalidInputError
 
 #: Role words written before a name ("Sen. Bernie Sanders", "House Speaker Paul Ryan") -> role noun.
 _CUE_ROLES = {
@@ -99,6 +101,51 @@ def infer_year(text: str) -> int | None:
     if not years:
         return None
     return max(years, key=lambda y: (years[y], y))
+
+
+#: The years a date may give: a bare number outside them is a typo, not a year.
+FIRST_YEAR, LAST_YEAR = 1900, 2100
+DATE_FORMS = "an ISO date (2016-07-25), an ISO date and time (2016-07-25T14:30:00), or a year (2016)"
+_MONTH_DAY = r"-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+_TIME = (
+    r"[T ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])?"
+)
+_DATE_SHAPE = re.compile(rf"([0-9]{{4}})(?:{_MONTH_DAY}(?:{_TIME})?)?")
+#: The date strings :func:`parse_year` accepts, as one regular expression (the HTTP schema's pattern):
+#: a year in FIRST_YEAR..LAST_YEAR, optionally with month and day in range, optionally with a time.
+#: Only the year is used, so the day is not checked against the month's length.
+DATE_PATTERN = rf"^(?:19[0-9]{{2}}|20[0-9]{{2}}|2100)(?:{_MONTH_DAY}(?:{_TIME})?)?$"
+
+
+def parse_year(value: str | int | datetime.date | None, *, field: str = "date") -> int | None:
+    """The year of an article's date, or None (no date: the year is inferred from the text).
+
+    Accepts a string that matches :data:`DATE_PATTERN` (an ISO date, or date and time, or a year:
+    ``"2016-07-25"``, ``"2016-07-25T14:30:00Z"``, ``"2016"``), an integer year or a
+    :class:`datetime.date`; anything else is an :class:`~model.errors.InvalidInputError`.
+
+    >>> parse_year("2016-07-25"), parse_year("2016-07-25T14:30:00Z"), parse_year(2016), parse_year(None)
+    (2016, 2016, 2016, None)
+    """
+    if value is None:
+        return None
+    year: int | None = None
+    if isinstance(value, datetime.date):  # datetime.datetime is a date too
+        year = value.year
+    elif isinstance(value, int) and not isinstance(value, bool):
+        year = value
+    elif isinstance(value, str) and (shape := _DATE_SHAPE.fullmatch(value)):
+        year = int(shape.group(1))
+    if year is None or not FIRST_YEAR <= year <= LAST_YEAR:
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        found = f"is outside the years {FIRST_YEAR}..{LAST_YEAR}" if year is not None else "is not a date"
+        raise InvalidInputError(
+            f"{shown} {found}",
+            field=field,
+            fix=f"give {DATE_FORMS}, or leave it out to infer the year from the text",
+        )
+    return year
 
 
 def roles_of(actor: Actor, year: int | None) -> set[str]:

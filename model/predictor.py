@@ -11,6 +11,7 @@ way the classifier was trained.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ from .bias import (
     text_features,
 )
 from .errors import InvalidInputError, ModelLoadError
-from .linking import rank
+from .linking import parse_year, rank
 from .loading import ModelMeta, load_classifier
 from .numeric import softmax
 from .text import analyse, analyse_many, check_text, clean, sentences
@@ -168,6 +169,7 @@ class StancePredictor:
         actors: Sequence[Any] | None = None,
         *,
         per_text_actors: Sequence[Sequence[Any] | None] | None = None,
+        dates: Sequence[str | int | datetime.date | None] | None = None,
         discover_limit: int = 5,
         evidence: int = 3,
         score_unmentioned: bool = False,
@@ -176,12 +178,20 @@ class StancePredictor:
 
         ``actors`` applies to every text; ``per_text_actors`` gives each text its own list
         (None entries discover). With neither, the actors each text is about are discovered.
-        Actors are names (``"DNC"``) or ``{"name": ..., "aliases": [...]}``.
+        Actors are names (``"DNC"``), ``{"name": ..., "aliases": [...]}``, or :class:`Actor` objects
+        that :func:`~model.actors.parse_actors` returned, which are taken as they are (the service
+        validates a request once, in its routes, and hands the parsed actors over).
+
+        ``dates`` gives each text's publication date (or None), one per text: an ISO date or date
+        and time string, a year (``"2016"``, ``2016``) or a :class:`datetime.date`
+        (:func:`~model.linking.parse_year`). Its year decides which time-bound titles ("the
+        Speaker") refer to whom; without it, the year is the one the text names most.
         """
         found = self.analyze(
             texts,
             actors,
             per_text_actors=per_text_actors,
+            dates=dates,
             discover_limit=discover_limit,
             evidence=evidence,
             score_unmentioned=score_unmentioned,
@@ -195,6 +205,7 @@ class StancePredictor:
         actors: Sequence[Any] | None = None,
         *,
         per_text_actors: Sequence[Sequence[Any] | None] | None = None,
+        dates: Sequence[str | int | datetime.date | None] | None = None,
         discover_limit: int = 5,
         evidence: int = 3,
         score_unmentioned: bool = False,
@@ -214,50 +225,16 @@ class StancePredictor:
         >>> a.stance[0].label, a.bias.leaning.label                                         # doctest: +SKIP
         ('favor', 'left')
         """
-        if isinstance(texts, str | bytes):
-            raise InvalidInputError(
-                "expected a list of texts, found a single string",
-                field="texts",
-                fix="wrap it in a list: predict([text])",
-            )
-        if len(texts) > MAX_TEXTS:
-            raise InvalidInputError(
-                f"{len(texts)} texts in one call; the limit is {MAX_TEXTS}",
-                field="texts",
-                fix="send them in chunks",
-            )
-        if per_text_actors is not None and len(per_text_actors) != len(texts):
-            raise InvalidInputError(
-                f"per_text_actors has {len(per_text_actors)} entries for {len(texts)} texts",
-                field="per_text_actors",
-                fix="give one actor list (or None) per text",
-            )
-        wanted = [bias] * len(texts) if isinstance(bias, bool) else [bool(b) for b in bias]
-        if len(wanted) != len(texts):
-            raise InvalidInputError(
-                f"bias has {len(wanted)} flags for {len(texts)} texts",
-                field="bias",
-                fix="give one flag per text, or a single True or False",
-            )
-        if not stance and (actors is not None or per_text_actors is not None):
-            raise InvalidInputError(
-                "actors were given with stance=False",
-                field="actors",
-                fix="leave the actors out to read only the bias heads, or keep stance=True",
-            )
+        wanted = _check_call(texts, actors, per_text_actors, bias, stance)
+        years = _years(len(texts), dates)
         given = parse_actors(list(actors)) if actors is not None else None
         checked = [check_text(t, field=f"texts[{i}]") for i, t in enumerate(texts)]
-        specs: list[list[Actor] | None] = []
-        for i in range(len(checked)):
-            own = per_text_actors[i] if per_text_actors is not None else None
-            specs.append(parse_actors(list(own), field=f"per_text_actors[{i}]") if own is not None else given)
-        if not stance:
-            specs = [[] for _ in checked]
+        specs = _actor_specs(len(checked), given, per_text_actors) if stance else [[] for _ in checked]
         cleaned = [clean(t) for t in checked]
         docs = analyse_many(cleaned, entities=any(s is None for s in specs))
         plans = [
-            self._plan(text, spec, discover_limit, score_unmentioned, c, d)
-            for text, spec, c, d in zip(checked, specs, cleaned, docs, strict=True)
+            self._plan(text, spec, discover_limit, score_unmentioned, c, d, year=y)
+            for text, spec, c, d, y in zip(checked, specs, cleaned, docs, years, strict=True)
         ]
         with_bias = [w and bool(self.heads) for w in wanted]
         if any(with_bias):
@@ -265,6 +242,10 @@ class StancePredictor:
             for plan, w in zip(plans, with_bias, strict=True):
                 if w:
                     plan.bias_sentences = plan.sentences[:n]
+        return self._score(plans, with_bias, evidence)
+
+    def _score(self, plans: list[Plan], with_bias: list[bool], n_evidence: int) -> list[Analysis]:
+        """One forward pass over every plan's windows and bias sentences, then each text's result."""
         flat = [(p, w) for p in plans for w in p.windows]
         singles = [" ".join(s.text.split()) for p in plans for s in p.bias_sentences]
         probs, feats = self._forward(
@@ -273,7 +254,7 @@ class StancePredictor:
         out, k, j = [], 0, 0
         for plan, w in zip(plans, with_bias, strict=True):
             n, m = len(plan.windows), len(plan.bias_sentences)
-            found = self._finish(plan, probs[k : k + n], evidence)
+            found = self._finish(plan, probs[k : k + n], n_evidence)
             out.append(Analysis(found, self._bias(plan, feats[j : j + m]) if w else None))
             k, j = k + n, j + m
         return out
@@ -429,17 +410,20 @@ class StancePredictor:
         score_unmentioned: bool,
         cleaned: str,
         doc: Any,
+        *,
+        year: int | None = None,
     ) -> Plan:
-        """Windows for one text; ``cleaned`` is ``clean(text)`` and ``doc`` its spaCy analysis."""
+        """Windows for one text; ``cleaned`` is ``clean(text)`` and ``doc`` its spaCy analysis;
+        ``year`` fixes time-bound titles (None: the year the text names most)."""
         mentions: list[list[Mention]] | None = None
         salience: list[float] | None = None
         if actors is None:
-            found = rank(doc, cleaned, limit=discover_limit)
+            found = rank(doc, cleaned, limit=discover_limit, year=year)
             actors = [d.actor for d in found]
             mentions = [d.mentions for d in found]
             salience = [d.score for d in found]
         plan = self.windows.plan(
-            text, actors, cleaned, doc, score_unmentioned=score_unmentioned, mentions=mentions
+            text, actors, cleaned, doc, score_unmentioned=score_unmentioned, year=year, mentions=mentions
         )
         plan.salience = salience
         return plan
@@ -527,3 +511,71 @@ class StancePredictor:
                 )
             )
         return sorted(out, key=lambda e: e.start)
+
+
+def _check_call(
+    texts: Sequence[str | bytes],
+    actors: Sequence[Any] | None,
+    per_text_actors: Sequence[Sequence[Any] | None] | None,
+    bias: bool | Sequence[bool],
+    stance: bool,
+) -> list[bool]:
+    """Check the shape of an :meth:`StancePredictor.analyze` call; returns one bias flag per text."""
+    if isinstance(texts, str | bytes):
+        raise InvalidInputError(
+            "expected a list of texts, found a single string",
+            field="texts",
+            fix="wrap it in a list: predict([text])",
+        )
+    if len(texts) > MAX_TEXTS:
+        raise InvalidInputError(
+            f"{len(texts)} texts in one call; the limit is {MAX_TEXTS}",
+            field="texts",
+            fix="send them in chunks",
+        )
+    if per_text_actors is not None and len(per_text_actors) != len(texts):
+        raise InvalidInputError(
+            f"per_text_actors has {len(per_text_actors)} entries for {len(texts)} texts",
+            field="per_text_actors",
+            fix="give one actor list (or None) per text",
+        )
+    wanted = [bias] * len(texts) if isinstance(bias, bool) else [bool(b) for b in bias]
+    if len(wanted) != len(texts):
+        raise InvalidInputError(
+            f"bias has {len(wanted)} flags for {len(texts)} texts",
+            field="bias",
+            fix="give one flag per text, or a single True or False",
+        )
+    if not stance and (actors is not None or per_text_actors is not None):
+        raise InvalidInputError(
+            "actors were given with stance=False",
+            field="actors",
+            fix="leave the actors out to read only the bias heads, or keep stance=True",
+        )
+    return wanted
+
+
+def _actor_specs(
+    n_texts: int, given: list[Actor] | None, per_text_actors: Sequence[Sequence[Any] | None] | None
+) -> list[list[Actor] | None]:
+    """Each text's actors: its own (parsed; an :class:`Actor` is taken as it is), else ``given``
+    (None: discover them)."""
+    specs: list[list[Actor] | None] = []
+    for i in range(n_texts):
+        own = per_text_actors[i] if per_text_actors is not None else None
+        specs.append(parse_actors(list(own), field=f"per_text_actors[{i}]") if own is not None else given)
+    return specs
+
+
+def _years(n_texts: int, dates: Sequence[str | int | datetime.date | None] | None) -> list[int | None]:
+    """Each text's year from ``dates`` (one date or None per text); all None without ``dates``."""
+    if dates is None:
+        return [None] * n_texts
+    if isinstance(dates, str | bytes) or len(dates) != n_texts:
+        found = "is a single string" if isinstance(dates, str | bytes) else f"has {len(dates)} entries"
+        raise InvalidInputError(
+            f"dates {found} for {n_texts} texts",
+            field="dates",
+            fix="give one date (or None) per text, in the order of the texts",
+        )
+    return [parse_year(d, field=f"dates[{i}]") for i, d in enumerate(dates)]

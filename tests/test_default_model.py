@@ -26,7 +26,7 @@ def test_model_directory_is_self_describing(predictor):
 
 
 def test_real_article_end_to_end(predictor):
-    from service.cli import DEMO_ARTICLE
+    from service.cli.predict import DEMO_ARTICLE
 
     text = DEMO_ARTICLE.read_text(encoding="utf-8")
     results = predictor.predict([text], ["Bernie Sanders", "DNC", "Hillary Clinton", "Donald Trump"])[0]

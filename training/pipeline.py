@@ -113,7 +113,20 @@ _HEADS = {"cls": "pooled CLS state", "markers": "pooled CLS + mean [TGT] marker 
 
 def model_card(meta: dict[str, Any]) -> str:
     """A Markdown model card from slant.json."""
-    lines = [
+    metrics = meta.get("metrics", {})
+    sections = [
+        _card_head(meta),
+        _dev_section(metrics.get("dev") or {}),
+        _article_section(metrics.get("article_ablations") or {}),
+        _ablation_section(metrics.get("ablation") or {}),
+        _training_section(meta),
+        _CARD_FOOT,
+    ]
+    return "\n".join(line for section in sections for line in section)
+
+
+def _card_head(meta: dict[str, Any]) -> list[str]:
+    return [
         f"# {meta['name']} (version {meta['version']})",
         "",
         f"Stance (`{'`, `'.join(meta['labels'])}`) toward a named target, fine-tuned by slant's harness "
@@ -124,13 +137,17 @@ def model_card(meta: dict[str, Any]) -> str:
             "in that model's card."
             for p in (meta.get("parents") or [])[:1]
         ],
+    ]
+
+
+def _dev_section(dev: dict[str, Any]) -> list[str]:
+    lines = [
         "",
         "## Dev-set results",
         "",
         "| dev set | rows | macro-F1 | F_avg | accuracy | neutral F1 | ECE |",
         "|---|---|---|---|---|---|---|",
     ]
-    dev = meta.get("metrics", {}).get("dev") or {}
     for name, m in dev.items():
         neutral = (m.get("f1_per_class") or {}).get("neutral", "-")
         row = [m["n"], m["macro_f1"], m["f_avg"], m["accuracy"], neutral, m["ece"]]
@@ -141,38 +158,50 @@ def model_card(meta: dict[str, Any]) -> str:
             lines += ["| kind | rows | accuracy | macro-F1 | ECE |", "|---|---|---|---|---|"]
             for kind, k in m["per_kind"].items():
                 lines.append(f"| {kind} | {k['n']} | {k['accuracy']} | {k['macro_f1']} | {k['ece']} |")
-    ab = meta.get("metrics", {}).get("article_ablations") or {}
-    if ab:
-        lines += [
-            "",
-            "## Whole articles: truncation vs windows",
-            "",
-            "| dev set | method | macro-F1 | F_avg | accuracy | ECE |",
-            "|---|---|---|---|---|---|",
-        ]
-        for name, methods in ab.items():
-            for method, m in methods.items():
-                lines.append(
-                    f"| {name} | {method} | {m['macro_f1']} | {m['f_avg']} | {m['accuracy']} | {m['ece']} |"
-                )
-    ablation = meta.get("metrics", {}).get("ablation") or {}
-    if ablation:
-        # Recorded by benchmarks/dev_table.py --record: the variants tried on the way to this model.
-        sets = list(ablation.get("sets", []))
-        lines += [
-            "",
-            "## Ablation: the variants tried (dev sets, macro-F1; contrast sets: accuracy)",
-            "",
-            "| variant | " + " | ".join(sets) + " |",
-            "|---|" + "---|" * len(sets),
-        ]
-        for row in ablation.get("rows", []):
-            cells = [str(row["scores"].get(k, "-")) for k in sets]
-            lines.append(f"| {row['variant']} | " + " | ".join(cells) + " |")
-        lines += [f"- {note}" for note in ablation.get("notes", [])]
+    return lines
+
+
+def _article_section(ab: dict[str, Any]) -> list[str]:
+    if not ab:
+        return []
+    lines = [
+        "",
+        "## Whole articles: truncation vs windows",
+        "",
+        "| dev set | method | macro-F1 | F_avg | accuracy | ECE |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, methods in ab.items():
+        for method, m in methods.items():
+            cells = [m["macro_f1"], m["f_avg"], m["accuracy"], m["ece"]]
+            lines.append(f"| {name} | {method} | " + " | ".join(str(x) for x in cells) + " |")
+    return lines
+
+
+def _ablation_section(ablation: dict[str, Any]) -> list[str]:
+    """The variants tried on the way to this model (recorded by ``benchmarks/dev_table.py --record``)."""
+    if not ablation:
+        return []
+    sets = list(ablation.get("sets", []))
+    lines = [
+        "",
+        "## Ablation: the variants tried (dev sets, macro-F1; contrast sets: accuracy)",
+        "",
+        "| variant | " + " | ".join(sets) + " |",
+        "|---|" + "---|" * len(sets),
+    ]
+    for row in ablation.get("rows", []):
+        cells = [str(row["scores"].get(k, "-")) for k in sets]
+        lines.append(f"| {row['variant']} | " + " | ".join(cells) + " |")
+    return lines + [f"- {note}" for note in ablation.get("notes", [])]
+
+
+def _training_section(meta: dict[str, Any]) -> list[str]:
     train = meta.get("metrics", {}).get("train") or {}
     tc = meta.get("training_config") or {}
-    lines += [
+    aggregator = meta.get("aggregator") or {}
+    markers = meta.get("window_format") == 2
+    return [
         "",
         "## Training",
         "",
@@ -180,24 +209,26 @@ def model_card(meta: dict[str, Any]) -> str:
         f"time: {train.get('seconds')} s on {train.get('device')}",
         f"- sources: {', '.join(s['name'] for s in tc.get('train', []))}",
         f"- hyper-parameters: {json.dumps(tc.get('training', {}))}",
-        f"- aggregator: {(meta.get('aggregator') or {}).get('type', 'mean')} "
-        f"{json.dumps((meta.get('aggregator') or {}).get('info', {}))}",
+        f"- aggregator: {aggregator.get('type', 'mean')} {json.dumps(aggregator.get('info', {}))}",
         f"- windows: format {meta.get('window_format', 1)} "
-        f"({'actor mentions wrapped in [TGT] markers' if meta.get('window_format') == 2 else 'plain'})",
+        f"({'actor mentions wrapped in [TGT] markers' if markers else 'plain'})",
         f"- classifier head: {_HEADS.get(train.get('head', 'cls'), train.get('head'))}",
         f"- calibration: {json.dumps(meta.get('calibration')) if meta.get('calibration') else 'none'}",
-        "",
-        "## Data licences",
-        "",
-        "SemEval-2016 / TweetEval tweets are NRC data for research use only (do not redistribute); P-Stance "
-        "(MIT, Twitter terms), NewsMTSC (MIT), VAST (no licence stated), PerSenT (licence unclear: CC-BY 4.0 "
-        "per TFDS, unknown per HF). The weights are a derived work: check these terms before commercial use.",
-        "",
-        "## Limits",
-        "",
-        "Stance is learned from tweets, news sentences and reader comments; NewsMTSC's labels are sentiment "
-        "toward a person, which the harness maps to favor/against. Neutral and unseen targets are the weak "
-        "spots; see the dev numbers above.",
-        "",
     ]
-    return "\n".join(lines)
+
+
+_CARD_FOOT = [
+    "",
+    "## Data licences",
+    "",
+    "SemEval-2016 / TweetEval tweets are NRC data for research use only (do not redistribute); P-Stance "
+    "(MIT, Twitter terms), NewsMTSC (MIT), VAST (no licence stated), PerSenT (licence unclear: CC-BY 4.0 "
+    "per TFDS, unknown per HF). The weights are a derived work: check these terms before commercial use.",
+    "",
+    "## Limits",
+    "",
+    "Stance is learned from tweets, news sentences and reader comments; NewsMTSC's labels are sentiment "
+    "toward a person, which the harness maps to favor/against. Neutral and unseen targets are the weak "
+    "spots; see the dev numbers above.",
+    "",
+]

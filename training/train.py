@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -73,16 +74,7 @@ def fine_tune(
     ``window_length`` is the serving length windows are built for, when training examples are cut
     shorter (``slant retrain --max-length``); default ``config.max_length``.
     """
-    import torch
-    from datasets import Dataset
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-        DataCollatorWithPadding,
-        Trainer,
-        TrainingArguments,
-        set_seed,
-    )
+    from transformers import DataCollatorWithPadding, Trainer, set_seed
 
     out = Path(output_dir or config.output_dir)
     set_seed(config.seed)
@@ -90,9 +82,59 @@ def fine_tune(
         rows, hashes = build_training_rows(config)
     else:
         hashes = dict(data_hashes or {})
-    labels = list(STANCE_LABELS)
-    label_id = {label: i for i, label in enumerate(labels)}
+    model, tokenizer = _load_base(config)
+    # The predictor's own window builder: short rows are one window, articles one per mention.
+    builder = WindowBuilder(
+        token_fits(tokenizer, window_length or config.max_length),
+        max_windows=config.aggregator.max_windows,
+        fmt=config.window_format,
+    )
+    n_rows = len(rows)
+    windows = builder.examples(rows)
+    log.info("%d labelled rows -> %d windows (format %d)", n_rows, len(windows), config.window_format)
+    # Distillation rows carry a teacher's probabilities ("soft", in STANCE_LABELS order); then every
+    # row trains on a distribution (gold rows on their one-hot label).
+    soft = any("soft" in r for r in windows)
+    trainer = (_soft_target_trainer() if soft else Trainer)(
+        model=model,
+        args=_training_args(config, out, soft=soft),
+        train_dataset=_encode(windows, tokenizer, max_length=config.max_length, soft=soft),
+        data_collator=DataCollatorWithPadding(tokenizer),
+        callbacks=callbacks,
+    )
+    started = _dt.datetime.now(_dt.UTC)
+    result = trainer.train()
+    if not trainer.is_world_process_zero():
+        return out
+    trained = trainer.model
+    assert trained is not None
+    train_metrics = {
+        "rows": n_rows,
+        "windows": len(windows),
+        "steps": result.global_step,
+        "loss": round(float(result.training_loss), 4),
+        "seconds": round(result.metrics.get("train_runtime", 0.0), 1),
+        "device": _device(),
+        "head": head_of(trained),
+    }
+    meta = _model_meta(config, started=started, hashes=hashes, train_metrics=train_metrics)
+    save_model_dir(out, trained.to("cpu"), tokenizer, meta, fp16=config.fp16_weights)  # type: ignore[arg-type]
+    shutil.rmtree(out / "_trainer", ignore_errors=True)
+    return out
 
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _load_base(config: TrainConfig) -> tuple[Any, Any]:
+    """The base model (fp32, 3 labels) and its tokenizer, with the markers and head ``config`` asks for."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    labels = list(STANCE_LABELS)
     base = resolve_pretrained(config.base_model)
     register()  # a base that is a marker-head slant model opens through the Auto classes
     tokenizer = AutoTokenizer.from_pretrained(base)
@@ -101,47 +143,46 @@ def fine_tune(
         base,
         num_labels=len(labels),
         id2label=dict(enumerate(labels)),
-        label2id=label_id,
+        label2id={label: i for i, label in enumerate(labels)},
         dtype=torch.float32,
     )
-
     if config.window_format == 2 and add_markers(tokenizer, model):
         log.info("added the [TGT] marker tokens to the tokenizer (%d tokens)", len(tokenizer))
     if config.head == "markers" and head_of(model) != "markers":
         model = with_marker_head(model, tokenizer.get_vocab()[MARKERS[0]])
         log.info("classifier head: pooled CLS + mean [TGT] marker state (the marker half starts at 0)")
-    # The predictor's own window builder: short rows are one window, articles one per mention.
-    builder = WindowBuilder(
-        token_fits(tokenizer, window_length or config.max_length),
-        max_windows=config.aggregator.max_windows,
-        fmt=config.window_format,
-    )
-    n_rows = len(rows)
-    rows = builder.examples(rows)
-    log.info("%d labelled rows -> %d windows (format %d)", n_rows, len(rows), config.window_format)
+    return model, tokenizer
 
-    # Distillation rows carry a teacher's probabilities ("soft", in STANCE_LABELS order); then every
-    # row trains on a distribution (gold rows on their one-hot label).
-    soft = any("soft" in r for r in rows)
+
+def _encode(windows: list[dict[str, Any]], tokenizer: Any, *, max_length: int, soft: bool) -> Any:
+    """The windows as a tokenised ``datasets.Dataset`` of (target, text) pairs with their labels."""
+    from datasets import Dataset
+
+    labels = list(STANCE_LABELS)
+    label_id = {label: i for i, label in enumerate(labels)}
 
     def encode(batch: dict[str, list[Any]]) -> dict[str, Any]:
-        enc = tokenizer(
-            batch["target"], batch["text"], truncation="only_second", max_length=config.max_length
-        )
+        enc = tokenizer(batch["target"], batch["text"], truncation="only_second", max_length=max_length)
         enc["labels"] = [label_id[x] for x in batch["label"]]
         if soft:
             enc["soft_labels"] = batch["soft"]
         return enc
 
     keep = ("text", "target", "label", "dataset")
-    records = [{k: r[k] for k in keep} for r in rows]
+    records = [{k: r[k] for k in keep} for r in windows]
     if soft:
-        for rec, r in zip(records, rows, strict=True):
+        for rec, r in zip(records, windows, strict=True):
             rec["soft"] = [float(x) for x in r["soft"]] if "soft" in r else _one_hot(r["label"], labels)
-    dataset = Dataset.from_list(records).map(encode, batched=True, remove_columns=list(records[0]))
+    return Dataset.from_list(records).map(encode, batched=True, remove_columns=list(records[0]))
+
+
+def _training_args(config: TrainConfig, out: Path, *, soft: bool) -> Any:
+    """The Trainer's arguments from ``config.training`` (no checkpoints, no evaluation, bf16 on GPUs)."""
+    import torch
+    from transformers import TrainingArguments
+
     h = config.training
-    use_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    args = TrainingArguments(
+    return TrainingArguments(
         output_dir=str(out / "_trainer"),
         num_train_epochs=h.epochs,
         max_steps=h.max_steps,
@@ -159,25 +200,20 @@ def fine_tune(
         eval_strategy="no",
         report_to=[],
         seed=config.seed,
-        bf16=use_bf16,
+        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
         dataloader_num_workers=0,
         disable_tqdm=True,
         remove_unused_columns=not soft,
     )
-    trainer = (_soft_target_trainer() if soft else Trainer)(
-        model=model,
-        args=args,
-        train_dataset=dataset,
-        data_collator=DataCollatorWithPadding(tokenizer),
-        callbacks=callbacks,
-    )
-    started = _dt.datetime.now(_dt.UTC)
-    result = trainer.train()
-    if not trainer.is_world_process_zero():
-        return out
+
+
+def _model_meta(
+    config: TrainConfig, *, started: _dt.datetime, hashes: dict[str, str], train_metrics: dict[str, Any]
+) -> ModelMeta:
+    """What ``slant.json`` records about a freshly trained model (before evaluation adds its metrics)."""
     root_base, parents = lineage(config.base_model)
-    meta = ModelMeta(
-        labels=labels,
+    return ModelMeta(
+        labels=list(STANCE_LABELS),
         base_model=root_base,
         parents=parents,
         max_length=config.max_length,
@@ -187,23 +223,5 @@ def fine_tune(
         data_hashes=hashes,
         training_config=config.model_dump(mode="json"),
         window_format=config.window_format,
-        metrics={
-            "train": {
-                "rows": n_rows,
-                "windows": len(rows),
-                "steps": result.global_step,
-                "loss": round(float(result.training_loss), 4),
-                "seconds": round(result.metrics.get("train_runtime", 0.0), 1),
-                "device": "cuda" if torch.cuda.is_available() else "cpu",
-                "head": head_of(model),
-            }
-        },
+        metrics={"train": train_metrics},
     )
-    model = trainer.model
-    assert model is not None
-    model = model.to("cpu")  # type: ignore[arg-type]
-    save_model_dir(out, model, tokenizer, meta, fp16=config.fp16_weights)
-    import shutil
-
-    shutil.rmtree(out / "_trainer", ignore_errors=True)
-    return out

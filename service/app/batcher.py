@@ -14,9 +14,10 @@ it asked for. A batch of stance jobs alone calls ``predictor.predict``, exactly 
 
 Jobs whose client went away are removed from the queue before inference.
 
-Hot swap: :meth:`MicroBatcher.swap` replaces the predictor. Each batch takes the predictor when it
-is formed, so batches formed after a swap use the new model while a batch already running
-finishes on the old one; every result says which model computed it.
+Hot swap: the batcher holds no predictor of its own. It is given a function that returns the
+serving one (the app's :class:`~service.app.state.ServiceState` owns it), and each batch calls it
+when the batch is formed, so batches formed after a swap use the new model while a batch already
+running finishes on the old one; every result says which model computed it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from model import SlantError, StancePredictor
+from model.actors import Actor
 from model.types import ActorStance, Bias
 
 from .errors import NotReadyError, OverloadedError
@@ -67,25 +69,29 @@ class BatchResult:
 @dataclass(eq=False)
 class _Job:
     texts: list[str]
-    actors: list[Any]
+    actors: list[list[Actor] | None]
     options: Options
     future: asyncio.Future[BatchResult]
     enqueued: float
     chars: int
     bias: bool = False
+    years: list[int | None] | None = None
+    """One year per text (from its date; None: inferred from the text), or None for no dates."""
 
 
 class MicroBatcher:
     """Bounded queue plus one worker that batches across requests.
 
-    >>> batcher = MicroBatcher(predictor, queue_size=256, max_batch_texts=32)   # doctest: +SKIP
+    ``predictor`` returns the predictor to serve; it is called once per batch, as the batch forms.
+
+    >>> batcher = MicroBatcher(lambda: predictor, queue_size=256, max_batch_texts=32)  # doctest: +SKIP
     >>> batcher.start()                                                        # doctest: +SKIP
     >>> result = await batcher.submit(["Sanders won."], [["Bernie Sanders"]], Options())  # doctest: +SKIP
     """
 
     def __init__(
         self,
-        predictor: StancePredictor,
+        predictor: Callable[[], StancePredictor],
         *,
         queue_size: int = 256,
         max_batch_texts: int = 32,
@@ -93,7 +99,7 @@ class MicroBatcher:
         max_wait_ms: float = 5.0,
         metrics: Metrics | None = None,
     ) -> None:
-        self.predictor = predictor
+        self._serving = predictor
         self.queue_size = queue_size
         self.max_batch_texts = max_batch_texts
         self.max_batch_chars = max_batch_chars
@@ -160,15 +166,6 @@ class MicroBatcher:
         else:
             loop.call_soon_threadsafe(fn)
 
-    def swap(self, predictor: StancePredictor) -> StancePredictor:
-        """Use ``predictor`` for every batch formed from now on; returns the one it replaces.
-
-        Call it on the event loop. A batch already running finishes on the old predictor, which
-        is freed when that batch lets go of it.
-        """
-        old, self.predictor = self.predictor, predictor
-        return old
-
     @property
     def queued_texts(self) -> int:
         return self._queued
@@ -181,9 +178,17 @@ class MicroBatcher:
     # -- requests --------------------------------------------------------------------------------
 
     def submit(
-        self, texts: Sequence[str], actors: Sequence[Any], options: Options, *, bias: bool = False
+        self,
+        texts: Sequence[str],
+        actors: Sequence[list[Actor] | None],
+        options: Options,
+        *,
+        bias: bool = False,
+        years: Sequence[int | None] | None = None,
     ) -> asyncio.Future[BatchResult]:
-        """Queue validated texts (with one actor list or None per text); the future gets their results.
+        """Queue validated texts (with one parsed actor list or None per text, and optionally one
+        year or None per text: the article's date, see :func:`model.linking.parse_year`); the
+        future gets their results.
 
         With ``bias`` the result also carries each text's bias (``BatchResult.bias``). Raises
         OverloadedError when the texts do not fit in the queue. Cancel the future to withdraw a
@@ -210,6 +215,7 @@ class MicroBatcher:
             time.perf_counter(),
             sum(len(t) for t in texts),
             bias=bias,
+            years=list(years) if years is not None else None,
         )
         future.add_done_callback(lambda f: self._withdraw(job) if f.cancelled() else None)
         self._pending.append(job)
@@ -285,12 +291,14 @@ class MicroBatcher:
         texts = [t for job in batch for t in job.texts]
         actors = [a for job in batch for a in job.actors]
         wants = [job.bias for job in batch for _ in job.texts]
-        predictor = self.predictor  # taken when the batch is formed: a swap from now on does not touch it
+        years = [y for job in batch for y in (job.years or [None] * len(job.texts))]
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         try:
+            # Taken when the batch is formed: a swap from now on does not touch this batch.
+            predictor = self._serving()
             results, biases = await loop.run_in_executor(
-                self._executor, self._predict, predictor, texts, actors, options, wants
+                self._executor, self._predict, predictor, texts, actors, options, wants, years
             )
         except SlantError as exc:
             # Requests are validated before they are queued, so this is rare; never let one
@@ -336,11 +344,17 @@ class MicroBatcher:
 
     @staticmethod
     def _predict(
-        predictor: StancePredictor, texts: list[str], actors: list[Any], options: Options, wants: list[bool]
+        predictor: StancePredictor,
+        texts: list[str],
+        actors: list[list[Actor] | None],
+        options: Options,
+        wants: list[bool],
+        years: list[int | None],
     ) -> tuple[list[list[ActorStance]], list[Bias | None]]:
         """(stance per text, bias per text): one forward pass for the whole batch."""
         kwargs: dict[str, Any] = {
             "per_text_actors": actors,
+            "dates": years,
             "evidence": options.evidence,
             "discover_limit": options.discover_limit,
             "score_unmentioned": options.score_unmentioned,

@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Security
 from fastapi.middleware.cors import CORSMiddleware
@@ -19,14 +18,13 @@ from .errors import install_error_handlers
 from .label_store import StoreHolder
 from .metrics import Metrics, MetricsMiddleware, RouteLabels
 from .middleware import BodyLimitMiddleware
-from .reload import load_startup_model, model_info, poll_registry
+from .reload import load_startup_model, model_info, poll_registry, warm_up
 from .routers import health, jobs, labels, models, page, review, stance
 from .settings import Settings
 from .state import ServiceState, api_key_scheme
 
 log = logging.getLogger("service.app")
 
-_WARMUP_ARTICLE = Path(__file__).resolve().parent.parent / "demo_article.txt"
 _DESCRIPTION = """Stance (against / neutral / favor) of news articles, tweets and sentences toward
 named actors (`/v1/stance`), and with the model's bias heads the article's leaning, how
 hyperpartisan it is and its loaded-language sentences (`/v1/analyze`).
@@ -101,7 +99,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     p = state.predictor
     state.metrics.model_info.info(model_info(p, state.registry_version))
     state.batcher = MicroBatcher(
-        p,
+        state.serving,
         queue_size=s.queue_size,
         max_batch_texts=s.max_batch_texts,
         max_batch_chars=s.max_batch_chars,
@@ -128,20 +126,16 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 async def _warm_up(state: ServiceState) -> None:
-    """One real prediction (spaCy, tokenizer, both the windowed and the whole-text paths, and the
-    bias heads' pass when the model has heads) before ready."""
+    """Warm the first model up on the inference thread (:func:`~service.app.reload.warm_up`), then
+    turn ready."""
     assert state.batcher is not None and state.predictor is not None
     p = state.predictor
-    texts = [_WARMUP_ARTICLE.read_text(encoding="utf-8"), "Bernie Sanders is right about wages."]
     try:
-        if getattr(p, "heads", None):
-            await state.batcher.call(p.analyze, texts, ["Bernie Sanders", "DNC"])
-        else:
-            await state.batcher.call(p.predict, texts, ["Bernie Sanders", "DNC"])
+        await state.batcher.call(warm_up, p, spacy=True)
     except Exception as exc:
         state.warmup_error = str(exc) or type(exc).__name__
         log.error("warm-up prediction failed; the server stays not ready", exc_info=exc)
         return
     state.ready = True
     state.metrics.ready.set(1)
-    log.info("model %s v%s is warm; ready", state.predictor.name, state.predictor.version)
+    log.info("model %s v%s is warm; ready", p.name, p.version)

@@ -61,90 +61,109 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
-        declared = expect_continue = None
-        for key, value in scope.get("headers", []):
-            if key == b"content-length" and declared is None:
-                declared = value
-            elif key == b"expect":
-                expect_continue = value.lower() == b"100-continue"
-        close = False
+        guard = _BodyGuard(receive, send, max_bytes=self.max_bytes, timeout=self.timeout)
+        declared, expect_continue = _body_headers(scope)
+        if declared is not None and await guard.refused_by_length(scope, declared, expect_continue):
+            return
+        await self.app(scope, guard.receive, guard.send)
 
-        async def closing_send(message: Message) -> None:
-            if close and message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), _CLOSE]}
-            await send(message)
 
-        async def next_message() -> Message:
-            """The next message while the body is incomplete, within the deadline."""
+def _body_headers(scope: Scope) -> tuple[bytes | None, bool | None]:
+    """The (first) Content-Length header, and whether the client sent ``Expect: 100-continue``."""
+    declared = expect_continue = None
+    for key, value in scope.get("headers", []):
+        if key == b"content-length" and declared is None:
+            declared = value
+        elif key == b"expect":
+            expect_continue = value.lower() == b"100-continue"
+    return declared, expect_continue
+
+
+class _BodyGuard:
+    """One request's body: counted against ``max_bytes``, read within the deadline, and the
+    connection closed after an answer that leaves the body unread (``close``)."""
+
+    def __init__(self, receive: Receive, send: Send, *, max_bytes: int, timeout: float) -> None:
+        self._receive = receive
+        self._send = send
+        self.max_bytes = max_bytes
+        self.timeout = timeout
+        self._loop = asyncio.get_running_loop()
+        self._deadline = self._loop.time() + timeout
+        self.close = False
+        self.received = 0
+        self.complete = False
+
+    async def send(self, message: Message) -> None:
+        if self.close and message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), _CLOSE]}
+        await self._send(message)
+
+    async def refused_by_length(self, scope: Scope, declared: bytes, expect_continue: bool | None) -> bool:
+        """Answer 422 for a Content-Length that is not a byte count and 413 for one over the limit;
+        returns whether it answered."""
+        try:
+            length = int(declared)
+        except ValueError:
+            length = -1
+        if length < 0:
+            bad = InvalidInputError(
+                f"Content-Length header {declared[:40]!r} is not a byte count", field="body"
+            )
+            self.close = True
+            await error_response(bad)(scope, self._receive, self.send)
+            return True
+        if length > self.max_bytes:
+            # With Expect: 100-continue the client waits for a go-ahead before sending the body:
+            # answering at once saves it the upload.
+            if not expect_continue and length <= DRAIN_BYTES:
+                await self._drain(0)
+            self.close = True
+            await error_response(_too_large(f"{length:,}", self.max_bytes))(scope, self._receive, self.send)
+            return True
+        return False
+
+    async def receive(self) -> Message:
+        """The app's ``receive``: the body counted and within the deadline, then the disconnect."""
+        if self.complete:
+            return await self._receive()  # after the body, only the disconnect: no deadline
+        try:
+            message = await self._next_message()
+        except RequestTimeoutError:
+            self.close = True
+            raise
+        if message["type"] == "http.disconnect":
+            self.complete = True
+            raise ClientClosedError("the client closed the connection before sending the whole body")
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            self.complete = not message.get("more_body", False)
+            if self.received > self.max_bytes:
+                if not self.complete:
+                    await self._drain(self.received)
+                self.complete = True
+                # Raised inside the route's body read, so the app's error handler renders it.
+                raise _too_large(f"over {self.max_bytes:,}", self.max_bytes)
+        return message
+
+    async def _next_message(self) -> Message:
+        """The next message while the body is incomplete, within the deadline."""
+        try:
+            return await asyncio.wait_for(self._receive(), max(self._deadline - self._loop.time(), 0.001))
+        except TimeoutError:
+            raise _timed_out(self.timeout) from None
+
+    async def _drain(self, already: int) -> None:
+        """Read and discard what is left of the body, within the byte bound and the deadline."""
+        self.close = True
+        received = already
+        while received <= DRAIN_BYTES:
             try:
-                return await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.001))
-            except TimeoutError:
-                raise _timed_out(self.timeout) from None
-
-        async def drain(already: int) -> None:
-            """Read and discard what is left of the body, within the byte bound and the deadline."""
-            nonlocal close
-            close = True
-            received = already
-            while received <= DRAIN_BYTES:
-                try:
-                    message = await next_message()
-                except RequestTimeoutError:
-                    return
-                if message["type"] != "http.request":
-                    return
-                received += len(message.get("body", b""))
-                if not message.get("more_body", False):
-                    return
-
-        if declared is not None:
-            try:
-                length = int(declared)
-            except ValueError:
-                length = -1
-            if length < 0:
-                bad = InvalidInputError(
-                    f"Content-Length header {declared[:40]!r} is not a byte count", field="body"
-                )
-                close = True
-                await error_response(bad)(scope, receive, closing_send)
-                return
-            if length > self.max_bytes:
-                # With Expect: 100-continue the client waits for a go-ahead before sending the body:
-                # answering at once saves it the upload.
-                if not expect_continue and length <= DRAIN_BYTES:
-                    await drain(0)
-                close = True
-                await error_response(_too_large(f"{length:,}", self.max_bytes))(scope, receive, closing_send)
-                return
-
-        received = 0
-        complete = False
-
-        async def guarded_receive() -> Message:
-            nonlocal received, complete
-            if complete:
-                return await receive()  # after the body, only the disconnect: no deadline
-            try:
-                message = await next_message()
+                message = await self._next_message()
             except RequestTimeoutError:
-                nonlocal close
-                close = True
-                raise
-            if message["type"] == "http.disconnect":
-                complete = True
-                raise ClientClosedError("the client closed the connection before sending the whole body")
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                complete = not message.get("more_body", False)
-                if received > self.max_bytes:
-                    if not complete:
-                        await drain(received)
-                    complete = True
-                    # Raised inside the route's body read, so the app's error handler renders it.
-                    raise _too_large(f"over {self.max_bytes:,}", self.max_bytes)
-            return message
-
-        await self.app(scope, guarded_receive, closing_send)
+                return
+            if message["type"] != "http.request":
+                return
+            received += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return

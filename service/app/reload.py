@@ -1,7 +1,8 @@
 """Hot swap: serve the registry's promoted model version without dropping a request.
 
 The new model is loaded and warmed up beside the serving one on a worker thread (the event loop
-keeps answering); then, on the event loop, the batcher and the app state switch to it in one step.
+keeps answering); then, on the event loop, the app state switches to it in one step (the state owns
+the serving predictor; the batcher reads it there for each batch).
 Batches formed after the switch use the new model; a batch already running finishes on the old one,
 which is freed when it ends. A version that fails to load or warm up is reported and the old
 model keeps serving.
@@ -31,6 +32,8 @@ from .state import ServiceState
 log = logging.getLogger("service.app")
 
 _WARMUP_ARTICLE = Path(__file__).resolve().parent.parent / "demo_article.txt"
+_WARMUP_SENTENCE = "Bernie Sanders is right about wages."
+_WARMUP_ACTORS = ("Bernie Sanders", "DNC")
 
 
 def _registry(state: ServiceState, holder: StoreHolder) -> ModelRegistry:
@@ -108,20 +111,37 @@ def _load(path: str, state: ServiceState) -> StancePredictor:
 
 
 def load_and_warm(path: str, state: ServiceState) -> StancePredictor:
-    """Load a model with the service's device and backend and run its forward pass once (blocking).
-
-    The warm-up scores (target, window) pairs with the new model's own tokenizer and backend only:
-    spaCy, shared by every predictor and already warm, stays on the inference thread.
-    """
+    """Load a model with the service's device and backend and warm it up for a hot swap (blocking;
+    on a worker thread, beside the serving model)."""
     # The same extra heads as at start-up (SLANT_HEADS); a head fitted on another encoder is
     # refused, so a version they do not fit fails to load and the old model keeps serving.
     predictor = _load(path, state)
-    sentences = [
-        line.strip() for line in _WARMUP_ARTICLE.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
-    windows = [*sentences[:8], "Bernie Sanders is right about wages."]
-    predictor.score_pairs(["Bernie Sanders"] * len(windows), windows)
+    warm_up(predictor, spacy=False)
     return predictor
+
+
+def warm_up(predictor: StancePredictor, *, spacy: bool) -> None:
+    """Run a model once before it serves (blocking): the service's one warm-up, at start-up and
+    before a hot swap, on the demo article and a short sentence.
+
+    With ``spacy`` (the first model, at start-up, on the inference thread): one real prediction,
+    through spaCy, the tokenizer, both the windowed and the whole-text paths, and the bias heads'
+    pass when the model has heads. Without (a model loaded for a hot swap, on a worker thread
+    while the serving model answers): the same texts' sentences are scored as (actor, window)
+    pairs, with the new model's own tokenizer and backend only; spaCy, shared by every predictor
+    and warm already, stays on the inference thread.
+    """
+    article = _WARMUP_ARTICLE.read_text(encoding="utf-8")
+    if spacy:
+        texts = [article, _WARMUP_SENTENCE]
+        if getattr(predictor, "heads", None):
+            predictor.analyze(texts, list(_WARMUP_ACTORS))
+        else:
+            predictor.predict(texts, list(_WARMUP_ACTORS))
+        return
+    sentences = [line.strip() for line in article.splitlines() if line.strip()]
+    windows = [*sentences[:8], _WARMUP_SENTENCE]
+    predictor.score_pairs([_WARMUP_ACTORS[0]] * len(windows), windows)
 
 
 def model_info(predictor: StancePredictor, registry_version: str | None) -> dict[str, str]:
@@ -149,9 +169,8 @@ def describe(state: ServiceState) -> dict[str, Any]:
 def swap(
     state: ServiceState, predictor: StancePredictor, *, path: str | None, registry_version: str | None
 ) -> None:
-    """Switch the batcher and the state to ``predictor`` (on the event loop, so in one step)."""
-    assert state.batcher is not None
-    state.batcher.swap(predictor)
+    """Serve ``predictor`` from now on (on the event loop, so in one step): the state owns the
+    serving predictor and the batcher reads it there for each new batch."""
     state.predictor = predictor
     state.model_path = path
     state.registry_version = registry_version

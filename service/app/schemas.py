@@ -19,6 +19,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from model.bias import BiasHead
+from model.linking import DATE_PATTERN, FIRST_YEAR, LAST_YEAR
 from model.tasks import BiasTaskName
 from model.types import ActorStance, Bias, Evidence
 
@@ -88,6 +89,20 @@ ActorSpec = Annotated[
 ActorList = Annotated[list[ActorSpec], Field(json_schema_extra={"minItems": 1})]
 
 
+# The schema's pattern is the one :func:`model.linking.parse_year` checks: a request the schema
+# allows is accepted, and one it refuses is refused with the core's own error.
+DateSpec = (
+    Annotated[Text, WithJsonSchema({"type": "string", "maxLength": 40, "pattern": DATE_PATTERN})]
+    | Annotated[int, WithJsonSchema({"type": "integer", "minimum": FIRST_YEAR, "maximum": LAST_YEAR})]
+    | None
+)
+"""An article's publication date: "2016-07-25", "2016-07-25T14:30:00Z", "2016" or 2016."""
+DATE_HELP = (
+    "an ISO date ('2016-07-25'), an ISO date and time ('2016-07-25T14:30:00Z') or a year ('2016' or "
+    "2016, within 1900..2100). Its year decides who time-bound titles such as 'the Speaker' refer to; "
+    "default: the year the text names most."
+)
+
 SAFE_INT = 2**53 - 1
 """Largest integer id: every JSON parser (JavaScript's too) reads integers up to here exactly, and so
 does a schema-driven client; send larger ids as strings."""
@@ -109,6 +124,9 @@ class StanceItem(BaseModel):
         None,
         description="Actors to score in this text (at most `max_actors`); "
         "default: the request's `actors`, else discovered.",
+    )
+    date: DateSpec = Field(
+        None, description="This text's publication date (default: the request's `date`): " + DATE_HELP
     )
 
 
@@ -134,6 +152,9 @@ class StanceRequest(BaseModel):
     )
     actors: ActorList | None = Field(
         None, description="Actors for every text that does not name its own; leave out to discover them."
+    )
+    date: DateSpec = Field(
+        None, description="Publication date of `text`, or of every item that gives none: " + DATE_HELP
     )
     evidence: int = Field(3, ge=0, le=10, description="Evidence sentences per actor.")
     score_unmentioned: StrictBool = Field(

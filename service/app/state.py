@@ -28,6 +28,8 @@ api_key_scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description
 
 @dataclass
 class ServiceState:
+    """What the app holds at run time; ``predictor`` is the serving model, swapped in one step."""
+
     settings: Settings
     metrics: Metrics
     predictor: StancePredictor | None = None
@@ -45,6 +47,13 @@ class ServiceState:
     # (options, progress callback) -> JSON-ready result.
     jobs: JobRunner = field(default_factory=JobRunner)
     retrain: Callable[[Any, Callable[[str], None]], dict[str, Any]] | None = None
+
+    def serving(self) -> StancePredictor:
+        """The predictor that serves now. The state is its one owner: the batcher calls this for
+        each batch it forms, so a hot swap is one assignment to ``predictor``."""
+        if self.predictor is None:
+            raise NotReadyError("no model is loaded yet", fix="retry when /readyz answers 200")
+        return self.predictor
 
 
 def check_api_key(settings: Settings, provided: str | None) -> None:

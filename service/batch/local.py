@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 
 from model.errors import SlantError
 
-from .io import RawRow
+from .heads import describe_heads
 from .rows import RowOptions, label_batch
+from .sources import RawRow
 
 T = TypeVar("T")
 BatchResult = tuple[list[dict[str, Any]], list[dict[str, Any]]]
@@ -29,35 +30,18 @@ _PREDICTOR: Any = None
 _INIT_ERROR: SlantError | None = None
 
 
-def load_predictor(model: str | None, *, device: str | None = None, heads: list[str] | None = None) -> Any:
-    """The one loader both engines use (``StancePredictor.load``; ``heads`` None: ``$SLANT_HEADS``)."""
+def load_predictor(
+    model: str | None,
+    *,
+    backend: str | None = None,
+    device: str | None = None,
+    heads: list[str] | None = None,
+) -> Any:
+    """The one loader both engines use (``StancePredictor.load``; ``backend`` None: ``$SLANT_BACKEND``
+    or ``auto``; ``heads`` None: ``$SLANT_HEADS``)."""
     from model import StancePredictor
 
-    return StancePredictor.load(model, device=device, heads=heads)
-
-
-def describe_heads(predictor: Any) -> list[dict[str, Any]]:
-    """The predictor's bias heads as the manifest records them (task, level, labels, path, and a
-    fingerprint of the weights, so that a head refitted in place between a crash and a resume is
-    caught like any other change of options)."""
-    import hashlib
-
-    heads = getattr(predictor, "heads", None) or {}
-    out = []
-    for _, h in sorted(heads.items()):
-        digest = hashlib.sha256(h.encoder.encode())
-        for array in (h.weight, h.bias, h.mean, h.scale):
-            digest.update(array.tobytes())
-        out.append(
-            {
-                "task": h.task,
-                "level": h.level,
-                "labels": list(h.labels),
-                "path": str(h.path),
-                "weights": digest.hexdigest()[:16],
-            }
-        )
-    return out
+    return StancePredictor.load(model, backend=backend, device=device, heads=heads)
 
 
 def quiet_worker(threads: int) -> None:
@@ -83,12 +67,14 @@ def _exit_with_parent(parent: int, every: float = 1.0) -> None:
     threading.Thread(target=watch, name="slant-parent-watch", daemon=True).start()
 
 
-def _init_worker(model: str | None, device: str | None, threads: int, parent: int) -> None:
+def _init_worker(
+    model: str | None, backend: str | None, device: str | None, threads: int, parent: int
+) -> None:
     global _PREDICTOR, _INIT_ERROR
     _exit_with_parent(parent)
     quiet_worker(threads)
     try:
-        _PREDICTOR = load_predictor(model, device=device)
+        _PREDICTOR = load_predictor(model, backend=backend, device=device)
     except SlantError as exc:
         # An initializer that raises only breaks the pool ("BrokenProcessPool"); keep the error
         # and raise it from the first task instead, so the parent gets the real message.
@@ -121,23 +107,26 @@ class LocalEngine:
     ...     for tag, (results, errors) in engine.map(tagged_batches, RowOptions()): ...
     """
 
-    def __init__(self, *, model: str | None, workers: int = 1, device: str | None = None) -> None:
+    def __init__(
+        self, *, model: str | None, workers: int = 1, backend: str | None = None, device: str | None = None
+    ) -> None:
         self.model = model
         self.workers = max(1, workers)
+        self.backend = backend
         self.device = device
         self._pool: ProcessPoolExecutor | None = None
         self._predictor: Any = None
 
     def __enter__(self) -> LocalEngine:
         if self.workers == 1:
-            self._predictor = load_predictor(self.model, device=self.device)
+            self._predictor = load_predictor(self.model, backend=self.backend, device=self.device)
         else:
             threads = max(1, (os.cpu_count() or 1) // self.workers)
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self.model, self.device, threads, os.getpid()),
+                initargs=(self.model, self.backend, self.device, threads, os.getpid()),
             )
         return self
 

@@ -22,9 +22,12 @@ from typing import Any
 
 from model.errors import ConfigError, InvalidInputError
 
-from .io import RawRow, atomic_write_bytes, detect_input_format, dump_jsonl, output_schema
+from .heads import check_heads, describe_heads, leaning_labels
+from .job import LabelJob, LabelSummary, model_identity
+from .output import output_schema
+from .parts import atomic_write_bytes, dump_jsonl
 from .rows import RowOptions, label_batch
-from .runner import LabelSummary, model_identity
+from .sources import HfSource, RawRow, detect_input_format
 
 ROW_COL = "__slant_row"
 _ERROR_COLS = ("error_code", "error_field", "error_reason")
@@ -69,12 +72,12 @@ class _RayLabeller:
         threads: int,
         device: str | None,
         heads: list[str] | None = None,
+        backend: str | None = None,
     ) -> None:
-        from .local import describe_heads, load_predictor, quiet_worker
-        from .runner import check_heads, leaning_labels
+        from .local import load_predictor, quiet_worker
 
         quiet_worker(threads)
-        self.predictor = load_predictor(model, device=device, heads=heads)
+        self.predictor = load_predictor(model, backend=backend, device=device, heads=heads)
         self.opts = opts
         found = describe_heads(self.predictor) if opts.bias else []
         if opts.bias:
@@ -183,115 +186,55 @@ def _read(ray: Any, input: str, *, fmt: str, columns: list[str], split: str) -> 
             column_types={c: pa.string() for c in columns}, include_columns=columns
         )
         return ray.data.read_csv(input, convert_options=convert)
-    from .io import HfSource
-
     return ray.data.from_huggingface(HfSource(input, columns, split=split).dataset)
 
 
-def label_with_ray(
-    input: str,
-    *,
-    output: str,
-    opts: RowOptions,
-    model: str | None,
-    output_format: str,
-    input_format: str | None,
-    split: str,
-    batch_size: int,
-    workers: int,
-    gpus_per_worker: float = 0.0,
-    cpus_per_worker: float = 1.0,
-    device: str | None = None,
-    force: bool = False,
-) -> LabelSummary:
+def label_with_ray(job: LabelJob) -> LabelSummary:
     """Label a corpus with Ray Data; OUTPUT becomes a directory of Parquet or JSONL files.
 
     Connects to the cluster named by ``$RAY_ADDRESS`` (or starts a local Ray) unless Ray is
     already initialised. Not resumable chunk by chunk: a failed run is re-run with ``--force``.
 
-    >>> label_with_ray("s3://b/news.parquet", output="s3://b/stance", opts=RowOptions(),  # doctest: +SKIP
-    ...                model=None, output_format="parquet", input_format=None, split="train",
-    ...                batch_size=32, workers=4, gpus_per_worker=1)
+    >>> job = LabelJob("s3://b/news.parquet", output="s3://b/stance",  # doctest: +SKIP
+    ...                output_format="parquet", opts=RowOptions(), workers=4, gpus_per_worker=1)
+    >>> label_with_ray(job)                                            # doctest: +SKIP
     """
     ray = _import_ray()
     t0 = time.perf_counter()
     fmt = (
-        detect_input_format(input, input_format)
-        if "://" not in input
-        else _remote_format(input, input_format)
+        detect_input_format(job.input, job.input_format)
+        if "://" not in job.input
+        else _remote_format(job.input, job.input_format)
     )
-    if model is None:  # resolve the default here: $SLANT_MODEL on the nodes may differ
-        from model.predictor import default_model_path
-
-        model = default_model_path()
     from model.bias import default_heads
+    from model.predictor import default_model_path
+
+    # Resolve the default model here: $SLANT_MODEL on the nodes may differ.
+    model = job.model if job.model is not None else default_model_path()
 
     # Likewise $SLANT_HEADS: the actors load the heads the driver was told about.
     heads = [str(Path(h).resolve()) if Path(h).exists() else h for h in default_heads()]
-    out = output.rstrip("/")
+    out = job.output.rstrip("/")
     fs, out_path, is_local = _filesystem(out)
     errors_uri = out + ".errors.jsonl"
     _, errors_path, _ = _filesystem(errors_uri)
-    _clear(fs, out_path, force=force, what="output")
-    _clear(fs, errors_path, force=force, what="errors file")
+    _clear(fs, out_path, force=job.force, what="output")
+    _clear(fs, errors_path, force=job.force, what="errors file")
 
     if not ray.is_initialized():
         ray.init()  # honours RAY_ADDRESS; without it, a local Ray on this machine
     ctx = ray.data.DataContext.get_current()
     ctx.execution_options.preserve_order = True
 
-    # The input is read and numbered before the model actors start: actors hold their CPUs (or
-    # GPUs) for the whole map, and on a small cluster read tasks queued behind them would wait
-    # forever. Materialised blocks spill to disk when the object store fills.
-    try:
-        ds = _read(ray, input, fmt=fmt, columns=opts.columns, split=split).materialize()
-    except Exception as exc:  # Ray wraps reader errors in its own task errors
-        lines = [ln for ln in str(exc).splitlines() if ln.strip()]
-        raise InvalidInputError(
-            f"Ray could not read {input}: {lines[-1] if lines else type(exc).__name__}",
-            field="INPUT",
-            fix="Ray reads with Arrow and stops at a malformed line or a column of mixed types; "
-            "--engine local reads row by row and lists such rows in the errors file",
-        ) from None
+    ds = _read_numbered(ray, job, fmt=fmt)
     n = ds.count()
-    # Row numbers: zip is positional, so row k of the input gets k (the local engine's numbering).
-    ds = ds.zip(ray.data.range(n).rename_columns({"id": ROW_COL})).materialize()
-    if n and ds.num_blocks() < 2 * workers:
-        # At least two blocks per actor, or some actors sit idle on a small input.
-        ds = ds.repartition(min(n, 2 * workers)).materialize()
-    compute: dict[str, Any] = {"concurrency": workers}
-    if gpus_per_worker > 0:
-        compute["num_gpus"] = gpus_per_worker
-    else:
-        compute["num_cpus"] = cpus_per_worker
-    labelled = ds.map_batches(
-        _RayLabeller,
-        fn_constructor_kwargs={
-            "model": model,
-            "opts": opts,
-            "threads": int(cpus_per_worker),
-            "device": device,
-            "heads": heads,
-        },
-        batch_size=batch_size,
-        batch_format="pyarrow",
-        **compute,
-    ).materialize()
+    labelled = _label(ds, job, model=model, heads=heads).materialize()
 
     # Errors first, then the output: an OUTPUT that exists belongs to a finished run.
-    errors = labelled.map_batches(_only_errors, batch_format="pyarrow")
-    error_rows = [{k: row[k] for k in ("id", "row", "code", "field", "reason")} for row in errors.iter_rows()]
-    error_rows.sort(key=lambda r: r["row"])
-    data = dump_jsonl(error_rows)
-    if is_local:
-        atomic_write_bytes(Path(errors_path), data)
-    else:
-        with fs.open_output_stream(errors_path) as f:
-            f.write(data)
-
+    errors = _write_errors(labelled, fs, errors_path, is_local=is_local)
     results = labelled.map_batches(_only_results, batch_format="pyarrow")
     target = out_path + f".tmp-{uuid.uuid4().hex[:8]}" if is_local else out
-    if output_format == "parquet":
+    if job.output_format == "parquet":
         results.write_parquet(target)
     else:
         results.write_json(target, force_ascii=False)
@@ -303,11 +246,72 @@ def label_with_ray(
     return LabelSummary(
         rows_read=n,
         labelled=results.count(),
-        errors=len(error_rows),
+        errors=errors,
         seconds=time.perf_counter() - t0,
         output=out,
         errors_file=errors_uri,
         engine="ray",
-        workers=workers,
-        model=model_identity(model, loaded),
+        workers=job.workers,
+        model=model_identity(model, loaded, backend=job.backend),
     )
+
+
+def _read_numbered(ray: Any, job: LabelJob, *, fmt: str) -> Any:
+    """The input as a materialised dataset with each row's 0-based number in ``ROW_COL``."""
+    # The input is read and numbered before the model actors start: actors hold their CPUs (or
+    # GPUs) for the whole map, and on a small cluster read tasks queued behind them would wait
+    # forever. Materialised blocks spill to disk when the object store fills.
+    try:
+        ds = _read(ray, job.input, fmt=fmt, columns=job.opts.columns, split=job.split).materialize()
+    except Exception as exc:  # Ray wraps reader errors in its own task errors
+        lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+        raise InvalidInputError(
+            f"Ray could not read {job.input}: {lines[-1] if lines else type(exc).__name__}",
+            field="INPUT",
+            fix="Ray reads with Arrow and stops at a malformed line or a column of mixed types; "
+            "--engine local reads row by row and lists such rows in the errors file",
+        ) from None
+    n = ds.count()
+    # Row numbers: zip is positional, so row k of the input gets k (the local engine's numbering).
+    ds = ds.zip(ray.data.range(n).rename_columns({"id": ROW_COL})).materialize()
+    if n and ds.num_blocks() < 2 * job.workers:
+        # At least two blocks per actor, or some actors sit idle on a small input.
+        ds = ds.repartition(min(n, 2 * job.workers)).materialize()
+    return ds
+
+
+def _label(ds: Any, job: LabelJob, *, model: str, heads: list[str]) -> Any:
+    """``ds`` mapped through ``job.workers`` :class:`_RayLabeller` actors (results and errors)."""
+    compute: dict[str, Any] = {"concurrency": job.workers}
+    if job.gpus_per_worker > 0:
+        compute["num_gpus"] = job.gpus_per_worker
+    else:
+        compute["num_cpus"] = job.cpus_per_worker
+    return ds.map_batches(
+        _RayLabeller,
+        fn_constructor_kwargs={
+            "model": model,
+            "opts": job.opts,
+            "threads": int(job.cpus_per_worker),
+            "device": job.device,
+            "heads": heads,
+            "backend": job.backend,
+        },
+        batch_size=job.batch_size,
+        batch_format="pyarrow",
+        **compute,
+    )
+
+
+def _write_errors(labelled: Any, fs: Any, errors_path: str, *, is_local: bool) -> int:
+    """Collect the bad rows on the driver and write them, in row order, as OUTPUT.errors.jsonl."""
+    errors = labelled.map_batches(_only_errors, batch_format="pyarrow")
+    error_rows = [{k: row[k] for k in ("id", "row", "code", "field", "reason")} for row in errors.iter_rows()]
+    error_rows.sort(key=lambda r: r["row"])
+    data = dump_jsonl(error_rows)
+    if is_local:
+        atomic_write_bytes(Path(errors_path), data)
+    else:
+        with fs.open_output_stream(errors_path) as f:
+            f.write(data)
+    return len(error_rows)

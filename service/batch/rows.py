@@ -1,24 +1,27 @@
 """The row-processing function both engines share: validate rows, predict, build output records.
 
 A batch of raw rows becomes (results, errors). Rows are validated first (text with
-``check_text``, actors with ``parse_actors``), so a bad row never reaches the predictor; if
-``predict`` still raises for a batch, the batch is retried row by row and only the row that
-fails is reported. Every error record carries the row number, the id when known, a code
-(``SlantError.code`` where the core raised one) and the reason.
+``check_text``, actors with ``parse_actors``), so a bad row never reaches the predictor; the parsed
+``Actor`` values are what the predictor is given, so nothing is parsed twice (``--actor`` is parsed
+once, by :class:`RowOptions`). If ``predict`` still raises for a batch, the batch is retried row
+by row and only the row that fails is reported. Every error record carries the row number, the
+id when known, a code (``SlantError.code`` where the core raised one) and the reason.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from model.actors import parse_actors
+from model.actors import Actor, parse_actors
 from model.errors import InvalidInputError, SlantError
+from model.linking import parse_year
 from model.text import check_text
 
-from .io import RawRow
+from .output import OUTPUT_COLUMNS
+from .sources import RawRow
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +37,29 @@ class RowOptions:
     id_field: str | None = None
     actors: tuple[Any, ...] | None = None
     actors_field: str | None = None
+    date_field: str | None = None
+    """Column holding each row's publication date (``--date-field``): its year fixes time-bound titles."""
     evidence: int = 3
     discover_limit: int = 5
     bias: bool = False
     """Add each row's ``bias`` (the model's bias heads: leaning, hyperpartisan, loaded language)."""
     keep_fields: tuple[str, ...] = ()
     """Input columns copied into each output row as they are (``--keep-fields``: outlet, date, ...)."""
+    parsed_actors: tuple[Actor, ...] | None = field(default=None, init=False, repr=False, compare=False)
+    """``actors`` parsed, once, here: what the predictor is given (the manifest records ``actors``)."""
+
+    def __post_init__(self) -> None:
+        # Frozen: set through object.__setattr__. The engines' workers get the options pickled,
+        # parsed actors included, so no worker parses them again.
+        if self.actors is not None:
+            object.__setattr__(self, "parsed_actors", tuple(parse_actors(list(self.actors), field="--actor")))
+        object.__setattr__(self, "keep_fields", check_keep_fields(self.keep_fields))
 
     @property
     def columns(self) -> list[str]:
         """Input columns to read, the text column first."""
         cols = [self.text_field]
-        for c in (self.id_field, self.actors_field, *self.keep_fields):
+        for c in (self.id_field, self.actors_field, self.date_field, *self.keep_fields):
             if c and c not in cols:
                 cols.append(c)
         return cols
@@ -64,11 +78,9 @@ class RowOptions:
             out["bias"] = True
         if self.keep_fields:  # likewise: only when given
             out["keep_fields"] = list(self.keep_fields)
+        if self.date_field is not None:  # likewise
+            out["date_field"] = self.date_field
         return out
-
-
-OUTPUT_COLUMNS: tuple[str, ...] = ("id", "row", "actors", "bias", "model", "version")
-"""The columns ``slant label`` writes itself: a kept input field may not take one of these names."""
 
 
 def check_keep_fields(names: Sequence[str]) -> tuple[str, ...]:
@@ -131,8 +143,9 @@ class _Prepared:
     row: int
     id: Any
     text: str
-    actors: list[Any] | None
+    actors: list[Actor] | None
     kept: dict[str, Any]
+    year: int | None = None
 
 
 def _as_text(value: Any, field: str) -> str:
@@ -206,8 +219,8 @@ def _strip_nulls(item: Any) -> Any:
     return item
 
 
-def _row_actors(raw: RawRow, opts: RowOptions) -> list[Any] | None:
-    """The row's own actor list, or None to discover (no --actors-field, or an empty cell)."""
+def _row_actors(raw: RawRow, opts: RowOptions) -> list[Actor] | None:
+    """The row's own actors, parsed, or None to discover (no --actors-field, or an empty cell)."""
     if opts.actors_field is None:
         return None
     value = (raw.record or {}).get(opts.actors_field)
@@ -238,9 +251,17 @@ def _row_actors(raw: RawRow, opts: RowOptions) -> list[Any] | None:
             field=field,
             fix='e.g. ["DNC", "Bernie Sanders"] or "DNC; Bernie Sanders"',
         )
-    value = [_strip_nulls(v) for v in value]
-    parse_actors(value, field=field)
-    return value
+    return parse_actors([_strip_nulls(v) for v in value], field=field)
+
+
+def _row_year(raw: RawRow, opts: RowOptions) -> int | None:
+    """The year of the row's date (``--date-field``), or None: no such option, or an empty cell."""
+    if opts.date_field is None:
+        return None
+    value = (raw.record or {}).get(opts.date_field)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_year(value, field=opts.date_field)
 
 
 def error_record(
@@ -258,6 +279,7 @@ def _prepare(raw: RawRow, opts: RowOptions) -> _Prepared | dict[str, Any]:
         row_id = _row_id(raw, opts)
         text = _as_text(raw.record.get(opts.text_field), opts.text_field)
         actors = _row_actors(raw, opts)
+        year = _row_year(raw, opts)
         kept = {}
         for name in opts.keep_fields:
             value = json_safe(raw.record.get(name), field=name)
@@ -265,16 +287,17 @@ def _prepare(raw: RawRow, opts: RowOptions) -> _Prepared | dict[str, Any]:
             kept[name] = value
     except SlantError as exc:
         return error_record(raw.row, row_id, exc.code, str(exc), exc.field)
-    return _Prepared(raw.row, row_id, text, actors, kept)
+    return _Prepared(raw.row, row_id, text, actors, kept, year)
 
 
 def _predict(predictor: Any, rows: Sequence[_Prepared], opts: RowOptions) -> list[tuple[list[Any], Any]]:
     """(stance results, bias or None) per row: ``predict``, or ``analyze`` with ``--bias``."""
     per_text = [r.actors for r in rows] if opts.actors_field is not None else None
     texts = [r.text for r in rows]
-    actors = list(opts.actors) if opts.actors is not None else None
+    actors = list(opts.parsed_actors) if opts.parsed_actors is not None else None
     kwargs: dict[str, Any] = {
         "per_text_actors": per_text,
+        "dates": [r.year for r in rows] if opts.date_field is not None else None,
         "discover_limit": opts.discover_limit,
         "evidence": opts.evidence,
     }

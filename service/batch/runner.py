@@ -12,66 +12,25 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
-from model.actors import parse_actors
+from model.backends import check_backend
 from model.errors import InvalidInputError
 
-from .io import (
-    RawRow,
-    Source,
-    detect_output_format,
-    kept_field_types,
-    merge_jsonl,
-    merge_parquet,
-    open_source,
-    output_schema,
-    pa_string,
-    require_pyarrow,
-)
+from .heads import check_heads, leaning_labels
+from .job import LabelJob, LabelSummary, model_identity
 from .local import LocalEngine
-from .parts import PartStore, errors_path_for, parts_dir_for
-from .rows import RowOptions, check_keep_fields
+from .output import detect_output_format, kept_field_types, output_schema, text_fields
+from .parts import PartStore, errors_path_for, merge_jsonl, merge_parquet, parts_dir_for
+from .rows import RowOptions
+from .sources import RawRow, Source, open_source, require_pyarrow
 
 log = logging.getLogger(__name__)
 
 Engine = Literal["local", "ray"]
-
-
-@dataclass
-class LabelSummary:
-    """What a run did; printed as JSON at the end of ``slant label``."""
-
-    rows_read: int = 0
-    labelled: int = 0
-    errors: int = 0
-    resumed_rows: int = 0
-    seconds: float = 0.0
-    output: str = ""
-    errors_file: str = ""
-    engine: str = "local"
-    workers: int = 1
-    model: dict[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        computed = self.rows_read - self.resumed_rows
-        return {
-            "rows_read": self.rows_read,
-            "labelled": self.labelled,
-            "errors": self.errors,
-            "resumed_rows": self.resumed_rows,
-            "seconds": round(self.seconds, 3),
-            "rows_per_s": round(computed / self.seconds, 3) if self.seconds > 0 else None,
-            "output": self.output,
-            "errors_file": self.errors_file,
-            "engine": self.engine,
-            "workers": self.workers,
-            "model": self.model,
-        }
 
 
 def check_options(
@@ -83,7 +42,10 @@ def check_options(
     chunk_size: int,
     evidence: int,
 ) -> None:
-    """Raise InvalidInputError for option values or combinations that cannot work."""
+    """Raise InvalidInputError for option values or combinations that cannot work.
+
+    The ``--actor`` list itself is parsed (and refused when bad) by :class:`RowOptions`.
+    """
     if actors and actors_field:
         raise InvalidInputError(
             "--actor and --actors-field were both given",
@@ -98,8 +60,6 @@ def check_options(
     ):
         if value < low:
             raise InvalidInputError(f"{name} is {value}; it must be at least {low}", field=name)
-    if actors:
-        parse_actors(list(actors), field="--actor")
 
 
 def label_corpus(
@@ -110,6 +70,7 @@ def label_corpus(
     id_field: str | None = None,
     actors: list[Any] | None = None,
     actors_field: str | None = None,
+    date_field: str | None = None,
     model: str | None = None,
     evidence: int = 3,
     batch_size: int = 32,
@@ -122,6 +83,7 @@ def label_corpus(
     engine: Engine = "local",
     gpus_per_worker: float = 0.0,
     cpus_per_worker: float = 1.0,
+    backend: str | None = None,
     device: str | None = None,
     progress: bool = True,
     bias: bool = False,
@@ -133,7 +95,10 @@ def label_corpus(
     committed chunk when re-run with the same input and options. With ``bias`` every row also
     gets ``bias`` from the model's bias heads (the model's ``bias/`` and ``$SLANT_HEADS``).
     ``keep_fields`` names input columns (an outlet, a date) copied into every output row, after
-    ``row``, so that ``slant report`` can group by them.
+    ``row``, so that ``slant report`` can group by them. ``date_field`` names the column holding each
+    row's publication date (see :func:`model.linking.parse_year`); a row whose date does not parse
+    goes to the errors file. ``backend`` is the forward pass of every
+    worker (default: ``$SLANT_BACKEND`` or ``auto``, see :mod:`model.backends`).
 
     >>> s = label_corpus("news.jsonl", output="stance.parquet", actors=["DNC"])  # doctest: +SKIP
     >>> s.to_json()["labelled"]                                                    # doctest: +SKIP
@@ -146,42 +111,25 @@ def label_corpus(
         chunk_size=chunk_size,
         evidence=evidence,
     )
+    if backend is not None:
+        backend = check_backend(backend)
     opts = RowOptions(
         text_field=text_field,
         id_field=id_field,
         actors=tuple(actors) if actors else None,
         actors_field=actors_field,
+        date_field=date_field,
         evidence=evidence,
         bias=bias,
-        keep_fields=check_keep_fields(keep_fields),
+        keep_fields=tuple(keep_fields),
     )
     fmt = detect_output_format(output, output_format)
     if fmt == "parquet":
         require_pyarrow()  # fail before hours of labelling, not at the final merge
-    if engine == "ray":
-        from .ray_engine import label_with_ray
-
-        return label_with_ray(
-            input,
-            output=output,
-            opts=opts,
-            model=model,
-            output_format=fmt,
-            input_format=input_format,
-            split=split,
-            batch_size=batch_size,
-            workers=workers,
-            gpus_per_worker=gpus_per_worker,
-            cpus_per_worker=cpus_per_worker,
-            device=device,
-            force=force,
-        )
-    if engine != "local":
-        raise InvalidInputError(f"unknown engine {engine!r}", field="--engine", fix="use local or ray")
-    return _label_local(
+    job = LabelJob(
         input,
-        output=Path(output),
-        fmt=fmt,
+        output=output,
+        output_format=fmt,
         opts=opts,
         model=model,
         input_format=input_format,
@@ -190,23 +138,23 @@ def label_corpus(
         workers=workers,
         chunk_size=chunk_size,
         force=force,
+        backend=backend,
         device=device,
         progress=progress,
+        gpus_per_worker=gpus_per_worker,
+        cpus_per_worker=cpus_per_worker,
     )
+    return _engine(engine)(job)
 
 
-def model_identity(model: str | None, loaded: dict[str, str]) -> dict[str, str]:
-    """What the manifest records about the model: where it came from, its name, version and backend."""
-    from model.backends import default_backend
-    from model.predictor import default_model_path
+def _engine(name: str) -> Callable[[LabelJob], LabelSummary]:
+    if name == "ray":
+        from .ray_engine import label_with_ray  # Ray is imported only when it is asked for
 
-    source = model or default_model_path()
-    path = Path(source)
-    return {
-        "source": str(path.resolve()) if path.exists() else source,
-        "backend": default_backend(),
-        **loaded,
-    }
+        return label_with_ray
+    if name != "local":
+        raise InvalidInputError(f"unknown engine {name!r}", field="--engine", fix="use local or ray")
+    return _label_local
 
 
 def _chunks(rows: Iterable[RawRow], size: int) -> Iterator[list[RawRow]]:
@@ -215,24 +163,44 @@ def _chunks(rows: Iterable[RawRow], size: int) -> Iterator[list[RawRow]]:
         yield chunk
 
 
-def _label_local(
-    input: str,
-    *,
-    output: Path,
-    fmt: str,
-    opts: RowOptions,
-    model: str | None,
-    input_format: str | None,
-    split: str,
-    batch_size: int,
-    workers: int,
-    chunk_size: int,
-    force: bool,
-    device: str | None,
-    progress: bool,
-) -> LabelSummary:
+def _label_local(job: LabelJob) -> LabelSummary:
+    """Run ``job`` with the local engine: label the chunks not committed yet, then merge them all."""
     t0 = time.perf_counter()
-    errors_path = errors_path_for(output)
+    output = Path(job.output)
+    _check_output(output, force=job.force)
+    opts = job.opts
+    source = open_source(
+        job.input,
+        columns=opts.columns,
+        input_format=job.input_format,
+        split=job.split,
+        expected=opts.keep_fields,
+    )
+    store = PartStore(parts_dir_for(output))
+    summary = LabelSummary(
+        output=str(output), errors_file=str(errors_path_for(output)), engine="local", workers=job.workers
+    )
+    with LocalEngine(model=job.model, workers=job.workers, backend=job.backend, device=job.device) as engine:
+        summary.model = model_identity(job.model, engine.identity(), backend=job.backend)
+        heads = engine.heads() if opts.bias else []
+        if opts.bias:
+            check_heads(heads, summary.model.get("name", ""))
+        resumable = store.open(_manifest(source, job, summary.model, heads), force=job.force)
+        if resumable:
+            log.warning("resuming: %d finished chunks in %s are kept", resumable, store.path)
+        bar = _Progress(source, initial=resumable * job.chunk_size, enabled=job.progress)
+        try:
+            n_chunks = _label_chunks(engine, _Feed(source, store, job, summary), opts, store, summary, bar)
+        finally:
+            bar.close()
+    _merge(store, n_chunks, output, opts=opts, heads=heads, output_format=job.output_format)
+    store.remove()
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _check_output(output: Path, *, force: bool) -> None:
+    """Refuse an OUTPUT that exists (without ``force``) or is a directory; create its folder."""
     if output.exists() and not force:
         raise InvalidInputError(
             f"{output} already exists",
@@ -242,101 +210,100 @@ def _label_local(
     if output.is_dir():
         raise InvalidInputError(f"{output} is a directory", field="--output", fix="name a file")
     output.parent.mkdir(parents=True, exist_ok=True)
-    source = open_source(
-        input, columns=opts.columns, input_format=input_format, split=split, expected=opts.keep_fields
-    )
-    store = PartStore(parts_dir_for(output))
-    summary = LabelSummary(output=str(output), errors_file=str(errors_path), engine="local", workers=workers)
-
-    with LocalEngine(model=model, workers=workers, device=device) as engine:
-        summary.model = model_identity(model, engine.identity())
-        heads = engine.heads() if opts.bias else []
-        if opts.bias:
-            check_heads(heads, summary.model.get("name", ""))
-        manifest = {
-            "input": source.fingerprint(),
-            "options": opts.to_json(),
-            "chunk_size": chunk_size,
-            "model": summary.model,
-        }
-        if opts.bias:
-            manifest["heads"] = heads  # other heads ($SLANT_HEADS) would write other bias columns
-        resumable = store.open(manifest, force=force)
-        if resumable:
-            log.warning("resuming: %d finished chunks in %s are kept", resumable, store.path)
-        bar = _Progress(source, initial=resumable * chunk_size, enabled=progress)
-        pending: dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
-        n_chunks = 0
-
-        def tagged() -> Iterator[tuple[tuple[int, bool, int], list[RawRow]]]:
-            nonlocal n_chunks
-            for index, chunk in enumerate(_chunks(source, chunk_size)):
-                n_chunks = index + 1
-                summary.rows_read += len(chunk)
-                if store.is_committed(index):
-                    rows, errs = store.counts(index)
-                    if rows + errs == len(chunk):
-                        summary.resumed_rows += len(chunk)
-                        summary.labelled += rows
-                        summary.errors += errs
-                        continue
-                    log.warning("chunk %d in %s is incomplete; labelling it again", index, store.path)
-                starts = range(0, len(chunk), batch_size)
-                for k, s in enumerate(starts):
-                    batch = chunk[s : s + batch_size]
-                    yield (index, k == len(starts) - 1, len(batch)), batch
-
-        try:
-            for (index, last, n), (rows, errs) in engine.map(tagged(), opts):
-                acc = pending.setdefault(index, ([], []))
-                acc[0].extend(rows)
-                acc[1].extend(errs)
-                bar.update(n)
-                if last:
-                    rows_all, errs_all = pending.pop(index)
-                    commit_chunk(store, index, rows_all, errs_all)
-                    summary.labelled += len(rows_all)
-                    summary.errors += len(errs_all)
-        finally:
-            bar.close()
-
-    id_is_row = opts.id_field is None
-    merge_jsonl(store.error_files(n_chunks), errors_path)
-    if fmt == "parquet":
-        parts = store.row_files(n_chunks)
-        kept = kept_field_types(parts, opts.keep_fields)
-        schema = output_schema(
-            id_is_row=id_is_row, bias=opts.bias, leaning_labels=leaning_labels(heads), kept=kept
-        )
-        merge_parquet(parts, output, schema, text_fields=[n for n, t in kept if t == pa_string()])
-    else:
-        merge_jsonl(store.row_files(n_chunks), output)
-    store.remove()
-    summary.seconds = time.perf_counter() - t0
-    return summary
 
 
-def check_heads(heads: list[dict[str, Any]], model_name: str) -> None:
-    """``--bias`` needs bias heads: refuse at the start rather than write a null ``bias`` on every row."""
-    if not heads:
-        raise InvalidInputError(
-            f"--bias was given, but the model {model_name!r} has no bias heads",
-            field="--bias",
-            fix="use a model that carries bias/ heads (see `slant fit-bias`), add head directories "
-            "with SLANT_HEADS=DIR[,DIR], or leave out --bias",
-        )
+def _manifest(
+    source: Source, job: LabelJob, model: dict[str, str], heads: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """What a partial run must match to be resumed: the input, the options, the model (and heads)."""
+    manifest = {
+        "input": source.fingerprint(),
+        "options": job.opts.to_json(),
+        "chunk_size": job.chunk_size,
+        "model": model,
+    }
+    if job.opts.bias:
+        manifest["heads"] = heads  # other heads ($SLANT_HEADS) would write other bias columns
+    return manifest
 
 
-def leaning_labels(heads: list[dict[str, Any]]) -> list[str] | None:
-    """The leaning head's labels (the Parquet ``bias.leaning.probabilities`` fields), if loaded."""
-    return next((list(h["labels"]) for h in heads if h["task"] == "leaning"), None)
+_Tag = tuple[int, bool, int]
+"""(chunk index, whether this is the chunk's last batch, rows in the batch)."""
 
 
-def commit_chunk(
-    store: PartStore, index: int, rows: list[dict[str, Any]], errors: list[dict[str, Any]]
+class _Feed:
+    """The batches still to label, each tagged; a chunk committed by an earlier run is counted and skipped.
+
+    ``chunks`` is the number of chunks read so far (all of the input once iterated).
+    """
+
+    def __init__(self, source: Source, store: PartStore, job: LabelJob, summary: LabelSummary) -> None:
+        self.source, self.store, self.summary = source, store, summary
+        self.chunk_size, self.batch_size = job.chunk_size, job.batch_size
+        self.chunks = 0
+
+    def __iter__(self) -> Iterator[tuple[_Tag, list[RawRow]]]:
+        summary, store = self.summary, self.store
+        for index, chunk in enumerate(_chunks(self.source, self.chunk_size)):
+            self.chunks = index + 1
+            summary.rows_read += len(chunk)
+            if store.is_committed(index):
+                rows, errs = store.counts(index)
+                if rows + errs == len(chunk):
+                    summary.resumed_rows += len(chunk)
+                    summary.labelled += rows
+                    summary.errors += errs
+                    continue
+                log.warning("chunk %d in %s is incomplete; labelling it again", index, store.path)
+            starts = range(0, len(chunk), self.batch_size)
+            for k, s in enumerate(starts):
+                batch = chunk[s : s + self.batch_size]
+                yield (index, k == len(starts) - 1, len(batch)), batch
+
+
+def _label_chunks(
+    engine: LocalEngine,
+    feed: _Feed,
+    opts: RowOptions,
+    store: PartStore,
+    summary: LabelSummary,
+    bar: _Progress,
+) -> int:
+    """Label the feed's batches, committing each chunk once its last batch is back; returns the chunks."""
+    pending: dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
+    for (index, last, n), (rows, errs) in engine.map(feed, opts):
+        acc = pending.setdefault(index, ([], []))
+        acc[0].extend(rows)
+        acc[1].extend(errs)
+        bar.update(n)
+        if last:
+            rows_all, errs_all = pending.pop(index)
+            store.commit(index, rows_all, errs_all)
+            summary.labelled += len(rows_all)
+            summary.errors += len(errs_all)
+    return feed.chunks
+
+
+def _merge(
+    store: PartStore,
+    n_chunks: int,
+    output: Path,
+    *,
+    opts: RowOptions,
+    heads: list[dict[str, Any]],
+    output_format: str,
 ) -> None:
-    """Commit one finished chunk (a seam the resume tests use to simulate a crash)."""
-    store.commit(index, rows, errors)
+    """Merge the committed chunks into OUTPUT and OUTPUT.errors.jsonl (each atomically)."""
+    merge_jsonl(store.error_files(n_chunks), errors_path_for(output))
+    parts = store.row_files(n_chunks)
+    if output_format != "parquet":
+        merge_jsonl(parts, output)
+        return
+    kept = kept_field_types(parts, opts.keep_fields)
+    schema = output_schema(
+        id_is_row=opts.id_field is None, bias=opts.bias, leaning_labels=leaning_labels(heads), kept=kept
+    )
+    merge_parquet(parts, output, schema, text_fields=text_fields(kept))
 
 
 class _Progress:

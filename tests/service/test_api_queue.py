@@ -83,7 +83,7 @@ def test_batches_respect_options_and_budgets(tiny_predictor):
     rec = Recorder(tiny_predictor)
 
     async def scenario():
-        b = MicroBatcher(rec, queue_size=50, max_batch_texts=3, max_batch_chars=10_000, max_wait_ms=0)
+        b = MicroBatcher(lambda: rec, queue_size=50, max_batch_texts=3, max_batch_chars=10_000, max_wait_ms=0)
         b.start()
         b.pause()
         await asyncio.sleep(0)
@@ -122,7 +122,7 @@ def test_withdrawn_job_is_dropped_before_inference(tiny_predictor):
     rec = Recorder(tiny_predictor)
 
     async def scenario():
-        b = MicroBatcher(rec, queue_size=10, max_wait_ms=0)
+        b = MicroBatcher(lambda: rec, queue_size=10, max_wait_ms=0)
         b.start()
         b.pause()
         await asyncio.sleep(0)
@@ -146,7 +146,7 @@ def test_one_bad_job_does_not_fail_its_batch(tiny_predictor):
     rec = Recorder(tiny_predictor)
 
     async def scenario():
-        b = MicroBatcher(rec, queue_size=10, max_wait_ms=0)
+        b = MicroBatcher(lambda: rec, queue_size=10, max_wait_ms=0)
         b.start()
         b.pause()
         await asyncio.sleep(0)
@@ -165,7 +165,7 @@ def test_one_bad_job_does_not_fail_its_batch(tiny_predictor):
 
 def test_submit_over_capacity_raises_overloaded(tiny_predictor):
     async def scenario():
-        b = MicroBatcher(tiny_predictor, queue_size=2, max_wait_ms=0)
+        b = MicroBatcher(lambda: tiny_predictor, queue_size=2, max_wait_ms=0)
         b.start()
         b.pause()
         await asyncio.sleep(0)
@@ -181,7 +181,7 @@ def test_submit_over_capacity_raises_overloaded(tiny_predictor):
 
 def test_stop_answers_waiting_jobs_instead_of_leaving_them_hanging(tiny_predictor):
     async def scenario():
-        b = MicroBatcher(tiny_predictor, queue_size=10, max_wait_ms=0)
+        b = MicroBatcher(lambda: tiny_predictor, queue_size=10, max_wait_ms=0)
         b.start()
         b.pause()
         await asyncio.sleep(0)
@@ -193,3 +193,52 @@ def test_stop_answers_waiting_jobs_instead_of_leaving_them_hanging(tiny_predicto
             b.submit(["x"], [None], Options())
 
     _run(scenario())
+
+
+def test_each_batch_reads_the_serving_predictor_when_it_forms(tiny_predictor):
+    """The batcher holds no predictor: a swap (one assignment where the state keeps it) reaches
+    the next batch formed."""
+    first, second = Recorder(tiny_predictor), Recorder(tiny_predictor)
+    serving = {"p": first}
+
+    async def scenario():
+        b = MicroBatcher(lambda: serving["p"], queue_size=10, max_wait_ms=0)
+        b.start()
+        await b.submit(["The DNC met."], [["DNC"]], Options())
+        serving["p"] = second
+        await b.submit(["Sanders spoke."], [["Bernie Sanders"]], Options())
+        await b.stop()
+
+    _run(scenario())
+    assert [c[0] for c in first.calls] == [["The DNC met."]]
+    assert [c[0] for c in second.calls] == [["Sanders spoke."]]
+
+
+def test_the_route_validates_once_and_hands_parsed_actors_over(serve, tiny_predictor):
+    from model.actors import Actor
+
+    class Serving(Recorder):  # the app also reads the model's name and version, and warms it up
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def predict(self, texts, *args, **kwargs):
+            self.calls.append((list(texts), kwargs))
+            return self.inner.predict(texts, *args, **kwargs)
+
+    rec = Serving(tiny_predictor)
+    with serve(rec) as c:
+        rec.calls.clear()  # the warm-up
+        body = {
+            "items": [
+                {"text": "The DNC met.", "actors": [{"name": "DNC", "aliases": ["Dems"]}]},
+                {"text": "x"},
+            ],
+            "actors": ["Bernie Sanders"],
+        }
+        assert c.post("/v1/stance", json=body).status_code == 200
+    ((texts, kwargs),) = rec.calls
+    assert texts == ["The DNC met.", "x"]
+    own, shared = kwargs["per_text_actors"]
+    assert all(isinstance(a, Actor) for a in [*own, *shared])
+    assert [a.name for a in own] == ["DNC"] and "Dems" in own[0].aliases
+    assert [a.name for a in shared] == ["Bernie Sanders"]

@@ -17,8 +17,7 @@ from typer.testing import CliRunner
 
 from model.errors import ConfigError, InvalidInputError
 from service.batch import label_corpus
-from service.batch import runner as batch_runner
-from service.batch.parts import parts_dir_for
+from service.batch.parts import PartStore, parts_dir_for
 from service.cli import app
 
 ACTORS = ["DNC", "Bernie Sanders"]
@@ -260,16 +259,16 @@ class Crash(Exception):
 
 def crash_after(monkeypatch: pytest.MonkeyPatch, k: int) -> None:
     """Make the run die after committing ``k`` chunks (as a kill between two chunks would)."""
-    real = batch_runner.commit_chunk
+    real = PartStore.commit
     done = []
 
-    def commit(*args: Any, **kwargs: Any) -> None:
+    def commit(self: PartStore, *args: Any, **kwargs: Any) -> None:
         if len(done) == k:
             raise Crash
-        real(*args, **kwargs)
+        real(self, *args, **kwargs)
         done.append(1)
 
-    monkeypatch.setattr(batch_runner, "commit_chunk", commit)
+    monkeypatch.setattr(PartStore, "commit", commit)
 
 
 def count_predicted_texts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -300,7 +299,7 @@ def test_resume_after_a_crash_skips_finished_chunks(tiny_model_dir, tmp_path, mo
         "part-000001.errors.jsonl",
         "part-000001.jsonl",
     ]
-    (parts / ".part-000002.jsonl.tmp-999").write_text('{"torn": ')  # a write cut short by kill -9
+    (parts / ".part-000002.jsonl.999.tmp").write_text('{"torn": ')  # a write cut short by kill -9
     seen = count_predicted_texts(monkeypatch)
     summary = run(tiny_model_dir, src, out, id_field="doc", chunk_size=4)
     assert sum(seen) == 4, "only the last chunk is labelled again"
@@ -309,13 +308,29 @@ def test_resume_after_a_crash_skips_finished_chunks(tiny_model_dir, tmp_path, mo
     assert not parts.exists()
 
 
+def test_a_new_run_sweeps_the_temp_files_of_a_killed_one(tmp_path):
+    """The parts' temp files are model.files.atomic_path's: the store's sweep matches their names."""
+    from model.files import atomic_path
+
+    store = PartStore(tmp_path / "out.jsonl.parts")
+    store.open({"run": 1}, force=False)
+    with atomic_path(store.path / "part-000000.jsonl") as tmp:
+        tmp.write_text('{"torn": ')
+        torn = tmp.with_name(tmp.name.replace(f".{os.getpid()}.", ".999."))
+        tmp.rename(torn)  # what a run with pid 999, killed mid-write, left behind
+        tmp.write_text("")
+    assert torn.exists() and torn.name.startswith(".part-000000.jsonl.")
+    assert store.open({"run": 1}, force=False) == 1
+    assert not torn.exists() and store.is_committed(0)
+
+
 def test_kill_9_of_a_two_worker_run_then_resume(tiny_model_dir, tiny_predictor, tmp_path, monkeypatch):
     """A real crash: SIGKILL to `slant label --workers 2` once two chunks are committed, then re-run.
 
     The chunks the worker processes wrote must equal what the in-process engine computes.
     """
-    from service.batch.io import RawRow
     from service.batch.rows import RowOptions, label_batch
+    from service.batch.sources import RawRow
 
     rows = [{"text": f"Sanders and the DNC met in town {i}. Clinton was not there."} for i in range(400)]
     src = write_input(tmp_path / "in.jsonl", rows)
@@ -399,8 +414,6 @@ def test_file_system_errors_are_one_line_with_exit_2(tiny_model_dir, tmp_path, m
     Tests run as root, where a read-only mode does not stop writes: the errors are raised instead."""
     import errno
 
-    from service.batch import io as batch_io
-
     src = write_input(tmp_path / "in.jsonl", corpus(3))
     out = tmp_path / "out" / "labels.jsonl"
     args = ["label", str(src), "-o", str(out), "-m", str(tiny_model_dir), "-a", "DNC"]
@@ -424,7 +437,7 @@ def test_file_system_errors_are_one_line_with_exit_2(tiny_model_dir, tmp_path, m
         raise OSError(errno.ENOSPC, "No space left on device")  # as write() and fsync() raise it: no path
 
     with monkeypatch.context() as m:
-        m.setattr(batch_io.os, "fsync", full)
+        m.setattr(os, "fsync", full)
         result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and "Traceback" not in result.output
     (line,) = result.stderr.splitlines()
@@ -500,6 +513,9 @@ def test_cli_backend_option(tiny_model_dir, tmp_path, monkeypatch):
     result = CliRunner().invoke(app, [*base, "--backend", "onnx"])
     assert result.exit_code == 0, result.output
     assert len(read_output(out)) == 2 and list((tmp_path / "cache" / "onnx").glob("*/model.onnx"))
+    # An argument all the way down (the summary and the resume manifest record it), not an
+    # environment variable the command sets for the rest of the process.
+    assert json.loads(result.stdout)["model"]["backend"] == "onnx" and "SLANT_BACKEND" not in os.environ
 
 
 def test_plain_progress_lines_off_a_terminal(capsys):
@@ -625,7 +641,8 @@ def test_bias_adds_a_bias_field_in_jsonl_and_parquet(bias_env, tiny_bias_predict
 
 def test_bias_parquet_round_trips_exactly(bias_env, tmp_path):
     """The Parquet writer reads the chunks' JSON lines: a bias struct comes back as it went in."""
-    from service.batch.io import merge_jsonl, merge_parquet, output_schema
+    from service.batch.output import output_schema
+    from service.batch.parts import merge_jsonl, merge_parquet
 
     src = write_input(tmp_path / "in.jsonl", corpus(3))
     run(bias_env, src, tmp_path / "out.jsonl", bias=True)
@@ -638,6 +655,26 @@ def test_bias_parquet_round_trips_exactly(bias_env, tmp_path):
     assert read_output(tmp_path / "rt.parquet") == rows
     merge_jsonl([tmp_path / "part.jsonl"], tmp_path / "rt.jsonl")
     assert read_output(tmp_path / "rt.jsonl") == rows
+
+
+def test_the_parquet_schema_follows_the_result_types():
+    """The Arrow types of ``actors`` and ``bias`` are read from model.types, not written out by hand."""
+    import dataclasses
+
+    from model.labels import STANCE_LABELS
+    from model.types import ActorStance, Bias, Evidence, LoadedLanguage
+    from service.batch.output import MENTION_KINDS, actor_type, bias_type
+
+    actor = actor_type()
+    assert actor.names == [f.name for f in dataclasses.fields(ActorStance)]
+    assert actor.field("probabilities").type.names == list(STANCE_LABELS)
+    assert actor.field("mentions_via").type.names == list(MENTION_KINDS) == ["name", "title", "pronoun"]
+    assert actor.field("evidence").type.value_type.names == [f.name for f in dataclasses.fields(Evidence)]
+    bias = bias_type(["left", "center", "right"])
+    assert bias.names == [f.name for f in dataclasses.fields(Bias)]
+    loaded = bias.field("loaded_language").type
+    assert loaded.names == [*(f.name for f in dataclasses.fields(LoadedLanguage)), "share"]
+    assert str(bias_type(None).field("leaning").type) == "null"
 
 
 def test_bias_without_a_leaning_head_writes_a_null_leaning(tiny_bias_model_dir, tmp_path, monkeypatch):

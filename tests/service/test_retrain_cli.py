@@ -138,3 +138,24 @@ def test_retrain_refuses_a_config_that_is_not_a_small_regular_file(tmp_path, tin
         assert result.exit_code == 2, result.output
         assert f"error: {message}" in result.output
     assert not list(world.registry.iterdir())
+
+
+def test_retrain_options_take_their_defaults_and_bounds_from_the_settings(tmp_path):
+    import typer.main
+
+    from training.retrain_options import RetrainSettings
+
+    params = {p.name: p for p in typer.main.get_command(app).commands["retrain"].params}
+    shared = [name for name in RetrainSettings.model_fields if name in params]
+    assert len(shared) >= 18
+    for name in shared:
+        assert params[name].default == RetrainSettings.model_fields[name].default, name
+    # Typer states closed bounds; an open one on a float is in the help and pydantic's to check.
+    assert "(0<=x<1)" in (params["label_share"].help or "") and "(0<x<1)" in (params["holdout"].help or "")
+    where = ["--database", f"sqlite:///{tmp_path}/labels.db", "--registry", str(tmp_path / "reg")]
+    result = CliRunner().invoke(app, ["retrain", "--label-share", "1", *where])
+    assert result.exit_code == 2
+    assert "error: invalid retrain options: label_share: Input should be less than 1" in result.output
+    result = CliRunner().invoke(app, ["retrain", "--max-length", "8", *where])
+    assert result.exit_code == 2 and "--max-length" in result.output and "16" in result.output
+    assert not (tmp_path / "labels.db").exists()  # refused before anything was opened

@@ -260,38 +260,68 @@ def tables(
     """
     import pandas as pd
 
+    # One generator for every interval, drawn from in this order: the tables are reproducible.
     rng = np.random.default_rng(seed)
-    centres = _centres(-1.0, 1.0, BINS)
-    rows = []
-    for (actor, group), cell in sorted(agg.by_group.items(), key=lambda kv: (kv[0][0], kv[0][1])):
-        rows.append(
-            {"actor": actor, "group_by": by or ALL, "group": group, **_stance_row(cell, rng, draws, centres)}
-        )
-    by_group = pd.DataFrame(rows)
+    group_by = by or ALL
+    return {
+        "stance_by_group": pd.DataFrame(_by_group_rows(agg, group_by, rng, draws)),
+        "stance_over_time": pd.DataFrame(
+            _over_time_rows(agg, group_by, rng, draws, min_articles, time_groups)
+        ),
+        "bias_by_group": pd.DataFrame(_bias_rows(agg, group_by, rng, draws)),
+        "evidence": pd.DataFrame(
+            _evidence_rows(agg, group_by),
+            columns=["actor", "group_by", "group", "rank", "id", "label", "confidence", "text"],
+        ),
+    }
 
+
+def _by_group_rows(
+    agg: Aggregates, group_by: str, rng: np.random.Generator, draws: int
+) -> list[dict[str, Any]]:
+    centres = _centres(-1.0, 1.0, BINS)
+    return [
+        {"actor": actor, "group_by": group_by, "group": group, **_stance_row(cell, rng, draws, centres)}
+        for (actor, group), cell in sorted(agg.by_group.items(), key=lambda kv: (kv[0][0], kv[0][1]))
+    ]
+
+
+def _over_time_rows(
+    agg: Aggregates,
+    group_by: str,
+    rng: np.random.Generator,
+    draws: int,
+    min_articles: int,
+    time_groups: Sequence[str],
+) -> list[dict[str, Any]]:
+    """One row per period of each (actor, group) series kept over time, empty periods included."""
+    centres = _centres(-1.0, 1.0, BINS)
     keep = set(time_groups) | {ALL}
     series: dict[tuple[str, str], dict[Any, Cell]] = defaultdict(dict)
     for (actor, group, period), cell in agg.over_time.items():
         if group in keep:
             series[(actor, group)][period] = cell
-    time_rows = []
+    rows = []
     for (actor, group), cells in sorted(series.items(), key=lambda kv: (kv[0][0], kv[0][1] != ALL, kv[0][1])):
         periods = sorted(cells)
         for period in _period_range(periods[0], periods[-1], periods):
             cell = cells.get(period, Cell())
-            row = {"actor": actor, "group_by": by or ALL, "group": group, "period": period}
+            row = {"actor": actor, "group_by": group_by, "group": group, "period": period}
             row.update(_stance_row(cell, rng, draws, centres))
             row["enough"] = cell.n >= min_articles
-            time_rows.append(row)
-    over_time = pd.DataFrame(time_rows)
+            rows.append(row)
+    return rows
 
-    bias_rows = []
+
+def _bias_rows(agg: Aggregates, group_by: str, rng: np.random.Generator, draws: int) -> list[dict[str, Any]]:
+    """Per group: the leaning shares with intervals, and the hyperpartisan mean and share."""
     hp_centres = _centres(0.0, 1.0, HP_BINS)
     labels = agg.leaning_labels or sorted({lab for c in agg.bias.values() for lab in c.leaning})
+    rows = []
     for group, bcell in sorted(agg.bias.items()):
         counts = np.array([bcell.leaning.get(lab, 0) for lab in labels], dtype=np.int64)
         n = int(counts.sum())
-        row = {"group_by": by or ALL, "group": group, "n_leaning": n}
+        row = {"group_by": group_by, "group": group, "n_leaning": n}
         ci = share_interval(counts, rng, draws) if labels else np.zeros((0, 2))
         for k, lab in enumerate(labels):
             row[f"n_{lab}"] = int(counts[k])
@@ -303,33 +333,26 @@ def tables(
             bcell.hp_hist, hp_centres, rng, draws
         )
         row["hyperpartisan_share"] = bcell.hp_over / bcell.hp_n if bcell.hp_n else math.nan
-        bias_rows.append(row)
-    bias = pd.DataFrame(bias_rows)
+        rows.append(row)
+    return rows
 
-    ev_rows = []
-    for (actor, group), heap in sorted(agg.evidence.items()):
-        for rank, (confidence, _, ev) in enumerate(sorted(heap, reverse=True), start=1):
-            ev_rows.append(
-                {
-                    "actor": actor,
-                    "group_by": by or ALL,
-                    "group": group,
-                    "rank": rank,
-                    "id": ev["id"],
-                    "label": ev["label"],
-                    "confidence": confidence,
-                    "text": ev["text"],
-                }
-            )
-    evidence = pd.DataFrame(
-        ev_rows, columns=["actor", "group_by", "group", "rank", "id", "label", "confidence", "text"]
-    )
-    return {
-        "stance_by_group": by_group,
-        "stance_over_time": over_time,
-        "bias_by_group": bias,
-        "evidence": evidence,
-    }
+
+def _evidence_rows(agg: Aggregates, group_by: str) -> list[dict[str, Any]]:
+    """Each cell's evidence sentences, most confident first (``rank`` 1)."""
+    return [
+        {
+            "actor": actor,
+            "group_by": group_by,
+            "group": group,
+            "rank": rank,
+            "id": ev["id"],
+            "label": ev["label"],
+            "confidence": confidence,
+            "text": ev["text"],
+        }
+        for (actor, group), heap in sorted(agg.evidence.items())
+        for rank, (confidence, _, ev) in enumerate(sorted(heap, reverse=True), start=1)
+    ]
 
 
 def _period_range(first: Any, last: Any, seen: list[Any]) -> list[Any]:

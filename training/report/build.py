@@ -22,7 +22,8 @@ from typing import Any
 from model.errors import ConfigError, InvalidInputError
 
 from .aggregate import ALL, MISSING, Aggregates, tables
-from .read import Labelled, iter_chunks, not_labelled, open_labelled
+from .plan import ReportPlan
+from .read import iter_chunks, not_labelled, open_labelled
 
 log = logging.getLogger(__name__)
 
@@ -48,24 +49,6 @@ class ReportSummary:
         out = asdict(self)
         out["seconds"] = round(self.seconds, 3)
         return out
-
-
-@dataclass
-class ReportPlan:
-    labelled: Labelled
-    out: Path
-    by: str | None
-    by_leaning: bool
-    time: str | None
-    freq: str
-    actors: list[str] | None
-    bootstrap: int
-    min_articles: int
-    low_margin: float
-    max_groups: int
-    max_lines: int
-    skip_bad_dates: bool
-    seed: int
 
 
 def _require() -> None:
@@ -137,6 +120,13 @@ def build(
     from .page import calibration
 
     caveat = calibration(model, agg)
+    result = _tables(plan, agg, reported)
+    files = _write(plan, agg, result, reported, caveat, seconds=time.perf_counter() - t0)
+    return _summary(plan, agg, result, reported, files, seconds=time.perf_counter() - t0)
+
+
+def _tables(plan: ReportPlan, agg: Aggregates, reported: list[str]) -> dict[str, Any]:
+    """The report's tables, periods tidied, the stance tables kept to the ``reported`` actors."""
     time_groups = _top_groups(agg, plan.max_lines) if plan.by or plan.by_leaning else []
     result = tables(
         agg,
@@ -151,7 +141,18 @@ def build(
         frame = result[name]
         if len(frame):
             result[name] = frame[frame["actor"].isin(reported)].reset_index(drop=True)
-    files = _write(plan, agg, result, reported, caveat, seconds=time.perf_counter() - t0)
+    return result
+
+
+def _summary(
+    plan: ReportPlan,
+    agg: Aggregates,
+    result: dict[str, Any],
+    reported: list[str],
+    files: list[str],
+    *,
+    seconds: float,
+) -> ReportSummary:
     scored = int(result["stance_by_group"]["n"].sum()) if len(result["stance_by_group"]) else 0
     periods = result["stance_over_time"]["period"].nunique() if len(result["stance_over_time"]) else 0
     return ReportSummary(
@@ -162,7 +163,7 @@ def build(
         actors=reported,
         groups=len(agg.group_rows),
         periods=int(periods),
-        seconds=time.perf_counter() - t0,
+        seconds=seconds,
         files=files,
     )
 

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
 
-from model.actors import parse_actors
+from model.actors import Actor, parse_actors
 from model.errors import InputTooLargeError, InvalidInputError
+from model.linking import parse_year
 from model.text import check_text
 
 from ..batcher import BatchResult, Options
@@ -50,7 +51,9 @@ async def stance(
     Send `{"text": ..., "actors": [...]}` for one text or `{"items": [{"id", "text", "actors"}, ...]}`
     for several. Actors are names (looked up in the alias registry) or `{"name", "aliases"}` objects;
     leave them out to discover who each text is about. Long articles are read in windows around
-    each mention; an actor that the text never mentions comes back as `not_mentioned`.
+    each mention; an actor that the text never mentions comes back as `not_mentioned`. `date` (an
+    ISO date or a year, per item or for the request) is the text's publication date: its year
+    decides who time-bound titles such as "the Speaker" mean (default: the year the text names most).
 
     Requests are micro-batched with other concurrent requests. `X-Queue-Time-Ms` and
     `X-Inference-Time-Ms` say where the time went.
@@ -110,11 +113,12 @@ async def _run(
     """Validate, queue and await one request; set the timing headers. Returns the ids, the
     batch result and the (name, version) of the model that computed it."""
     assert state.batcher is not None and state.predictor is not None  # ReadyDep guarantees both
-    ids, texts, actors = _validated(body, state.settings)
+    ids, texts, actors, years = _validated(body, state.settings)
     options = Options(
         evidence=body.evidence, score_unmentioned=body.score_unmentioned, discover_limit=body.discover_limit
     )
-    result = await _await_result(state.batcher.submit(texts, actors, options, bias=bias), request)
+    future = state.batcher.submit(texts, actors, options, bias=bias, years=years)
+    result = await _await_result(future, request)
     response.headers["X-Queue-Time-Ms"] = f"{result.queue_ms:.1f}"
     response.headers["X-Inference-Time-Ms"] = f"{result.inference_ms:.1f}"
     response.headers["X-Batch-Texts"] = str(result.batch_texts)
@@ -124,8 +128,12 @@ async def _run(
 
 def _validated(
     body: StanceRequest, settings: Settings
-) -> tuple[list[Any], list[str], list[list[Any] | None]]:
-    """Check every text and actor list before queueing, so one bad request never fails a batch."""
+) -> tuple[list[Any], list[str], list[list[Actor] | None], list[int | None]]:
+    """Check every text, actor list and date before queueing, so one bad request never fails a batch.
+
+    The actors come back parsed: the predictor takes :class:`~model.actors.Actor` objects as they
+    are, so a request is validated once, here; likewise each date, as its year (None: none given).
+    """
     single = body.items is None
     items = [StanceItem(text=body.text or "")] if body.items is None else body.items
     if not items:
@@ -138,26 +146,35 @@ def _validated(
         )
     ids: list[Any] = []
     texts: list[str] = []
-    actors: list[list[Any] | None] = []
+    actors: list[list[Actor] | None] = []
+    shared_year = parse_year(body.date, field="date")
+    years = [shared_year] * len(items)
+    shared: list[Actor] | None = None  # the request's actors, parsed once for every item using them
     for i, item in enumerate(items):
         where = "" if single else f"items[{i}]."
         texts.append(check_text(item.text, field=f"{where}text", max_chars=settings.max_text_chars))
         ids.append(item.id)
-        spec = item.actors if item.actors is not None else body.actors
-        if spec is None:
+        if item.date is not None:
+            years[i] = parse_year(item.date, field=f"{where}date")
+        if item.actors is not None:
+            actors.append(_parsed(item.actors, f"{where}actors", settings))
+        elif body.actors is not None:
+            shared = shared if shared is not None else _parsed(body.actors, "actors", settings)
+            actors.append(shared)
+        else:
             actors.append(None)
-            continue
-        field = f"{where}actors" if item.actors is not None else "actors"
-        if len(spec) > settings.max_actors:
-            raise InputTooLargeError(
-                f"{len(spec)} actors; the limit is {settings.max_actors}",
-                field=field,
-                fix="send fewer actors per text",
-            )
-        raw: list[Any] = [a if isinstance(a, str) else a.model_dump() for a in spec]
-        parse_actors(raw, field=field)
-        actors.append(raw)
-    return ids, texts, actors
+    return ids, texts, actors, years
+
+
+def _parsed(spec: list[Any], field: str, settings: Settings) -> list[Actor]:
+    """One text's actor list (names or ``ActorObject``), checked against the limit and parsed."""
+    if len(spec) > settings.max_actors:
+        raise InputTooLargeError(
+            f"{len(spec)} actors; the limit is {settings.max_actors}",
+            field=field,
+            fix="send fewer actors per text",
+        )
+    return parse_actors([a if isinstance(a, str) else a.model_dump() for a in spec], field=field)
 
 
 async def _await_result(future: asyncio.Future[BatchResult], request: Request) -> BatchResult:

@@ -1,20 +1,18 @@
-"""The ``slant label`` typer command: a thin wrapper over :func:`service.batch.label_corpus`.
+"""``slant label``: a thin typer wrapper over :func:`service.batch.label_corpus`.
 
-Kept apart from ``service/cli.py`` (which registers it) so the CLI module stays small; it imports
-nothing heavy, so ``slant --help`` stays fast.
+It imports nothing heavy at module level, so ``slant --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import os
 from typing import Annotated
 
 import typer
 
-from model.backends import check_backend
 from model.errors import SlantError
+
+from .options import ModelOpt, fail
 
 
 def label(
@@ -41,9 +39,15 @@ def label(
         str | None,
         typer.Option(help="Column with each row's actors: a list or a ';'-separated string."),
     ] = None,
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Model directory or hub id (default: shipped model).")
+    date_field: Annotated[
+        str | None,
+        typer.Option(
+            help="Column with each row's publication date: an ISO date or date and time, or a year "
+            "(default: the year the text names most). It decides who titles such as 'the Speaker' "
+            "mean; a row whose date does not parse goes to the errors file."
+        ),
     ] = None,
+    model: ModelOpt = None,
     evidence: Annotated[int, typer.Option(help="Evidence sentences per actor.")] = 3,
     batch_size: Annotated[int, typer.Option(help="Rows per predict call (per worker task).")] = 32,
     workers: Annotated[int, typer.Option(help="Worker processes (local) or model actors (ray).")] = 1,
@@ -90,17 +94,9 @@ def label(
     Resumable: re-run the same command after a crash and finished chunks are kept. Prints a JSON
     summary (rows read, labelled, errors, seconds, rows/s, output paths) at the end.
     """
-    from transformers.utils import logging as hf_logging
-
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    from .runner import label_corpus
+    from service.batch import label_corpus
 
     try:
-        if backend is not None:
-            # Workers (processes, local Ray actors) inherit the environment: one setting for all.
-            os.environ["SLANT_BACKEND"] = check_backend(backend)
         summary = label_corpus(
             input,
             output=output,
@@ -108,6 +104,7 @@ def label(
             id_field=id_field,
             actors=actor or None,
             actors_field=actors_field,
+            date_field=date_field,
             model=model,
             evidence=evidence,
             batch_size=batch_size,
@@ -120,14 +117,14 @@ def label(
             engine=engine,  # type: ignore[arg-type]
             gpus_per_worker=gpus_per_worker,
             cpus_per_worker=cpus_per_worker,
+            backend=backend,
             device=device,
             progress=progress,
             bias=bias,
             keep_fields=[name.strip() for value in keep_fields or [] for name in value.split(",")],
         )
     except SlantError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(exc)
     except KeyboardInterrupt:
         typer.echo("interrupted: finished chunks are kept; run the same command again to resume", err=True)
         raise typer.Exit(130) from None

@@ -7,42 +7,67 @@ import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import typer
 from pydantic import ValidationError
 
 from model.errors import SlantError
+from training.retrain_options import RetrainOptions, RetrainSettings
+
+from .options import DatabaseOpt, JsonOpt, RegistryOpt, fail
 
 models = typer.Typer(
     help="The model registry: list versions, promote one (the promotion gate can be overridden), roll back.",
     no_args_is_help=True,
 )
 
-DatabaseOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        envvar="SLANT_DATABASE_URL",
-        show_envvar=True,
-        help="Database of the label store and the registry index (default: ~/.local/share/slant/labels.db).",
-    ),
-]
-RegistryOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--registry",
-        envvar="SLANT_REGISTRY",
-        show_envvar=True,
-        help="Folder of the model versions (default: ~/.local/share/slant/registry).",
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+# The options of `slant retrain` take their defaults and bounds from the settings they fill in.
+_FIELDS = RetrainSettings.model_fields
+_DEFAULTS: dict[str, Any] = {name: f.get_default(call_default_factory=True) for name, f in _FIELDS.items()}
+# A constraint's attribute, the side it bounds (0: low, 1: high), and whether the bound is in range.
+_LIMITS = (("ge", 0, True), ("gt", 0, False), ("le", 1, True), ("lt", 1, False))
+Bound = tuple[float, bool] | None  # (value, inclusive)
 
 
-def _fail(exc: SlantError) -> None:
-    typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(2)
+def _bounds(name: str) -> tuple[Bound, Bound]:
+    """The low and high bound of a :class:`RetrainSettings` field; an open bound on a whole number
+    (``gt=0``) is the closed one it means (``>= 1``)."""
+    field = _FIELDS[name]
+    whole = int in (field.annotation, *get_args(field.annotation))
+    bounds: list[Bound] = [None, None]
+    for constraint in field.metadata:
+        for attr, side, inclusive in _LIMITS:
+            value = getattr(constraint, attr, None)
+            if value is not None:
+                if whole and not inclusive:
+                    value, inclusive = value + (1 if side == 0 else -1), True
+                bounds[side] = (value, inclusive)
+    return bounds[0], bounds[1]
+
+
+def _describe(low: Bound, high: Bound) -> str:
+    """A range as typer shows one, open ends too: ``0<=x<1``, ``x>0``. (In the help, in parentheses:
+    rich would take ``[x>0]`` for markup.)"""
+    if low and not high:
+        return f"x{'>=' if low[1] else '>'}{low[0]}"
+    left = f"{low[0]}{'<=' if low[1] else '<'}" if low else ""
+    right = f"{'<=' if high[1] else '<'}{high[0]}" if high else ""
+    return f"{left}x{right}"
+
+
+def _setting(name: str, *decls: str, help: str | None = None) -> Any:
+    """The typer option of the :class:`RetrainSettings` field ``name``, bounded as the field is.
+
+    Closed bounds become the option's ``min`` and ``max``, which typer checks and shows. Typer
+    cannot state an open bound on a float (``lt=1``): the field's range then goes into the help,
+    and pydantic checks it when the options are built, before anything is loaded.
+    """
+    low, high = _bounds(name)
+    if (low and not low[1]) or (high and not high[1]):
+        shown = f"({_describe(low, high)})"
+        return typer.Option(*decls, help=f"{help} {shown}" if help else shown)
+    return typer.Option(*decls, min=low[0] if low else None, max=high[0] if high else None, help=help)
 
 
 def retrain_command(
@@ -53,42 +78,58 @@ def retrain_command(
             "-c",
             help="Training config for the base mix and eval sets (default: the current model's).",
         ),
-    ] = None,
+    ] = _DEFAULTS["config"],
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override a config setting: key.sub=value.")
     ] = None,
     from_base: Annotated[
-        bool, typer.Option("--from-base", help="Fine-tune the base encoder, not the current model.")
-    ] = False,
+        bool, _setting("from_base", "--from-base", help="Fine-tune the base encoder, not the current model.")
+    ] = _DEFAULTS["from_base"],
     base_rows: Annotated[
-        int | None, typer.Option(min=0, help="Subsample the base mix to N rows (0: labels only).")
-    ] = None,
-    epochs: Annotated[float | None, typer.Option(min=0.01, help="Epochs (default: the config's).")] = None,
-    max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after N optimiser steps.")] = None,
-    batch_size: Annotated[int | None, typer.Option(min=1)] = None,
-    learning_rate: Annotated[float | None, typer.Option(min=0.0)] = None,
-    eval_rows: Annotated[int | None, typer.Option(min=1, help="At most N rows of each eval set.")] = None,
+        int | None, _setting("base_rows", help="Subsample the base mix to N rows (0: labels only).")
+    ] = _DEFAULTS["base_rows"],
+    epochs: Annotated[
+        float | None,
+        _setting("epochs", help="Epochs (default: the config's)."),
+    ] = _DEFAULTS["epochs"],
+    max_steps: Annotated[
+        int | None,
+        _setting("max_steps", help="Stop after N optimiser steps."),
+    ] = _DEFAULTS["max_steps"],
+    batch_size: Annotated[int | None, _setting("batch_size")] = _DEFAULTS["batch_size"],
+    learning_rate: Annotated[float | None, _setting("learning_rate")] = _DEFAULTS["learning_rate"],
+    eval_rows: Annotated[
+        int | None, _setting("eval_rows", help="At most N rows of each eval set.")
+    ] = _DEFAULTS["eval_rows"],
     max_length: Annotated[
-        int | None, typer.Option(min=16, max=512, help="Truncate training examples to N tokens (faster).")
-    ] = None,
+        int | None, _setting("max_length", help="Truncate training examples to N tokens (faster).")
+    ] = _DEFAULTS["max_length"],
     label_share: Annotated[
-        float, typer.Option(min=0.0, max=0.95, help="Labels make up at least this share of each epoch.")
-    ] = 0.2,
-    max_repeat: Annotated[int, typer.Option(min=1, help="Repeat each label at most N times per epoch.")] = 50,
+        float, _setting("label_share", help="Labels make up at least this share of each epoch.")
+    ] = _DEFAULTS["label_share"],
+    max_repeat: Annotated[
+        int, _setting("max_repeat", help="Repeat each label at most N times per epoch.")
+    ] = _DEFAULTS["max_repeat"],
     holdout: Annotated[
-        float, typer.Option(min=0.01, max=0.9, help="Share of labelled texts held back for the gate.")
-    ] = 0.2,
+        float, _setting("holdout", help="Share of labelled texts held back for the gate.")
+    ] = _DEFAULTS["holdout"],
     tolerance: Annotated[
-        float, typer.Option(min=0.0, help="macro-F1 points a fixed eval set may lose.")
-    ] = 1.0,
+        float, _setting("tolerance", help="macro-F1 points a fixed eval set may lose.")
+    ] = _DEFAULTS["tolerance"],
     min_gain: Annotated[
-        float, typer.Option(min=0.0, help="macro-F1 points the held-back labels must gain beyond.")
-    ] = 0.0,
-    promote: Annotated[bool, typer.Option(help="Promote the new version when it passes the gate.")] = True,
+        float, _setting("min_gain", help="macro-F1 points the held-back labels must gain beyond.")
+    ] = _DEFAULTS["min_gain"],
+    promote: Annotated[
+        bool, _setting("promote", help="Promote the new version when it passes the gate.")
+    ] = _DEFAULTS["promote"],
     refit_aggregator: Annotated[
-        bool, typer.Option(help="Fit the article aggregator again (default: keep the parent's).")
-    ] = False,
-    seed: Annotated[int | None, typer.Option(help="Random seed (default: the config's).")] = None,
+        bool,
+        _setting("refit_aggregator", help="Fit the article aggregator again (default: keep the parent's)."),
+    ] = _DEFAULTS["refit_aggregator"],
+    seed: Annotated[
+        int | None,
+        _setting("seed", help="Random seed (default: the config's)."),
+    ] = _DEFAULTS["seed"],
     task: Annotated[
         list[str] | None,
         typer.Option(
@@ -99,16 +140,18 @@ def retrain_command(
     ] = None,
     bias_train_rows: Annotated[
         int | None,
-        typer.Option(
-            min=1,
+        _setting(
+            "bias_train_rows",
             help="Leaning head: refit on N sampled training articles (default: as many as the current "
             "head was fitted on).",
         ),
-    ] = None,
+    ] = _DEFAULTS["bias_train_rows"],
     bias_data_root: Annotated[
         str | None,
-        typer.Option(help="Shared data folder for refitting the bias heads (default: the config's)."),
-    ] = None,
+        _setting(
+            "bias_data_root", help="Shared data folder for refitting the bias heads (default: the config's)."
+        ),
+    ] = _DEFAULTS["bias_data_root"],
     database: DatabaseOpt = None,
     registry: RegistryOpt = None,
     as_json: JsonOpt = False,
@@ -124,11 +167,8 @@ def retrain_command(
     only the heads are refitted: fast. Stance labels fine-tune the encoder, and then every bias head
     the model carries is refitted on it (`--bias-train-rows` caps the leaning articles).
     """
-    from service.cli import _logging
-    from training.retrain import RetrainOptions, retrain
-
-    _logging(False)
     try:
+        # Built before training.retrain (and torch) is imported: a bad option fails at once.
         options = RetrainOptions(
             config=str(config) if config else None,
             overrides=set_ or [],
@@ -154,6 +194,8 @@ def retrain_command(
             bias_train_rows=bias_train_rows,
             bias_data_root=bias_data_root,
         )
+        from training.retrain import retrain
+
         # Standard output is for the result alone; the Trainer prints its logs there.
         with contextlib.redirect_stdout(sys.stderr):
             result = retrain(options, progress=None if as_json else lambda m: typer.echo(m, err=True))
@@ -164,7 +206,7 @@ def retrain_command(
         typer.echo(f"error: invalid retrain options: {problems} Fix: see `slant retrain --help`", err=True)
         raise typer.Exit(2) from None
     except SlantError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(json.dumps(result.to_json(), indent=2) if as_json else result.summary())
 
 
@@ -177,7 +219,7 @@ def list_(database: DatabaseOpt = None, registry: RegistryOpt = None, as_json: J
         with ModelRegistry.open(database, registry) as reg:
             versions = reg.versions()
     except SlantError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
         typer.echo(json.dumps([v.to_json() for v in versions], indent=2))
         return
@@ -216,7 +258,7 @@ def show(
         with ModelRegistry.open(database, registry) as reg:
             found = reg.get(version)
     except SlantError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(json.dumps(found.to_json(), indent=2))
 
 
@@ -239,7 +281,7 @@ def promote(
             before = reg.promoted()
             after = reg.promote(version, force=force, reason=reason)
     except SlantError as exc:
-        _fail(exc)
+        fail(exc)
     if before is not None and before.version == after.version:
         typer.echo(f"{after.version} is already promoted")
         return
@@ -256,5 +298,5 @@ def rollback(database: DatabaseOpt = None, registry: RegistryOpt = None) -> None
         with ModelRegistry.open(database, registry) as reg:
             left, now = reg.rollback()
     except SlantError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(f"rolled back from {left.version} to {now.version}")

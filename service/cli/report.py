@@ -9,6 +9,8 @@ import typer
 
 from model.errors import SlantError
 
+from .options import fail
+
 
 def report(
     labelled: Annotated[
@@ -95,6 +97,5 @@ def report(
             progress=progress,
         )
     except SlantError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(exc)
     typer.echo(json.dumps({k: v for k, v in summary.to_json().items() if k != "files"}, indent=2))

@@ -1,11 +1,9 @@
-"""Corpus readers and output writers for ``slant label``.
+"""The inputs of ``slant label``: format detection, fingerprints and streaming readers.
 
 Readers stream: JSONL and CSV are read a line (a record) at a time, Parquet a record batch at a
 time (``ParquetFile.iter_batches``), a Hugging Face dataset through its memory-mapped Arrow
 files or in streaming mode. Each yields :class:`RawRow` values in input order; a record that
 cannot be parsed becomes a RawRow with a ``problem`` instead of stopping the run.
-
-Writers turn labelled rows into JSONL or Parquet with one fixed schema (:func:`output_schema`).
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ import io as _io
 import itertools
 import json
 import lzma
-import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,18 +24,14 @@ from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 
 from model.errors import ConfigError, InvalidInputError
-from model.files import fsync_dir
-from model.labels import STANCE_LABELS
 
 InputFormat = Literal["jsonl", "csv", "parquet", "hf"]
-OutputFormat = Literal["jsonl", "parquet"]
 
 INPUT_FORMATS: tuple[str, ...] = ("jsonl", "csv", "parquet", "hf")
-OUTPUT_FORMATS: tuple[str, ...] = ("jsonl", "parquet")
 
 _COMPRESSED: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
-_JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
-_PARQUET_SUFFIXES = {".parquet", ".pq"}
+JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
 
 
 @dataclass
@@ -104,11 +97,11 @@ def detect_input_format(spec: str, given: str | None = None) -> InputFormat:
         return "hf"
     base, _ = _strip_compression(path.name)
     suffix = Path(base).suffix.lower()
-    if suffix in _JSONL_SUFFIXES:
+    if suffix in JSONL_SUFFIXES:
         return "jsonl"
     if suffix == ".csv":
         return "csv"
-    if suffix in _PARQUET_SUFFIXES:
+    if suffix in PARQUET_SUFFIXES:
         return "parquet"
     if not path.exists() and not suffix and spec.count("/") <= 1 and not spec.startswith((".", "/", "~")):
         return "hf"  # looks like a hub dataset name, e.g. "user/corpus"
@@ -120,26 +113,6 @@ def detect_input_format(spec: str, given: str | None = None) -> InputFormat:
         f"cannot tell the format of {spec} from its name",
         field="INPUT",
         fix="name it .jsonl, .csv or .parquet, or pass --input-format jsonl|csv|parquet|hf",
-    )
-
-
-def detect_output_format(output: str, given: str | None = None) -> OutputFormat:
-    """The output format from ``--format``, else from the output's extension."""
-    if given:
-        if given not in OUTPUT_FORMATS:
-            raise InvalidInputError(
-                f"unknown output format {given!r}", field="--format", fix="use jsonl or parquet"
-            )
-        return given  # type: ignore[return-value]
-    suffix = Path(output.rstrip("/")).suffix.lower()
-    if suffix in _JSONL_SUFFIXES:
-        return "jsonl"
-    if suffix in _PARQUET_SUFFIXES:
-        return "parquet"
-    raise InvalidInputError(
-        f"cannot tell the output format of {output} from its name",
-        field="--output",
-        fix="name it .jsonl or .parquet, or pass --format jsonl|parquet",
     )
 
 
@@ -424,239 +397,3 @@ def open_source(
     if fmt == "csv":
         return CsvSource(path, columns)
     return JsonlSource(path, columns, expected=expected)
-
-
-# -- output --------------------------------------------------------------------------------------
-
-
-def bias_type(leaning_labels: Sequence[str] | None) -> Any:
-    """The Arrow type of a row's ``bias`` (``model.Bias.to_dict()``): a struct, null when absent.
-
-    ``leaning.probabilities`` has one field per label of the loaded leaning head; without a
-    leaning head, ``leaning`` is always null and typed as such.
-    """
-    import pyarrow as pa
-
-    leaning = (
-        pa.struct(
-            [
-                ("label", pa.string()),
-                ("probabilities", pa.struct([(label, pa.float64()) for label in leaning_labels])),
-            ]
-        )
-        if leaning_labels
-        else pa.null()
-    )
-    flagged = pa.struct(
-        [("text", pa.string()), ("start", pa.int64()), ("end", pa.int64()), ("probability", pa.float64())]
-    )
-    loaded = pa.struct(
-        [
-            ("sentences", pa.list_(flagged)),
-            ("scored", pa.int64()),
-            ("threshold", pa.float64()),
-            ("share", pa.float64()),
-        ]
-    )
-    return pa.struct(
-        [
-            ("leaning", leaning),
-            ("hyperpartisan", pa.float64()),
-            ("loaded_language", loaded),
-            ("sentences", pa.int64()),
-        ]
-    )
-
-
-def output_schema(
-    *,
-    id_is_row: bool,
-    bias: bool = False,
-    leaning_labels: Sequence[str] | None = None,
-    kept: Sequence[tuple[str, Any]] = (),
-) -> Any:
-    """The Arrow schema of output rows (the JSONL rows have the same shape).
-
-    ``id`` is the row number (int64) when no id column is given, else the input's id as a string.
-    The kept input fields (``--keep-fields``; ``kept`` holds their names and Arrow types, see
-    :func:`kept_field_types`) follow ``row``. With ``bias`` (``slant label --bias``) a ``bias``
-    struct follows ``actors`` (see :func:`bias_type`).
-    """
-    import pyarrow as pa
-
-    probs = pa.struct([(label, pa.float64()) for label in STANCE_LABELS])
-    evidence = pa.struct(
-        [
-            ("text", pa.string()),
-            ("start", pa.int64()),
-            ("end", pa.int64()),
-            ("label", pa.string()),
-            ("probabilities", probs),
-            ("via", pa.string()),
-        ]
-    )
-    via = pa.struct([(kind, pa.int64()) for kind in ("name", "title", "pronoun")])
-    actor = pa.struct(
-        [
-            ("actor", pa.string()),
-            ("status", pa.string()),
-            ("label", pa.string()),
-            ("probabilities", probs),
-            ("mentions", pa.int64()),
-            ("aliases_matched", pa.list_(pa.string())),
-            ("evidence", pa.list_(evidence)),
-            ("windows", pa.int64()),
-            ("level", pa.string()),
-            ("mentions_via", via),
-            ("salience", pa.float64()),
-        ]
-    )
-    return pa.schema(
-        [
-            ("id", pa.int64() if id_is_row else pa.string()),
-            ("row", pa.int64()),
-            *kept,
-            ("actors", pa.list_(actor)),
-            *([("bias", bias_type(leaning_labels))] if bias else []),
-            ("model", pa.string()),
-            ("version", pa.string()),
-        ]
-    )
-
-
-def dump_jsonl(rows: Sequence[dict[str, Any]]) -> bytes:
-    """Rows as UTF-8 JSON lines (non-ASCII kept as is)."""
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
-
-
-@contextmanager
-def writing(path: Path) -> Iterator[None]:
-    """Name ``path`` in an OSError raised while writing it: a full disk fails write() or fsync(),
-    whose errors name no file, and the CLI's one-line message should say where."""
-    try:
-        yield
-    except OSError as exc:
-        if exc.filename is None:
-            exc.filename = str(path)
-        raise
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``path`` via a temp file in the same directory, fsync, rename: never half-written."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with writing(path):
-        try:
-            with tmp.open("wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except OSError:
-            tmp.unlink(missing_ok=True)
-            raise
-    fsync_dir(path.parent)
-
-
-def merge_jsonl(parts: Sequence[Path], dest: Path) -> int:
-    """Concatenate JSONL parts into ``dest`` atomically; returns the number of rows."""
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    rows = 0
-    with writing(dest):
-        try:
-            with tmp.open("wb") as out:
-                for part in parts:
-                    with part.open("rb") as f:
-                        for line in f:
-                            out.write(line)
-                            rows += 1
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, dest)
-        finally:
-            tmp.unlink(missing_ok=True)
-    fsync_dir(dest.parent)
-    return rows
-
-
-def pa_string() -> Any:
-    import pyarrow as pa
-
-    return pa.string()
-
-
-def _infer(values: list[Any]) -> Any:
-    import pyarrow as pa
-
-    try:
-        return pa.array(values).type
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        return pa.string()  # mixed types (a number here, a string there): kept as text
-
-
-def kept_field_types(parts: Sequence[Path], names: Sequence[str]) -> list[tuple[str, Any]]:
-    """The Parquet type of each kept field, read from the JSON values of every part.
-
-    One type over all parts: the same type everywhere (nulls aside) stays; integers beside
-    floats become float64; anything else mixed becomes a string (non-strings written as JSON).
-    A field null on every row is a string column of nulls.
-    """
-    if not names:
-        return []
-    import pyarrow as pa
-
-    seen: dict[str, set[Any]] = {n: set() for n in names}
-    for part in parts:
-        with part.open("rb") as f:
-            records = [json.loads(line) for line in f]
-        for name in names:
-            t = _infer([r.get(name) for r in records])
-            if not pa.types.is_null(t):
-                seen[name].add(t)
-    out = []
-    for name in names:
-        types = seen[name]
-        if len(types) == 1:
-            out.append((name, next(iter(types))))
-        elif types and all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in types):
-            out.append((name, pa.float64()))
-        else:
-            out.append((name, pa.string()))
-    return out
-
-
-def _as_text(value: Any) -> Any:
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
-
-
-def merge_parquet(parts: Sequence[Path], dest: Path, schema: Any, *, text_fields: Sequence[str] = ()) -> int:
-    """Convert JSONL parts into one Parquet file (a row group per part) atomically; returns rows.
-
-    The ``text_fields`` (kept fields typed as strings) have their non-string values written as JSON.
-    """
-    require_pyarrow()
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    rows = 0
-    with writing(dest):
-        try:
-            with pq.ParquetWriter(tmp, schema) as writer:
-                for part in parts:
-                    with part.open("rb") as f:
-                        records = [json.loads(line) for line in f]
-                    for r in records:
-                        for name in text_fields:
-                            r[name] = _as_text(r.get(name))
-                    if records:
-                        writer.write_table(pa.Table.from_pylist(records, schema=schema))
-                        rows += len(records)
-            with tmp.open("rb+") as f:
-                os.fsync(f.fileno())
-            os.replace(tmp, dest)
-        finally:
-            tmp.unlink(missing_ok=True)
-    fsync_dir(dest.parent)
-    return rows

@@ -11,30 +11,17 @@ import typer
 
 from model.errors import SlantError
 
+from .options import DatabaseOpt, fail
+
 labels = typer.Typer(
     help="The label store (SQLite by default, PostgreSQL via SLANT_DATABASE_URL): import and export labels.",
     no_args_is_help=True,
 )
 
-DatabaseOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        envvar="SLANT_DATABASE_URL",
-        show_envvar=True,
-        help="sqlite:////path/labels.db, a file path, or postgresql://user:pass@host/db "
-        "(default: ~/.local/share/slant/labels.db).",
-    ),
-]
 FormatOpt = Annotated[
     str | None, typer.Option("--format", help="jsonl or csv (default: from the file name, else jsonl).")
 ]
 _SHOWN = 50  # bad rows and conflicts printed one per line; the rest are counted
-
-
-def _fail(exc: SlantError) -> None:
-    typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(2)
 
 
 @labels.command("import")
@@ -83,7 +70,7 @@ def import_(
                 dry_run=dry_run,
             )
     except SlantError as exc:
-        _fail(exc)
+        fail(exc)
     for bad in result.bad[:_SHOWN]:
         typer.echo(f"{file}:{bad.line}: bad row, not stored: {bad.message}", err=True)
     if len(result.bad) > _SHOWN:
@@ -141,7 +128,7 @@ def export(
                     n = export_labels(store, fh, fmt=kind, current_only=not history, task=only)
                 tmp.replace(output)
     except SlantError as exc:
-        _fail(exc)
+        fail(exc)
     except OSError as exc:
         typer.echo(f"error: cannot write {output}: {exc.strerror or exc}", err=True)
         raise typer.Exit(2) from None
