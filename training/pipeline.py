@@ -213,7 +213,19 @@ def _training_section(meta: dict[str, Any]) -> list[str]:
         f"- windows: format {meta.get('window_format', 1)} "
         f"({'actor mentions wrapped in [TGT] markers' if markers else 'plain'})",
         f"- classifier head: {_HEADS.get(train.get('head', 'cls'), train.get('head'))}",
+        *_soup_lines((meta.get("extra") or {}).get("soup")),
         f"- calibration: {json.dumps(meta.get('calibration')) if meta.get('calibration') else 'none'}",
+    ]
+
+
+def _soup_lines(soup: dict[str, Any] | None) -> list[str]:
+    if not soup:
+        return []
+    old, new, alpha = soup["old"], soup["new"], float(soup["alpha_old"])
+    return [
+        f"- weights: an average (`training/soup.py`) of {alpha:g} x `{old['path']}` ({old['name']} version "
+        f"{old['version']}) and {1 - alpha:g} x `{new['path']}` ({new['name']} version {new['version']}, "
+        "the run the rows, steps and sources above describe)"
     ]
 
 

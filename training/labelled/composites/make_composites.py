@@ -72,7 +72,10 @@ def compose(pool: list[dict], n: int, seed: int, max_chars: int) -> list[dict]:
         tries += 1
         a = rng.choice(pool)
         same = rng.random() < 0.25
-        b = rng.choice(by_label[a["label"]] if same else by_label[rng.choice([x for x in labels if x != a["label"]])])
+        if same:
+            b = rng.choice(by_label[a["label"]])
+        else:
+            b = rng.choice(by_label[rng.choice([x for x in labels if x != a["label"]])])
         key = tuple(sorted((a["id"], b["id"])))
         if key in seen or a["target"].lower() == b["target"].lower():
             continue
