@@ -172,7 +172,11 @@ def naive(model: str, src: Path) -> None:
     print(json.dumps({"rows_read": n, "labelled": n, "max_length": max_length, "loop_seconds": loop}))
 
 
-def main(argv: list[str] | None = None) -> int:
+Result = tuple[str, int, dict[str, Any], bool]
+"""(mode, rows, measurement, whether it is compared with the naive loop)."""
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default=str(REPO / "models" / "default"), help="model directory")
     ap.add_argument("--articles", type=int, default=2000, help="articles for the slant label modes")
@@ -187,75 +191,82 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="also write the markdown table to this file")
     ap.add_argument("--naive-run", type=Path, help=argparse.SUPPRESS)  # internal: the baseline process
     args = ap.parse_args(argv)
+    args.mode_list = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = set(args.mode_list) - set(MODES)
+    if unknown:
+        ap.error(f"unknown modes {sorted(unknown)}; choose from {', '.join(MODES)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
     if args.naive_run:
         naive(args.model, args.naive_run)
         return 0
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    unknown = set(modes) - set(MODES)
-    if unknown:
-        ap.error(f"unknown modes {sorted(unknown)}; choose from {', '.join(MODES)}")
-
     source = data_root() / "article_bias_prediction" / "articles.jsonl.xz"
     if not source.exists():
         raise SystemExit(f"{source} not found: set SLANT_DATA_ROOT to the shared data folder")
     articles = load_articles(source, count=args.articles, min_words=args.min_words)
     words = sum(len(a["text"].split()) for a in articles) / max(1, len(articles))
     print(f"{len(articles)} articles, mean {words:.0f} words; actors: {', '.join(ACTORS)}", flush=True)
-
-    results: list[tuple[str, int, dict[str, Any], bool]] = []  # (mode, rows, measurement, vs naive)
     with tempfile.TemporaryDirectory(prefix="slant-bench-label-") as tmp_name:
-        tmp = Path(tmp_name)
-        src = write_jsonl(tmp / "articles.jsonl", articles, len(articles))
+        results = _run_modes(args, articles, Path(tmp_name))
+    table = _table(args, articles, words, results)
+    print("\n" + table)
+    if args.out:
+        args.out.write_text(table + "\n", encoding="utf-8")
+    return 0 if all(r["rc"] == 0 for _, _, r, _ in results) else 1
 
-        def record(name: str, rows: int, res: dict[str, Any], compare: bool = True) -> None:
-            results.append((name, rows, res, compare))
-            status = "" if res["rc"] == 0 else f"  FAILED rc={res['rc']}: {res['stderr'][-800:]}"
-            print(
-                f"{name}: {rows} rows, {res['seconds']:.1f} s, peak {res['peak_mib']:.0f} MiB{status}",
-                flush=True,
-            )
 
-        n = len(articles)
-        if "naive" in modes:
-            sub = write_jsonl(tmp / "naive.jsonl", articles, min(n, args.naive_articles))
-            cmd = [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "--model",
-                args.model,
-                "--naive-run",
-                str(sub),
-            ]
-            res = measure(cmd, timeout=args.timeout)
-            record(
-                "naive pipeline loop, 1 pair per call, first 512 tokens (a subset)",
-                min(n, args.naive_articles),
-                res,
-            )
-        if "local1" in modes:
-            res = measure(
-                label_cmd(src, tmp / "l1.jsonl", args.model, "--workers", "1"), timeout=args.timeout
-            )
-            record("slant label, local, 1 worker", n, res)
-        if "local2" in modes:
-            res = measure(
-                label_cmd(src, tmp / "l2.jsonl", args.model, "--workers", "2"), timeout=args.timeout
-            )
-            record("slant label, local, 2 workers", n, res)
-        if "ray" in modes:
-            cmd = label_cmd(src, tmp / "ray.parquet", args.model, "--engine", "ray", "--workers", "2")
-            res = measure(cmd, timeout=args.timeout)
-            record("slant label, ray (local Ray), 2 workers", n, res)
-        if "scale" in modes:
-            model = str(build_tiny_model(tmp / "tiny")) if args.scale_model == "tiny" else args.model
-            which = "tiny random model" if args.scale_model == "tiny" else "real model"
-            for rows in [int(r) for r in args.scale_rows.split(",") if r.strip()]:
-                big = write_jsonl(tmp / f"scale-{rows}.jsonl", articles, rows)
-                out = tmp / f"scale-{rows}.jsonl.out.jsonl"
-                res = measure(label_cmd(big, out, model, "--workers", "1"), timeout=args.timeout)
-                repeated = " (articles repeated)" if rows > n else ""
-                record(f"memory scaling: local, 1 worker, {which}{repeated}", rows, res, compare=False)
-                out.unlink(missing_ok=True)
+def _run_modes(args: argparse.Namespace, articles: list[dict[str, Any]], tmp: Path) -> list[Result]:
+    """Run each asked-for mode in its own process, one after the other; its measurement per mode."""
+    results: list[Result] = []
+    modes = args.mode_list
+    src = write_jsonl(tmp / "articles.jsonl", articles, len(articles))
+
+    def record(name: str, rows: int, res: dict[str, Any], compare: bool = True) -> None:
+        results.append((name, rows, res, compare))
+        status = "" if res["rc"] == 0 else f"  FAILED rc={res['rc']}: {res['stderr'][-800:]}"
+        print(
+            f"{name}: {rows} rows, {res['seconds']:.1f} s, peak {res['peak_mib']:.0f} MiB{status}", flush=True
+        )
+
+    n = len(articles)
+    if "naive" in modes:
+        sub = write_jsonl(tmp / "naive.jsonl", articles, min(n, args.naive_articles))
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--model", args.model, "--naive-run", str(sub)]
+        record(
+            "naive pipeline loop, 1 pair per call, first 512 tokens (a subset)",
+            min(n, args.naive_articles),
+            measure(cmd, timeout=args.timeout),
+        )
+    if "local1" in modes:
+        cmd = label_cmd(src, tmp / "l1.jsonl", args.model, "--workers", "1")
+        record("slant label, local, 1 worker", n, measure(cmd, timeout=args.timeout))
+    if "local2" in modes:
+        cmd = label_cmd(src, tmp / "l2.jsonl", args.model, "--workers", "2")
+        record("slant label, local, 2 workers", n, measure(cmd, timeout=args.timeout))
+    if "ray" in modes:
+        cmd = label_cmd(src, tmp / "ray.parquet", args.model, "--engine", "ray", "--workers", "2")
+        record("slant label, ray (local Ray), 2 workers", n, measure(cmd, timeout=args.timeout))
+    if "scale" in modes:
+        model = str(build_tiny_model(tmp / "tiny")) if args.scale_model == "tiny" else args.model
+        which = "tiny random model" if args.scale_model == "tiny" else "real model"
+        for rows in [int(r) for r in args.scale_rows.split(",") if r.strip()]:
+            big = write_jsonl(tmp / f"scale-{rows}.jsonl", articles, rows)
+            out = tmp / f"scale-{rows}.jsonl.out.jsonl"
+            res = measure(label_cmd(big, out, model, "--workers", "1"), timeout=args.timeout)
+            repeated = " (articles repeated)" if rows > n else ""
+            record(f"memory scaling: local, 1 worker, {which}{repeated}", rows, res, compare=False)
+            out.unlink(missing_ok=True)
+    return results
+
+
+def _table(
+    args: argparse.Namespace, articles: list[dict[str, Any]], words: float, results: list[Result]
+) -> str:
+    """The Markdown table of all modes, with the machine and the speed-up over the naive loop."""
+    import torch
 
     naive_rate = None
     for name, rows, r, _ in results:
@@ -264,8 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             # theirs), so a short run cannot flatter the speed-up.
             loop = json.loads(r["stdout"].strip().splitlines()[-1])["loop_seconds"]
             r["rate"] = naive_rate = rows / max(loop, 1e-9)
-    import torch
-
+    summed = all(r["summed"] for _, _, r, _ in results)
     lines = [
         f"Machine: {platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__}; "
         f"Python {platform.python_version()}. Model: {args.model}.",
@@ -273,9 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         f"mean {words:.0f}); actors per article: {', '.join(ACTORS)}. Seconds: wall time of the whole "
         "subprocess, model load included; articles/s = rows / seconds, except for the naive loop, "
         "whose rate counts its loop only (no start-up, no model load). Peak RSS: "
-        + (
-            "sum over the process tree." if all(r["summed"] for _, _, r, _ in results) else "largest process."
-        ),
+        + ("sum over the process tree." if summed else "largest process."),
         "",
         "| mode | rows | seconds | articles/s | speed-up vs naive | peak RSS MiB |",
         "|---|---|---|---|---|---|",
@@ -289,11 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(
             f"| {name} | {rows} | {r['seconds']:.1f} | {rate:.2f} | {speedup} | {r['peak_mib']:.0f} |"
         )
-    table = "\n".join(lines)
-    print("\n" + table)
-    if args.out:
-        args.out.write_text(table + "\n", encoding="utf-8")
-    return 0 if all(r["rc"] == 0 for _, _, r, _ in results) else 1
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

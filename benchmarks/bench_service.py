@@ -252,7 +252,7 @@ def row(name: str, concurrency: int, res: dict[str, Any]) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
         "--model", default=str(REPO / "models" / "default"), help="model directory (default: shipped)"
@@ -276,15 +276,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--out", type=Path, help="also write the markdown table to this file")
     args = ap.parse_args(argv)
-    levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
-    if any(c < 1 or c > 64 for c in levels):
+    args.levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    if any(c < 1 or c > 64 for c in args.levels):
         ap.error("concurrency levels must be between 1 and 64")
+    return args
 
-    articles = load_articles(ARTICLES, count=args.articles)
-    words = statistics.mean(len(a.split()) for a in articles)
-    print(f"{len(articles)} articles, mean {words:.0f} words; actors: {', '.join(ACTORS)}", flush=True)
 
-    rows = []
+def _serve_levels(
+    args: argparse.Namespace, articles: list[str]
+) -> tuple[list[str], dict[str, float], list[str]]:
+    """Each backend's server, driven at each concurrency level: table rows, best rates, actor-cost rows."""
+    rows: list[str] = []
     rates: dict[str, float] = {}
     cost_rows: list[str] = []
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -295,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             server.wait_ready(timeout=300)
             drive(server.url, articles, concurrency=1, requests=2, max_seconds=60)  # first-request effects
-            for c in levels:
+            for c in args.levels:
                 n = args.requests or max(12, 3 * c)
                 res = drive(server.url, articles, concurrency=c, requests=n, max_seconds=args.max_seconds)
                 rows.append(row(f"service /v1/stance, {backend}", c, res))
@@ -308,6 +310,15 @@ def main(argv: list[str] | None = None) -> int:
                 cost_rows = actor_costs(server.url, articles, counts, args.max_seconds)
         finally:
             server.stop()
+    return rows, rates, cost_rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    articles = load_articles(ARTICLES, count=args.articles)
+    words = statistics.mean(len(a.split()) for a in articles)
+    print(f"{len(articles)} articles, mean {words:.0f} words; actors: {', '.join(ACTORS)}", flush=True)
+    rows, rates, cost_rows = _serve_levels(args, articles)
     base = baseline(args.model, articles[: args.baseline_articles], max_seconds=args.max_seconds)
     rows.append(row(f"naive pipeline, first {base['max_length']} tokens", 1, base))
     print(rows[-1], flush=True)

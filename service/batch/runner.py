@@ -95,24 +95,16 @@ def label_corpus(
     committed chunk when re-run with the same input and options. With ``bias`` every row also
     gets ``bias`` from the model's bias heads (the model's ``bias/`` and ``$SLANT_HEADS``).
     ``keep_fields`` names input columns (an outlet, a date) copied into every output row, after
-    ``row``, so that ``slant report`` can group by them. ``date_field`` names the column holding each
-    row's publication date (see :func:`model.linking.parse_year`); a row whose date does not parse
-    goes to the errors file. ``backend`` is the forward pass of every
-    worker (default: ``$SLANT_BACKEND`` or ``auto``, see :mod:`model.backends`).
+    ``row``, so that ``slant report`` can group by them. ``date_field`` names the column of each
+    row's publication date (:func:`model.linking.parse_year`; a bad one sends the row to the errors
+    file). ``backend``: every worker's forward pass (default ``$SLANT_BACKEND`` or ``auto``).
 
     >>> s = label_corpus("news.jsonl", output="stance.parquet", actors=["DNC"])  # doctest: +SKIP
     >>> s.to_json()["labelled"]                                                    # doctest: +SKIP
     """
-    check_options(
-        actors=actors,
-        actors_field=actors_field,
-        batch_size=batch_size,
-        workers=workers,
-        chunk_size=chunk_size,
-        evidence=evidence,
-    )
-    if backend is not None:
-        backend = check_backend(backend)
+    limits = {"batch_size": batch_size, "workers": workers, "chunk_size": chunk_size, "evidence": evidence}
+    check_options(actors=actors, actors_field=actors_field, **limits)
+    backend = check_backend(backend) if backend is not None else None
     opts = RowOptions(
         text_field=text_field,
         id_field=id_field,
