@@ -20,13 +20,12 @@ classifier whose marker half is zero (what converting it would give).
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 from model.errors import InvalidInputError
-from model.files import write_text_atomic
+from model.loading import read_meta, write_meta
 
 
 def _counterpart(key: str, old: dict[str, Any]) -> str | None:
@@ -77,17 +76,18 @@ def average_weights(old: str | Path, new: str | Path, *, alpha: float, out: str 
         )
     shutil.rmtree(out_dir / "bias", ignore_errors=True)  # heads fitted on another encoder
     save_file(mixed, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
-    meta_path = out_dir / "slant.json"
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    soup = {"old": _identity(old_dir), "new": _identity(new_dir), "alpha_old": alpha}
-    meta["extra"] = {**(meta.get("extra") or {}), "soup": soup}
-    write_text_atomic(meta_path, json.dumps(meta, indent=1) + "\n")
+    meta = read_meta(out_dir)  # the new model's slant.json, copied above
+    old_meta = read_meta(old_dir)
+    meta.extra = {
+        **meta.extra,
+        "soup": {
+            "old": {"path": str(old_dir), "name": old_meta.name, "version": old_meta.version},
+            "new": {"path": str(new_dir), "name": meta.name, "version": meta.version},
+            "alpha_old": alpha,
+        },
+    }
+    write_meta(out_dir, meta)
     return out_dir
-
-
-def _identity(model_dir: Path) -> dict[str, str]:
-    meta = json.loads((model_dir / "slant.json").read_text(encoding="utf-8"))
-    return {"path": str(model_dir), "name": str(meta.get("name")), "version": str(meta.get("version"))}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,6 +10,7 @@ import datetime as _dt
 import logging
 import random
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,10 @@ from .config import TrainConfig
 from .data import load_mix
 
 log = logging.getLogger(__name__)
+_LABEL_ID = {label: i for i, label in enumerate(STANCE_LABELS)}
 
 
-def _one_hot(label: str, labels: list[str]) -> list[float]:
+def _one_hot(label: str, labels: Sequence[str]) -> list[float]:
     return [1.0 if x == label else 0.0 for x in labels]
 
 
@@ -143,7 +145,7 @@ def _load_base(config: TrainConfig) -> tuple[Any, Any]:
         base,
         num_labels=len(labels),
         id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
+        label2id=dict(_LABEL_ID),
         dtype=torch.float32,
     )
     if config.window_format == 2 and add_markers(tokenizer, model):
@@ -158,12 +160,9 @@ def _encode(windows: list[dict[str, Any]], tokenizer: Any, *, max_length: int, s
     """The windows as a tokenised ``datasets.Dataset`` of (target, text) pairs with their labels."""
     from datasets import Dataset
 
-    labels = list(STANCE_LABELS)
-    label_id = {label: i for i, label in enumerate(labels)}
-
     def encode(batch: dict[str, list[Any]]) -> dict[str, Any]:
         enc = tokenizer(batch["target"], batch["text"], truncation="only_second", max_length=max_length)
-        enc["labels"] = [label_id[x] for x in batch["label"]]
+        enc["labels"] = [_LABEL_ID[x] for x in batch["label"]]
         if soft:
             enc["soft_labels"] = batch["soft"]
         return enc
@@ -172,7 +171,9 @@ def _encode(windows: list[dict[str, Any]], tokenizer: Any, *, max_length: int, s
     records = [{k: r[k] for k in keep} for r in windows]
     if soft:
         for rec, r in zip(records, windows, strict=True):
-            rec["soft"] = [float(x) for x in r["soft"]] if "soft" in r else _one_hot(r["label"], labels)
+            rec["soft"] = (
+                [float(x) for x in r["soft"]] if "soft" in r else _one_hot(r["label"], STANCE_LABELS)
+            )
     return Dataset.from_list(records).map(encode, batched=True, remove_columns=list(records[0]))
 
 
