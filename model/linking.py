@@ -19,6 +19,8 @@ Rule-based and linear in the text's length (one left-to-right sweep):
 from __future__ import annotations
 
 import datetime
+import math
+import numbers
 import re
 from bisect import bisect_right
 from collections import Counter
@@ -118,12 +120,13 @@ _DATE_SHAPE = re.compile(rf"([0-9]{{4}})(?:{_MONTH_DAY}(?:{_TIME})?)?")
 DATE_PATTERN = rf"^(?:19[0-9]{{2}}|20[0-9]{{2}}|2100)(?:{_MONTH_DAY}(?:{_TIME})?)?$"
 
 
-def parse_year(value: str | int | datetime.date | None, *, field: str = "date") -> int | None:
+def parse_year(value: str | int | float | datetime.date | None, *, field: str = "date") -> int | None:
     """The year of an article's date, or None (no date: the year is inferred from the text).
 
     Accepts a string that matches :data:`DATE_PATTERN` (an ISO date, or date and time, or a year:
-    ``"2016-07-25"``, ``"2016-07-25T14:30:00Z"``, ``"2016"``), an integer year or a
-    :class:`datetime.date`; anything else is an :class:`~model.errors.InvalidInputError`.
+    ``"2016-07-25"``, ``"2016-07-25T14:30:00Z"``, ``"2016"``), an integer year (a float with no
+    fraction too, ``2016.0``: what an integer column with empty cells becomes in Parquet or pandas)
+    or a :class:`datetime.date`; anything else is an :class:`~model.errors.InvalidInputError`.
 
     >>> parse_year("2016-07-25"), parse_year("2016-07-25T14:30:00Z"), parse_year(2016), parse_year(None)
     (2016, 2016, 2016, None)
@@ -133,8 +136,12 @@ def parse_year(value: str | int | datetime.date | None, *, field: str = "date") 
     year: int | None = None
     if isinstance(value, datetime.date):  # datetime.datetime is a date too
         year = value.year
-    elif isinstance(value, int) and not isinstance(value, bool):
-        year = value
+    elif isinstance(value, bool):
+        pass  # True is an int to Python, not a year
+    elif isinstance(value, numbers.Integral):
+        year = int(value)  # a Python or NumPy integer
+    elif isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
+        year = int(value)  # 2016.0: an integer column with empty cells, as Parquet and pandas give it
     elif isinstance(value, str) and (shape := _DATE_SHAPE.fullmatch(value)):
         year = int(shape.group(1))
     if year is None or not FIRST_YEAR <= year <= LAST_YEAR:

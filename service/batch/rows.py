@@ -11,6 +11,7 @@ id when known, a code (``SlantError.code`` where the core raised one) and the re
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -227,6 +228,8 @@ def _row_actors(raw: RawRow, opts: RowOptions) -> list[Actor] | None:
     field = opts.actors_field
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, float) and math.isnan(value):  # an empty cell of a numeric column
+        return None
     _check_unicode(value, field)
     if isinstance(value, str):
         text = value.strip()
@@ -260,6 +263,8 @@ def _row_year(raw: RawRow, opts: RowOptions) -> int | None:
         return None
     value = (raw.record or {}).get(opts.date_field)
     if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, float) and math.isnan(value):  # an empty cell of a numeric column
         return None
     return parse_year(value, field=opts.date_field)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pytest
 
 from model import InvalidInputError
@@ -22,6 +23,9 @@ SPEAKER = "The Speaker said the budget would pass the House before the recess."
         ("2016", 2016),
         ("2016-02-31", 2016),  # only the year is used; month and day are checked for range only
         (2016, 2016),
+        (2016.0, 2016),  # an integer column with empty cells, as Parquet and pandas give it
+        (np.int64(2016), 2016),
+        (np.float64(2016.0), 2016),
         (dt.date(2016, 7, 25), 2016),
         (dt.datetime(2019, 1, 3, 12, 0), 2019),
         (None, None),
@@ -44,7 +48,10 @@ def test_parse_year_reads_dates_and_years(value, year):
         (1800, "1800 is outside the years 1900..2100"),
         ("2101-01-01", "'2101-01-01' is outside the years 1900..2100"),
         (True, "True is not a date"),
-        (2016.0, "2016.0 is not a date"),
+        (2016.5, "2016.5 is not a date"),
+        (float("nan"), "nan is not a date"),
+        (float("inf"), "inf is not a date"),
+        (1800.0, "1800.0 is outside the years 1900..2100"),
     ],
 )
 def test_parse_year_refuses_anything_else_and_says_what_it_takes(value, message):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from test_label import read_errors, read_output, write_input
 from typer.testing import CliRunner
 
@@ -46,3 +47,20 @@ def test_date_field_is_in_the_resume_manifest():
     assert RowOptions(date_field="published").to_json()["date_field"] == "published"
     assert "date_field" not in RowOptions().to_json()  # runs started before --date-field still resume
     assert RowOptions(date_field="published").columns == ["text", "published"]
+
+
+def test_a_parquet_year_column_with_empty_cells_reads_as_years(tiny_model_dir, tmp_path):
+    """pandas stores an integer column with empty cells as floats: 2016.0 is a year, NaN no date."""
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"doc": ["a", "b", "c"], "text": [SPEAKER] * 3, "year": [2016, None, 2021]})
+    assert str(frame["year"].dtype) == "float64"
+    src = tmp_path / "in.parquet"
+    frame.to_parquet(src)
+    out = tmp_path / "out.jsonl"
+    args = ["label", str(src), "-o", str(out), "-m", str(tiny_model_dir), "-a", "Paul Ryan"]
+    result = CliRunner().invoke(app, [*args, "--id-field", "doc", "--date-field", "year"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["errors"] == 0
+    by_id = {r["id"]: r["actors"][0] for r in read_output(out)}
+    assert by_id["a"]["mentions_via"]["title"] == 1
+    assert by_id["b"]["status"] == "not_mentioned" and by_id["c"]["status"] == "not_mentioned"
