@@ -8,6 +8,8 @@ agreed by two annotators):
   "Democratic Party", "Bernie Supporters", "LGBT", a cited outlet);
 - the share of gold mentions found, with the gold actors requested by name: surface forms by name,
   descriptions by title, and pronoun references (found, capped at the gold count per actor);
+- the title mentions attributed to gold actors, and how many of them lie on a title the gold lists
+  (a precision proxy);
 
 and, on ``training/labelled/contrast_dev/contrast_dev.jsonl``, how many (text, actor) items come
 out ``not_mentioned`` (no window) with the items' ``target`` and ``aliases``. Only counted: that
@@ -120,6 +122,7 @@ def discovery(dev: Path) -> dict[str, Any]:
     tp = n_pred = hits = n_gold = junk = 0
     found = {"name": [0, 0], "title": [0, 0], "pronoun": [0, 0]}
     pron_found_total = 0
+    titles_attributed = [0, 0]  # title mentions slant attributed to a gold actor; of them, on a gold title
     per_doc = []
     for row, text, doc in zip(rows, cleaned, docs, strict=True):
         gold = row["actors"]
@@ -149,6 +152,15 @@ def discovery(dev: Path) -> dict[str, Any]:
                         taken.append((s, e))
                         found[kind][1] += 1
                         found[kind][0] += any(s < te and ts < e for ts, te in spans)
+            gold_titles = [
+                o.span()
+                for t in set(g["titles"])
+                for o in re.finditer(rf"(?<!\w){re.escape(t)}(?!\w)", text, re.I)
+            ]
+            for x in m:
+                if getattr(x, "via", "name") == "title":
+                    titles_attributed[0] += 1
+                    titles_attributed[1] += any(s < x.end and x.start < e for s, e in gold_titles)
             n_pron = sum(getattr(x, "via", "name") == "pronoun" for x in m)
             pron_found_total += n_pron
             found["pronoun"][1] += int(g["pronouns"])
@@ -162,6 +174,8 @@ def discovery(dev: Path) -> dict[str, Any]:
             k: {"found": v[0], "gold": v[1], "share": round(v[0] / max(v[1], 1), 3)} for k, v in found.items()
         },
         "pronouns_attributed_per_gold_pronoun": round(pron_found_total / max(found["pronoun"][1], 1), 3),
+        # A precision proxy: the rest may be right (titles agree least between the annotators).
+        "titles_attributed": {"all": titles_attributed[0], "on_a_gold_title": titles_attributed[1]},
         "per_doc": per_doc,
     }
 

@@ -112,7 +112,17 @@ _ORG_TAIL = {
     "today",
 }
 
-KINDS = ("person", "organisation", "party")
+KINDS = ("person", "organisation", "party", "place")
+#: The US states: an actor named by one is a place ("the state", "its").
+US_STATES = frozenset({
+    "Alabama", "Alaska", "Arizona", "Arkansas", "California", "Colorado", "Connecticut", "Delaware",
+    "Florida", "Georgia", "Hawaii", "Idaho", "Illinois", "Indiana", "Iowa", "Kansas", "Kentucky",
+    "Louisiana", "Maine", "Maryland", "Massachusetts", "Michigan", "Minnesota", "Mississippi", "Missouri",
+    "Montana", "Nebraska", "Nevada", "New Hampshire", "New Jersey", "New Mexico", "New York",
+    "North Carolina", "North Dakota", "Ohio", "Oklahoma", "Oregon", "Pennsylvania", "Rhode Island",
+    "South Carolina", "South Dakota", "Tennessee", "Texas", "Utah", "Vermont", "Virginia", "Washington",
+    "West Virginia", "Wisconsin", "Wyoming",
+})  # fmt: skip
 GENDERS = ("m", "f")
 #: Words left out of an organisation's abbreviation ("Federal Bureau of Investigation" -> "FBI").
 _ACRONYM_SKIP = {"of", "the", "and", "for", "in", "on", "to", "&"}
@@ -162,9 +172,9 @@ class Title:
 class Actor:
     """A named actor and the surface forms that count as mentioning it.
 
-    ``kind`` (person, organisation, party; empty when unknown), ``gender`` (m, f) and ``roles``
-    (role nouns such as "senator" or "committee", each a :class:`Title` with its years) say which
-    descriptions and pronouns can refer to it; ``titles`` are full descriptions that name it
+    ``kind`` (person, organisation, party, place: a US state; empty when unknown), ``gender`` (m, f)
+    and ``roles`` (role nouns such as "senator" or "committee", each a :class:`Title` with its
+    years) say which descriptions and pronouns can refer to it; ``titles`` are full descriptions that name it
     ("the senator from Vermont"); ``exact`` are aliases matched with their case ("Democratic").
     """
 
@@ -314,6 +324,8 @@ def _default_aliases(name: str, kind: str = "") -> tuple[str, ...]:
 
 
 def _kind_of(name: str) -> str:
+    if name in US_STATES or (name.startswith("State of ") and name[9:] in US_STATES):
+        return "place"
     if is_person_name(name):
         return "person"
     if name.split()[-1].lower() == "party":

@@ -66,13 +66,52 @@ _CUE_ROLES = {
     "hopeful": "candidate",
     "billionaire": "billionaire",
 }
-_ROLE_NOUNS = sorted({*_CUE_ROLES.values(), "committee", "bureau", "agency", "party", "union", "department"})
+#: An organisation's (or place's) last word -> the role nouns a text calls it by ("Federal Aviation
+#: Administration": "the agency"; "Trump campaign": "the campaign"; "Acme Inc.": "the company").
+_HEAD_ROLES = {
+    "committee": ("committee",),
+    "bureau": ("bureau", "agency"),
+    "agency": ("agency",),
+    "administration": ("administration", "agency"),
+    "commission": ("commission", "agency"),
+    "service": ("service", "agency"),
+    "department": ("department",),
+    "ministry": ("ministry",),
+    "union": ("union",),
+    "party": ("party",),
+    "campaign": ("campaign",),
+    "company": ("company",),
+    "corporation": ("company",),
+    "corp": ("company",),
+    "inc": ("company",),
+    "university": ("university", "school"),
+    "college": ("college", "school"),
+    "court": ("court",),
+    "council": ("council",),
+    "board": ("board",),
+    "foundation": ("foundation", "group"),
+    "institute": ("institute", "group"),
+    "association": ("association", "group"),
+    "coalition": ("coalition", "group"),
+    "group": ("group",),
+    "network": ("network",),
+    "government": ("government",),
+}
+_ROLE_NOUNS = sorted({*_CUE_ROLES.values(), *(r for rs in _HEAD_ROLES.values() for r in rs), "state"})
 #: "the senator", "the Vermont senator", "the former president" (not "the senators", "the senator Bernie
-#: Sanders" or "the president of the company").
+#: Sanders" or "the president of the company"); up to two modifiers.
 _ROLE_MENTION = re.compile(
-    r"(?<!\w)[Tt]he\s+(?:(?:former|then|outgoing|incoming|current|embattled|veteran|[A-Z][a-z]+)\s+)?"
+    r"(?<!\w)[Tt]he\s+(?:(?:former|then|outgoing|incoming|current|embattled|veteran|new|longtime|presumptive"
+    r"|likely|eventual|top|federal|majority|minority|ranking|[A-Z][a-z]+|[A-Z]\.[A-Z]\.)(?:\s+|-))?"
+    r"(?:(?:[A-Z][a-z]+|majority|minority|state)\s+)?"
     rf"({'|'.join(_ROLE_NOUNS)})(?![\w-])(?!\s+of\b)(?!\s+[A-Z][a-z])"
 )
+#: An organisation or party named in the plural: "Democrats", "Republicans", "Teamsters" (not "GOP",
+#: "Congress", "Democratic Party").
+_PLURAL = re.compile(r"[a-rt-z]s$")
+#: A capitalised modifier of a role noun ("the Florida governor", "the Libertarian nominee") says
+#: who is meant in a way slant cannot check: such a title resolves only nearby, not text-wide.
+_NAMED_MODIFIER = re.compile(r"\s[A-Z]")
 _CUE = re.compile(
     r"(?<!\w)(Sen\.|Senator|Rep\.|Representative|Congress(?:wo)?man|Gov\.|Governor|President|Speaker"
     r"|Secretary|Director|Leader|Chair(?:wo)?man|Chair|Judge|Justice|Mayor|candidate|nominee|hopeful"
@@ -81,7 +120,15 @@ _CUE = re.compile(
 #: A person named in full by a common given name ("Elizabeth Warren", "Bill Clinton"), or "Mr. Smith".
 _PERSON = re.compile(r"(?<![\w.])([A-Z][a-z]+)(?:\s+[A-Z]\.)?\s+([A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?)(?!\w)")
 _HONORIFIC = re.compile(r"(?<!\w)(Mr|Mrs|Ms|Miss)\.?\s+([A-Z][a-z]+)")
-_PRONOUN = re.compile(r"(?<!\w)(he|him|his|himself|she|her|hers|herself|its)(?!\w)", re.I)
+_PRONOUN = re.compile(
+    r"(?<!\w)(he|him|his|himself|she|her|hers|herself|its|itself|they|them|their|theirs|themselves)(?!\w)"
+    r"|(?<!\w)(it)\s+(?=(?:said|says|added|argued|announced|claimed|denied|noted|stated|wrote|told|wants"
+    r"|wanted|plans|planned|intends|intended|filed|sued|agreed|declined|refused|launched|released|hired"
+    r"|fired|spent|raised|received|accused|urged|asked|expects|expected|believes|believed|insisted"
+    r"|promised|pledged|vowed|warned|reported|disclosed|confirmed|acknowledged|admitted|apologized"
+    r"|apologised|blamed|criticized|criticised|endorsed|opposed|supported|backed)\b)",
+    re.I,
+)
 _PRONOUN_GENDER = {
     "he": "m",
     "him": "m",
@@ -92,6 +139,14 @@ _PRONOUN_GENDER = {
     "hers": "f",
     "herself": "f",
     "its": "org",
+    "itself": "org",
+    "it": "org",  # only before a reporting or acting verb ("it said"): "it is" is mostly not a referent
+    # A party named in the plural ("Democrats", "Republicans"): "they", "their".
+    "they": "plural",
+    "them": "plural",
+    "their": "plural",
+    "theirs": "plural",
+    "themselves": "plural",
 }
 _QUOTE = re.compile(r"“[^”\n]*+”|\"[^\"\n]*+\"")
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-4]\d)(?!\d)")
@@ -157,14 +212,15 @@ def parse_year(value: str | int | float | datetime.date | None, *, field: str = 
 
 def roles_of(actor: Actor, year: int | None) -> set[str]:
     """The role nouns that can refer to ``actor`` in ``year``: the registry's, and an organisation's
-    head noun ("Democratic National Committee" -> "committee", a party -> "party")."""
+    head noun ("Democratic National Committee" -> "committee", "Federal Aviation Administration" ->
+    "administration" and "agency", a party -> "party"), a US state's "state"."""
     out = {r.text.lower() for r in actor.roles if r.holds(year)}
     if actor.kind in ("organisation", "party"):
-        last = actor.name.split()[-1].lower()
-        if last in _ROLE_NOUNS:
-            out.add(last)
+        out.update(_HEAD_ROLES.get(actor.name.split()[-1].lower().rstrip("."), ()))
         if actor.kind == "party":
             out.add("party")
+    elif actor.kind == "place":
+        out.add("state")  # a US state: "the state", "the state's"
     return out
 
 
@@ -174,6 +230,7 @@ class _Event:
     actor: int  # index into actors; -1: someone else (a blocker)
     gender: str  # "m", "f", "" (a person of unknown gender: counts for both), "org"
     roles: frozenset[str]
+    plural: bool = False  # named in the plural ("Democrats", "Republicans"): "they" may refer to it
 
 
 def link(
@@ -321,7 +378,10 @@ def _events(
         gender = actor.gender if actor.kind == "person" else ("org" if actor.kind else "")
         for mention in names[ai]:
             extra = cue_roles.get(mention.start, set())
-            events.append(_Event(mention.start, ai, gender, roles[ai] | extra))
+            plural = actor.kind in ("organisation", "party") and bool(
+                _PLURAL.search(text, mention.start, mention.end)
+            )
+            events.append(_Event(mention.start, ai, gender, roles[ai] | extra, plural))
         for mention in titles[ai]:
             events.append(_Event(mention.start, ai, gender, roles[ai]))
     # Other people: a full name with a known given name, an honorific and a surname, a cue and a name.
@@ -347,7 +407,8 @@ def _events(
     queries: list[tuple[int, int, str, str]] = []  # (start, end, "pronoun" | "title", key)
     for m in _PRONOUN.finditer(text):
         if not quoted(m.start()) and not inside_actor(*m.span()):
-            queries.append((m.start(), m.end(), "pronoun", _PRONOUN_GENDER[m.group(1).lower()]))
+            word = (m.group(1) or m.group(2)).lower()
+            queries.append((m.start(), m.start() + len(word), "pronoun", _PRONOUN_GENDER[word]))
     for m in _ROLE_MENTION.finditer(text):
         if not inside_actor(*m.span()):
             queries.append((m.start(), m.end(), "title", m.group(1).lower()))
@@ -358,13 +419,16 @@ def _sweep(
     text: str, events: list[_Event], queries: list[tuple[int, int, str, str]], n: int
 ) -> list[list[Mention]]:
     """One pass in reading order: each query takes the last compatible event of its paragraph (or,
-    when its paragraph has none before it, of the paragraph before)."""
+    when its paragraph has none before it, of the paragraph before); a role noun ("the party",
+    "the agency"), more specific than a pronoun, then takes the last compatible event before it
+    anywhere in the text."""
     lines = [m.start() for m in re.finditer(r"\n", text)]
     items: list[tuple[int, int, Any]] = [(e.pos, 0, e) for e in events] + [(q[0], 1, q) for q in queries]
     items.sort(key=lambda t: (t[0], t[1]))
     out: list[list[Mention]] = [[] for _ in range(n)]
     cur: dict[str, _Event] = {}
     prev: dict[str, _Event] = {}
+    seen: dict[str, _Event] = {}  # the last event of each role anywhere before
     para = -1
     for pos, is_query, item in items:
         p = bisect_right(lines, pos)
@@ -378,16 +442,20 @@ def _sweep(
                 cur["m"] = cur["f"] = e
             elif e.gender in ("m", "f", "org"):
                 cur[e.gender] = e
+            if e.plural:
+                cur["plural"] = e
             for r in e.roles:
-                cur["role:" + r] = e
+                cur["role:" + r] = seen["role:" + r] = e
             continue
         start, end, via, key = item
         slot = key if via == "pronoun" else "role:" + key
-        found = cur.get(slot) or (prev.get(slot) if not cur else None)
+        found = cur.get(slot) or (prev.get(slot) if not cur and key != "plural" else None)
+        if found is None and via == "title" and not _NAMED_MODIFIER.search(text, start, end):
+            found = seen.get(slot)  # "the party", "the agency"; not "the Florida governor"
         if found is not None and found.actor >= 0:
             out[found.actor].append(Mention(start, end, text[start:end], via))
             if via == "title":  # "the senator" is itself a mention: later pronouns may point at it
-                cur[slot] = _Event(start, found.actor, found.gender, found.roles)
+                cur[slot] = seen[slot] = _Event(start, found.actor, found.gender, found.roles)
     return out
 
 

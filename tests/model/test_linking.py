@@ -252,3 +252,48 @@ def test_linking_cost_grows_linearly():
 def test_a_short_text_keeps_the_actors_it_names_once():
     found = _discover("Donald Trump attacked Hillary Clinton at a rally in Ohio on Saturday.")
     assert [d.actor.name for d in found] == ["Donald Trump", "Hillary Clinton"]
+
+
+def test_an_organisations_head_noun_refers_to_it_text_wide_a_named_modifier_only_nearby():
+    text = (
+        "The Federal Aviation Administration grounded the jets on Monday.\n"
+        "Airlines scrambled to rebook passengers.\n"
+        "Pilots' unions welcomed the delay.\n"
+        "The agency said the review would take weeks. The administration's order stands.\n"
+        "The Trump campaign bought ads. Later the campaign said it plans to appeal.\n"
+        "Gov. Jeb Bush spoke in Miami.\n"
+        "Mary Smith waited outside.\n"
+        "Robert Jones asked about Iowa.\n"
+        "The former Florida governor took no questions.\n"
+    )
+    found = _link(text, ["Federal Aviation Administration", "Trump campaign", "Jeb Bush"])
+    faa = [t for t, via in found["Federal Aviation Administration"] if via == "title"]
+    assert faa == ["The agency", "The administration"]
+    assert ("the campaign", "title") in found["Trump campaign"]
+    assert ("it", "pronoun") in found["Trump campaign"]
+    # Two paragraphs naming others back, "the former Florida governor" stays unresolved (its modifier
+    # names someone: slant cannot check whom).
+    assert [t for t, via in found["Jeb Bush"] if via == "title"] == []
+    near = _link("Gov. Jeb Bush spoke in Miami. The former Florida governor took no questions.", ["Jeb Bush"])
+    assert ("The former Florida governor", "title") in near["Jeb Bush"]
+
+
+def test_a_us_state_is_a_place_the_state_refers_to():
+    text = "Oklahoma sued the drugmaker in 2017. The state's case rested on its nuisance law."
+    (state,) = parse_actors(["Oklahoma"])
+    assert state.kind == "place"
+    found = _link(text, ["Oklahoma"])["Oklahoma"]
+    assert ("The state", "title") in found and ("its", "pronoun") in found
+
+
+def test_they_refers_to_a_party_named_in_the_plural_it_only_before_a_verb():
+    text = (
+        "Republicans blocked the bill on Tuesday. They said it cost too much, and their leaders agreed.\n"
+        "Voters were unhappy. They called their representatives.\n"
+        "The DNC met on Monday. It said the rules were fair. It is unclear whether anyone listened.\n"
+    )
+    found = _link(text, ["Republican Party", "DNC"])
+    gop = [t for t, via in found["Republican Party"] if via == "pronoun"]
+    assert gop == ["They", "their"]  # the next paragraph's "they" is the voters'
+    dnc = [t for t, via in found["Democratic National Committee"] if via == "pronoun"]
+    assert dnc == ["It"]  # "It is unclear" is not the committee
