@@ -8,10 +8,16 @@ Rule-based and linear in the text's length (one left-to-right sweep):
 2. **Titles**: the registry's descriptions ("the senator from Vermont"), where the article's year
    falls inside the years they hold; and role nouns ("the senator", "the committee") that go to
    the last actor of that role named in the paragraph ("Sen. Bernie Sanders ... the senator").
+   An organisation's role nouns come from its last word ("... Administration": "the agency"), a
+   US state's is "the state"; a bare role noun with no such actor in its paragraph (or the one
+   before) reaches back over the whole text, one with a capitalised modifier ("the Florida
+   governor") does not.
 3. **Pronouns**: he/him/his and she/her/hers go to the last person of that gender named in the
-   paragraph (or, at a paragraph's start, in the paragraph before); "its" to the last
-   organisation or party. Someone else named in between (a full name with a known given name,
-   "Mr. Smith", "Sen. Warren") blocks it; pronouns inside quotation marks are left alone.
+   paragraph (or, at a paragraph's start, in the paragraph before); "its", and "it" before a
+   reporting or acting verb ("it said"), to the last organisation or party; "they"/"their" to
+   an organisation or party named in the plural ("Democrats") in the same paragraph. Someone else
+   named in between (a full name with a known given name, "Mr. Smith", "Sen. Warren") blocks it;
+   pronouns inside quotation marks are left alone.
 
 ``benchmarks/bench_discovery.py`` measures how many annotated mentions each kind finds.
 """
