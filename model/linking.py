@@ -124,7 +124,10 @@ _CUE = re.compile(
     r"|billionaire)\s+(?:of\s+State\s+)?(?=[A-Z])"
 )
 #: A person named in full by a common given name ("Elizabeth Warren", "Bill Clinton"), or "Mr. Smith".
-_PERSON = re.compile(r"(?<![\w.])([A-Z][a-z]+)(?:\s+[A-Z]\.)?\s+([A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?)(?!\w)")
+#: A lookahead, so that matches may overlap: "Reporter Mary Smith" tries "Reporter Mary", then "Mary Smith".
+_PERSON = re.compile(
+    r"(?<![\w.])(?=(([A-Z][a-z]+)(?:\s+[A-Z]\.)?\s+([A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?)(?!\w)))"
+)
 _HONORIFIC = re.compile(r"(?<!\w)(Mr|Mrs|Ms|Miss)\.?\s+([A-Z][a-z]+)")
 _PRONOUN = re.compile(
     r"(?<!\w)(he|him|his|himself|she|her|hers|herself|its|itself|they|them|their|theirs|themselves)(?!\w)"
@@ -392,8 +395,8 @@ def _events(
             events.append(_Event(mention.start, ai, gender, roles[ai]))
     # Other people: a full name with a known given name, an honorific and a surname, a cue and a name.
     for m in _PERSON.finditer(text):
-        g = given_names().get(m.group(1))
-        if g and not inside_actor(*m.span()):
+        g = given_names().get(m.group(2))
+        if g and not inside_actor(*m.span(1)):
             events.append(_Event(m.start(), -1, g, frozenset(cue_roles.get(m.start(), ()))))
     for m in _HONORIFIC.finditer(text):
         if not inside_actor(*m.span()):

@@ -297,3 +297,10 @@ def test_they_refers_to_a_party_named_in_the_plural_it_only_before_a_verb():
     assert gop == ["They", "their"]  # the next paragraph's "they" is the voters'
     dnc = [t for t, via in found["Democratic National Committee"] if via == "pronoun"]
     assert dnc == ["It"]  # "It is unclear" is not the committee
+
+
+def test_someone_named_after_a_capitalised_word_still_blocks_a_pronoun():
+    """ "Reporter Mary Smith": the person is found although "Reporter Mary" is tried first."""
+    text = "Hillary Clinton spoke in Iowa.\nReporter Mary Smith waited. She said nothing."
+    found = _link(text, ["Hillary Clinton"])["Hillary Clinton"]
+    assert [t for t, via in found if via == "pronoun"] == []
