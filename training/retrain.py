@@ -65,6 +65,7 @@ from .config import TrainConfig, _apply_override, data_root, load_config, valida
 from .data import load_mix, load_rows, spec_hash
 from .evaluate import evaluate_rows
 from .gate import NEW_LABELS, GateDecision, promotion_gate
+from .mil import BAG
 from .registry import ModelRegistry, ModelVersion
 from .retrain_options import RetrainOptions
 from .store import LabelStore
@@ -485,7 +486,7 @@ def _fine_tune_stance(plan: RetrainPlan, say: Progress) -> _Stance:
     train_labels, held_back = split_labels(labels, options.holdout)
     base, hashes = _base_rows(config, options.base_rows, say)
     repeat = label_repeats(len(base), len(train_labels), share=options.label_share, cap=options.max_repeat)
-    rows = base + train_labels * repeat
+    rows = base + label_copies(train_labels, repeat, options.article_windows)
     random.Random(config.seed).shuffle(rows)
     share = len(train_labels) * repeat / len(rows) if rows else 0.0
     labels_info = {
@@ -495,6 +496,9 @@ def _fine_tune_stance(plan: RetrainPlan, say: Progress) -> _Stance:
         "repeat": repeat,
         "share": round(share, 4),
         "holdout_fraction": options.holdout,
+        "article_windows": options.article_windows,
+        "article_top_k": options.article_top_k,
+        "parent_weight": options.parent_weight,
     }
     hashes["labels"] = rows_hash(train_labels)
     hashes["labels:held-back"] = rows_hash(held_back)
@@ -517,8 +521,14 @@ def _fine_tune_stance(plan: RetrainPlan, say: Progress) -> _Stance:
         data_hashes=hashes,
         callbacks=[_progress_callback(say)],
         window_length=serve_length,
+        bag_top_k=options.article_top_k,
     )
     train_s = time.perf_counter() - t0
+    if options.parent_weight > 0:
+        from .soup import average_weights
+
+        say(f"averaging the weights: {options.parent_weight} x {plan.current.version} + the fine-tuned")
+        average_weights(plan.current.path, path, alpha=options.parent_weight, out=path)
     _finish_meta(plan, serve_length, say)
     t0 = time.perf_counter()
     eval_sets = _eval_sets(config, held_back, say)
@@ -753,6 +763,14 @@ def split_labels(
     for row in labels:
         (held if in_held_back_slice(row["text"], fraction) else train).append(row)
     return train, held
+
+
+def label_copies(labels: Rows, repeat: int, article_windows: str) -> Rows:
+    """The labels repeated ``repeat`` times; with ``article_windows="top"`` each copy is a bag
+    (:data:`training.mil.BAG`), so that an article label trains on its most label-like windows."""
+    if article_windows != "top":
+        return labels * repeat
+    return [{**row, BAG: r * len(labels) + i} for r in range(repeat) for i, row in enumerate(labels)]
 
 
 def label_repeats(n_base: int, n_labels: int, *, share: float = 0.2, cap: int = 50) -> int:

@@ -3,6 +3,8 @@ validate a ``POST /v1/retrain`` body without importing the training stack."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from model.tasks import RetrainTaskName
@@ -36,6 +38,20 @@ class RetrainSettings(BaseModel):
     min_gain: float = Field(0.0, ge=0, description="macro-F1 points the held-back labels must gain beyond.")
     promote: bool = Field(True, description="Promote the new version when it passes the gate.")
     refit_aggregator: bool = False
+    article_windows: Literal["all", "top"] = Field(
+        "top",
+        description="How a label on a whole article teaches the windows: 'top' trains on the article_top_k "
+        "windows the current model finds most in favour of the label (all windows of a neutral article), "
+        "'all' gives every window the label (training/mil.py).",
+    )
+    article_top_k: int = Field(2, ge=1, le=16, description="Windows per sided article with 'top'.")
+    parent_weight: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Average the fine-tuned weights with the current model's, this share the current's "
+        "(WiSE-FT, training/soup.py), before calibration, aggregator and gate; 0: no averaging.",
+    )
     seed: int | None = None
     tasks: list[LabelTask] | None = Field(
         None,

@@ -21,6 +21,7 @@ from model.windows import MARKERS, WindowBuilder, add_markers, token_fits
 
 from .config import TrainConfig
 from .data import load_mix
+from .mil import BAG, model_scorer, select_windows
 
 log = logging.getLogger(__name__)
 _LABEL_ID = {label: i for i, label in enumerate(STANCE_LABELS)}
@@ -66,6 +67,7 @@ def fine_tune(
     data_hashes: dict[str, str] | None = None,
     callbacks: list[Any] | None = None,
     window_length: int | None = None,
+    bag_top_k: int = 2,
 ) -> Path:
     """Fine-tune ``config.base_model`` on ``config.train`` and write a model directory.
 
@@ -74,7 +76,9 @@ def fine_tune(
     ``data_hashes``) replaces the rows of ``config.train``: ``slant retrain`` mixes in labels.
     ``callbacks`` are Hugging Face ``TrainerCallback`` objects (progress reports).
     ``window_length`` is the serving length windows are built for, when training examples are cut
-    shorter (``slant retrain --max-length``); default ``config.max_length``.
+    shorter (``slant retrain --max-length``); default ``config.max_length``. Rows that carry a bag
+    number (:data:`training.mil.BAG`: article labels, ``slant retrain --article-windows top``) train
+    on their ``bag_top_k`` most label-like windows only (:func:`training.mil.select_windows`).
     """
     from transformers import DataCollatorWithPadding, Trainer, set_seed
 
@@ -94,6 +98,13 @@ def fine_tune(
     n_rows = len(rows)
     windows = builder.examples(rows)
     log.info("%d labelled rows -> %d windows (format %d)", n_rows, len(windows), config.window_format)
+    if any(w.get(BAG) is not None for w in windows):
+        n_windows = len(windows)
+        scorer = model_scorer(model, tokenizer, max_length=config.max_length)
+        windows = select_windows(windows, scorer, top_k=bag_top_k)
+        log.info(
+            "article labels: %d -> %d windows (top %d per sided article)", n_windows, len(windows), bag_top_k
+        )
     # Distillation rows carry a teacher's probabilities ("soft", in STANCE_LABELS order); then every
     # row trains on a distribution (gold rows on their one-hot label).
     soft = any("soft" in r for r in windows)

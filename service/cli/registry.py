@@ -130,6 +130,24 @@ def retrain_command(
         int | None,
         _setting("seed", help="Random seed (default: the config's)."),
     ] = _DEFAULTS["seed"],
+    article_windows: Annotated[
+        str,
+        typer.Option(
+            "--article-windows",
+            help="top or all: an article label trains on its top windows (the --article-top-k the current "
+            "model finds most in favour of the label; all windows of a neutral article) or on all of them.",
+        ),
+    ] = _DEFAULTS["article_windows"],
+    article_top_k: Annotated[
+        int, _setting("article_top_k", help="Windows per sided article with --article-windows top.")
+    ] = _DEFAULTS["article_top_k"],
+    parent_weight: Annotated[
+        float,
+        _setting(
+            "parent_weight",
+            help="Average the new weights with the current model's, this share the current's (0: none).",
+        ),
+    ] = _DEFAULTS["parent_weight"],
     task: Annotated[
         list[str] | None,
         typer.Option(
@@ -189,6 +207,9 @@ def retrain_command(
             min_gain=min_gain,
             promote=promote,
             refit_aggregator=refit_aggregator,
+            article_windows=article_windows,  # type: ignore[arg-type]  # pydantic checks it
+            article_top_k=article_top_k,
+            parent_weight=parent_weight,
             seed=seed,
             tasks=task or None,
             bias_train_rows=bias_train_rows,

@@ -47,7 +47,11 @@ def test_retrain_registers_a_version_and_the_registry_commands_move_the_pointer(
         "repeat": 1,
         "share": None,
         "holdout_fraction": 0.2,
+        "article_windows": "top",
+        "article_top_k": 2,
+        "parent_weight": 0.0,
     }
+    assert "soup" not in meta.extra
     assert set(meta.metrics["dev"]) == {"dev", "new-labels"} and retrain["gate"]["passed"]
     assert len((version_dir / "heldout_labels.jsonl").read_text().splitlines()) == 3
     assert json.loads((version_dir / "gate.json").read_text()) == retrain["gate"]
@@ -159,3 +163,40 @@ def test_retrain_options_take_their_defaults_and_bounds_from_the_settings(tmp_pa
     result = CliRunner().invoke(app, ["retrain", "--max-length", "8", *where])
     assert result.exit_code == 2 and "--max-length" in result.output and "16" in result.output
     assert not (tmp_path / "labels.db").exists()  # refused before anything was opened
+
+
+def test_retrain_names_a_bad_article_windows_choice(tmp_path):
+    where = ["--database", f"sqlite:///{tmp_path}/labels.db", "--registry", str(tmp_path / "reg")]
+    result = CliRunner().invoke(app, ["retrain", "--article-windows", "some", *where])
+    assert result.exit_code == 2
+    assert "article_windows: Input should be 'all' or 'top'" in result.output
+    assert not (tmp_path / "labels.db").exists()
+
+
+def test_parent_weight_averages_the_new_weights_with_the_current_models(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    from safetensors.torch import load_file
+
+    world = make_world(tmp_path / "world", tiny_model_dir)
+    monkeypatch.setenv("SLANT_MODEL", str(tiny_model_dir))
+    where = ["--database", world.database, "--registry", str(world.registry)]
+    args = ["retrain", "--config", str(world.config), "--tolerance", "100", "--no-promote", *where]
+    result = CliRunner().invoke(app, [*args, "--parent-weight", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert "averaging the weights: 0.5 x default + the fine-tuned" in result.output
+    meta = read_meta(world.registry / "r1")
+    assert (
+        meta.extra["soup"]["alpha_old"] == 0.5 and meta.metrics["retrain"]["labels"]["parent_weight"] == 0.5
+    )
+    # The averaged weights are not the parent's: the fine-tuned half moved them.
+    parent = load_file(str(Path(tiny_model_dir) / "model.safetensors"))
+    mixed = load_file(str(world.registry / "r1" / "model.safetensors"))
+    moved = [
+        k
+        for k in parent
+        if k in mixed and parent[k].shape == mixed[k].shape and not parent[k].equal(mixed[k])
+    ]
+    assert moved  # it was trained, and it is not the parent
+    bad = CliRunner().invoke(app, [*args, "--parent-weight", "1"])
+    assert bad.exit_code == 2 and "parent_weight: Input should be less than 1" in bad.output

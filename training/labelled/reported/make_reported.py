@@ -101,10 +101,14 @@ def compose(rows: list[dict], seed: int, adopted_share: float) -> list[dict]:
         base = {"target": row["target"], "aliases": row.get("aliases") or [], "source": row["id"]}
         frame = rng.choice(REPORTED)
         text = fill(frame, q, rng.choice(SPEAKERS), rng)
-        out.append({**base, "id": f"rep-{len(out):05d}", "kind": "reported", "label": "neutral", "text": text})
+        out.append(
+            {**base, "id": f"rep-{len(out):05d}", "kind": "reported", "label": "neutral", "text": text}
+        )
         if rng.random() < adopted_share:
             text = fill(rng.choice(ADOPTED), q, rng.choice(SPEAKERS), rng)
-            out.append({**base, "id": f"rep-{len(out):05d}", "kind": "adopted", "label": row["label"], "text": text})
+            out.append(
+                {**base, "id": f"rep-{len(out):05d}", "kind": "adopted", "label": row["label"], "text": text}
+            )
     rng.shuffle(out)
     return out
 
