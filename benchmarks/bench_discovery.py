@@ -140,9 +140,10 @@ def discovery(dev: Path) -> dict[str, Any]:
         for g, m in zip(gold, ms, strict=True):
             # A gold mention is an occurrence of a gold surface form (longest first, not overlapping);
             # it is found when a mention of that kind of the actor overlaps it.
+            gold_spans: dict[str, list[tuple[int, int]]] = {}
             for kind, forms in (("name", g["names"]), ("title", g["titles"])):
                 spans = [(x.start, x.end) for x in m if getattr(x, "via", "name") == kind]
-                taken: list[tuple[int, int]] = []
+                taken = gold_spans[kind] = []
                 for form in sorted(set(forms), key=len, reverse=True):
                     flags = 0 if kind == "name" else re.I
                     for o in re.finditer(rf"(?<!\w){re.escape(form)}(?!\w)", text, flags):
@@ -152,15 +153,10 @@ def discovery(dev: Path) -> dict[str, Any]:
                         taken.append((s, e))
                         found[kind][1] += 1
                         found[kind][0] += any(s < te and ts < e for ts, te in spans)
-            gold_titles = [
-                o.span()
-                for t in set(g["titles"])
-                for o in re.finditer(rf"(?<!\w){re.escape(t)}(?!\w)", text, re.I)
-            ]
             for x in m:
                 if getattr(x, "via", "name") == "title":
                     titles_attributed[0] += 1
-                    titles_attributed[1] += any(s < x.end and x.start < e for s, e in gold_titles)
+                    titles_attributed[1] += any(s < x.end and x.start < e for s, e in gold_spans["title"])
             n_pron = sum(getattr(x, "via", "name") == "pronoun" for x in m)
             pron_found_total += n_pron
             found["pronoun"][1] += int(g["pronouns"])

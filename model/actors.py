@@ -324,7 +324,7 @@ def _default_aliases(name: str, kind: str = "") -> tuple[str, ...]:
 
 
 def _kind_of(name: str) -> str:
-    if name in US_STATES or (name.startswith("State of ") and name[9:] in US_STATES):
+    if name in US_STATES or name.removeprefix("State of ") in US_STATES:
         return "place"
     if is_person_name(name):
         return "person"

@@ -130,12 +130,12 @@ _PERSON = re.compile(
 )
 _HONORIFIC = re.compile(r"(?<!\w)(Mr|Mrs|Ms|Miss)\.?\s+([A-Z][a-z]+)")
 _PRONOUN = re.compile(
-    r"(?<!\w)(he|him|his|himself|she|her|hers|herself|its|itself|they|them|their|theirs|themselves)(?!\w)"
-    r"|(?<!\w)(it)\s+(?=(?:said|says|added|argued|announced|claimed|denied|noted|stated|wrote|told|wants"
+    r"(?<!\w)(he|him|his|himself|she|her|hers|herself|its|itself|they|them|their|theirs|themselves"
+    r"|it(?=\s+(?:said|says|added|argued|announced|claimed|denied|noted|stated|wrote|told|wants"
     r"|wanted|plans|planned|intends|intended|filed|sued|agreed|declined|refused|launched|released|hired"
     r"|fired|spent|raised|received|accused|urged|asked|expects|expected|believes|believed|insisted"
     r"|promised|pledged|vowed|warned|reported|disclosed|confirmed|acknowledged|admitted|apologized"
-    r"|apologised|blamed|criticized|criticised|endorsed|opposed|supported|backed)\b)",
+    r"|apologised|blamed|criticized|criticised|endorsed|opposed|supported|backed)\b))(?!\w)",
     re.I,
 )
 _PRONOUN_GENDER = {
@@ -416,8 +416,7 @@ def _events(
     queries: list[tuple[int, int, str, str]] = []  # (start, end, "pronoun" | "title", key)
     for m in _PRONOUN.finditer(text):
         if not quoted(m.start()) and not inside_actor(*m.span()):
-            word = (m.group(1) or m.group(2)).lower()
-            queries.append((m.start(), m.start() + len(word), "pronoun", _PRONOUN_GENDER[word]))
+            queries.append((m.start(), m.end(), "pronoun", _PRONOUN_GENDER[m.group(1).lower()]))
     for m in _ROLE_MENTION.finditer(text):
         if not inside_actor(*m.span()):
             queries.append((m.start(), m.end(), "title", m.group(1).lower()))

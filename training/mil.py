@@ -17,13 +17,12 @@ which of them carry the label changes.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from model.labels import STANCE_LABELS
 
-ArticleWindows = Literal["all", "top"]
 #: The field a row carries into its windows when it is a bag (an article label): its bag number.
 BAG = "_bag"
 
@@ -51,14 +50,10 @@ def select_windows(windows: list[dict[str, Any]], score: Scorer, *, top_k: int =
         pairs = list(dict.fromkeys((windows[i]["target"], windows[i]["text"]) for i in flat))
         probs = score([t for t, _ in pairs], [x for _, x in pairs])
         row_of = {pair: n for n, pair in enumerate(pairs)}
-        p_of = {
-            i: float(
-                probs[
-                    row_of[windows[i]["target"], windows[i]["text"]], STANCE_LABELS.index(windows[i]["label"])
-                ]
-            )
-            for i in flat
-        }
+        p_of = {}
+        for i in flat:
+            w = windows[i]
+            p_of[i] = float(probs[row_of[w["target"], w["text"]], STANCE_LABELS.index(w["label"])])
         for ix in sided:
             ranked = sorted(ix, key=lambda i: -p_of[i])
             drop.update(ranked[top_k:])

@@ -226,9 +226,7 @@ def _row_actors(raw: RawRow, opts: RowOptions) -> list[Actor] | None:
         return None
     value = (raw.record or {}).get(opts.actors_field)
     field = opts.actors_field
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, float) and math.isnan(value):  # an empty cell of a numeric column
+    if _empty_cell(value):
         return None
     _check_unicode(value, field)
     if isinstance(value, str):
@@ -262,11 +260,18 @@ def _row_year(raw: RawRow, opts: RowOptions) -> int | None:
     if opts.date_field is None:
         return None
     value = (raw.record or {}).get(opts.date_field)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, float) and math.isnan(value):  # an empty cell of a numeric column
+    if _empty_cell(value):
         return None
     return parse_year(value, field=opts.date_field)
+
+
+def _empty_cell(value: Any) -> bool:
+    """No value: missing, blank text, or NaN (an empty cell of a numeric column in Parquet or pandas)."""
+    return (
+        value is None
+        or (isinstance(value, str) and not value.strip())
+        or (isinstance(value, float) and math.isnan(value))
+    )
 
 
 def error_record(

@@ -64,3 +64,10 @@ def test_a_parquet_year_column_with_empty_cells_reads_as_years(tiny_model_dir, t
     by_id = {r["id"]: r["actors"][0] for r in read_output(out)}
     assert by_id["a"]["mentions_via"]["title"] == 1
     assert by_id["b"]["status"] == "not_mentioned" and by_id["c"]["status"] == "not_mentioned"
+
+
+def test_an_empty_cell_is_missing_text_blank_text_or_nan_for_dates_and_actors_alike():
+    from service.batch.rows import _empty_cell
+
+    assert all(_empty_cell(v) for v in (None, "", "  ", float("nan")))
+    assert not any(_empty_cell(v) for v in ("2016", 2016, 2016.0, 0, []))
