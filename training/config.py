@@ -7,13 +7,14 @@ Any value can be overridden from the command line with ``--set training.epochs=1
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from model.errors import ConfigError
 
@@ -51,6 +52,24 @@ class DatasetSpec(_Strict):
     max_rows: int | None = Field(None, gt=0)
     holdout: GroupHoldout | None = None
     strip: list[str] = Field(default_factory=list, description="regexes removed from the text")
+    exclude_text: list[str] = Field(
+        default_factory=list, description="regexes: a row whose text matches one is left out"
+    )
+    swap_names: bool = Field(
+        False,
+        description="rename each row's target person to a made-up name (training/augment.py); "
+        "rows that cannot be renamed stay as they are",
+    )
+
+    @field_validator("strip", "exclude_text")
+    @classmethod
+    def _regexes(cls, patterns: list[str]) -> list[str]:
+        for p in patterns:
+            try:
+                re.compile(p)
+            except re.error as exc:
+                raise ValueError(f"{p!r} is not a valid regular expression ({exc})") from None
+        return patterns
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetSpec:

@@ -99,6 +99,12 @@ def load_rows(spec: DatasetSpec, root: str = "../shared/data") -> list[dict[str,
     """Load, filter, normalise and (deterministically) subsample one dataset spec."""
     source = _iter_hf(spec) if spec.hf else _iter_file(spec_path(spec, root))
     strip = [re.compile(p) for p in spec.strip]
+    exclude = [re.compile(p) for p in spec.exclude_text]
+    swapper = None
+    if spec.swap_names:
+        from .augment import NameSwapper  # Faker: a training dependency only
+
+        swapper = NameSwapper()
     rows: list[dict[str, Any]] = []
     for line, row in source:
         if any(str(row.get(k)) not in ([v] if isinstance(v, str) else v) for k, v in spec.where.items()):
@@ -114,6 +120,8 @@ def load_rows(spec: DatasetSpec, root: str = "../shared/data") -> list[dict[str,
                 f"{spec.target_field!r}, found {type(text).__name__} and {type(target).__name__}",
                 fix="set text_field / target_field in the dataset spec",
             )
+        if any(pattern.search(text) for pattern in exclude):
+            continue
         for pattern in strip:
             text = pattern.sub("", text)
         label = normalize_label(row.get(spec.label_field), field=f"{spec.name} row {line} {spec.label_field}")
@@ -131,6 +139,8 @@ def load_rows(spec: DatasetSpec, root: str = "../shared/data") -> list[dict[str,
             out["aliases"] = [*out.get("aliases", []), mention.strip()]
         if isinstance(row.get("kind"), str):
             out["kind"] = row["kind"]  # contrast sets: which kind of tone/stance disagreement
+        if swapper is not None:
+            out = swapper.swap(out, f"{spec.name}:{line}") or out
         if out["text"] and out["target"]:
             rows.append(out)
     if spec.max_rows is not None and len(rows) > spec.max_rows:

@@ -28,6 +28,12 @@ def test_shipped_config_validates():
     assert [s.name for s in cfg.train] == ["semeval2016a", "pstance", "newsmtsc", "vast"]
 
 
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_config_in_the_repository_validates(path):
+    cfg = load_config(path)
+    assert cfg.train and cfg.name
+
+
 def test_unknown_keys_are_rejected(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, BASE + "trainig: {epochs: 1}\n"))

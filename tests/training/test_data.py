@@ -177,3 +177,20 @@ def test_alias_field_adds_the_mention_but_never_a_pronoun(tmp_path):
     spec = DatasetSpec(name="m", path="m.jsonl", target_field="canon", alias_field="target")
     rows = load_rows(spec, str(tmp_path))
     assert rows[0]["aliases"] == ["Obama"] and "aliases" not in rows[1]
+
+
+def test_exclude_text_leaves_out_matching_rows(tmp_path):
+    path = write_jsonl(
+        tmp_path / "d.jsonl",
+        [
+            {"text": "Union leaders praised Starmer's plan.", "target": "Keir Starmer", "label": "positive"},
+            {"text": "Starmer's plan is a serious start.", "target": "Keir Starmer", "label": "positive"},
+        ],
+    )
+    rows = load_rows(DatasetSpec(name="d", path=str(path), exclude_text=[r"\bpraised\b"]), "/")
+    assert [r["text"] for r in rows] == ["Starmer's plan is a serious start."]
+
+
+def test_a_bad_regex_in_a_spec_is_named():
+    with pytest.raises(ValueError, match=r"'\(unclosed' is not a valid regular expression"):
+        DatasetSpec(name="d", path="d.jsonl", exclude_text=["(unclosed"])
