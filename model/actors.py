@@ -133,6 +133,10 @@ GROUP_WORDS = (
 )
 
 
+NAME_SUFFIXES = frozenset({"Jr.", "Jr", "Sr.", "Sr", "II", "III", "IV"})
+"""Generational suffixes, which are part of a full name but never a surname."""
+
+
 @lru_cache(maxsize=1)
 def given_names() -> dict[str, str]:
     """Common given names -> "m" or "f" (``model/given_names.txt``)."""
@@ -296,7 +300,7 @@ def is_person_name(name: str) -> bool:
 def surname(name: str) -> str | None:
     """A person's surname as an alias, or None ("Donald Trump Jr." -> None: the suffix is not a name)."""
     last = name.split()[-1]
-    if last in {"Jr.", "Jr", "Sr.", "Sr", "II", "III", "IV"}:
+    if last in NAME_SUFFIXES:
         return None
     if len(last) > 2 and not last.isupper() and last.lower() not in _ORG_TAIL and last[:1].isupper():
         return last
@@ -670,7 +674,6 @@ _SKIP_ENTITIES = {
     "Associated Press",
 }
 _GROUP_NAME = re.compile(rf"(?:^|\s)(?:{GROUP_WORDS}|people|community|members)$", re.I)
-_NAME_SUFFIX = {"Jr.", "Jr", "Sr.", "Sr", "II", "III", "IV"}
 
 
 def _entities(doc: Any) -> list[tuple[str, str, int]]:
@@ -708,7 +711,7 @@ def discover_candidates(doc: Any, *, registry: ActorRegistry | None = None) -> l
     full_names = {n for n, label, _ in found if label == "PERSON" and len(n.split()) >= 2}
     by_surname: dict[str, str] = {}
     for full in sorted(full_names, key=lambda n: -seen[n]):
-        words = [w for w in full.split() if w not in _NAME_SUFFIX]
+        words = [w for w in full.split() if w not in NAME_SUFFIXES]
         if len(words) >= 2:
             by_surname.setdefault(words[-1], full)
     by_first: dict[str, set[str]] = {}
@@ -779,7 +782,7 @@ def _full_name(text: str, single: str) -> str | None:
 def _entity_actor(name: str, label: str) -> Actor:
     kind = "person" if label == "PERSON" else "organisation"
     if kind == "person" and len(name.split()) >= 2:
-        words = [w for w in name.split() if w not in _NAME_SUFFIX]
+        words = [w for w in name.split() if w not in NAME_SUFFIXES]
         aliases: tuple[str, ...] = (name,)
         if len(words) == len(name.split()) and (last := surname(name)):
             aliases = (name, last)

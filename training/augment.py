@@ -18,10 +18,8 @@ from typing import Any
 
 from faker import Faker
 
-from model.actors import default_registry, find_mentions, given_names
+from model.actors import NAME_SUFFIXES, default_registry, find_mentions, given_names
 from model.windows import row_actor
-
-_SUFFIXES = {"Jr.", "Jr", "Sr.", "Sr", "II", "III", "IV"}
 
 
 class NameSwapper:
@@ -47,7 +45,7 @@ class NameSwapper:
     def swap(self, row: dict[str, Any], seed: str) -> dict[str, Any] | None:
         """A copy of ``row`` with its target person renamed, or None when it cannot be renamed."""
         actor = row_actor(row)
-        words = [w for w in actor.name.split() if w not in _SUFFIXES]
+        words = [w for w in actor.name.split() if w not in NAME_SUFFIXES]
         if actor.kind != "person" or len(words) < 2:
             return None
         text = row["text"]
