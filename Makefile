@@ -32,20 +32,25 @@ check: install
 	$(BIN)/ruff check model training service tests benchmarks
 	$(BIN)/mypy
 
-# Reproduces models/default: stage 1 (2 epochs, sampled mix), stage 2 (1 epoch, full mix), stage 3
-# (1 epoch, target-aware [TGT] windows on slant's labelled news windows and contrast items, plus
-# samples of the public sets) run twice, on the version-4 mix and on the version-5 mix, whose
-# weights are averaged half and half (training/soup.py); temperature and aggregator fitted on dev,
-# then the leaning and hyperpartisan heads. About 75 + 18 + 21 + 5 + 15 min on 2 CPU cores.
+# Reproduces models/default (version 10): stage 1 (2 epochs, sampled mix), stage 2 (1 epoch, full
+# mix), then three stage-3 runs from stage 2 (1 epoch each, target-aware [TGT] windows on slant's
+# labelled news windows and contrast items, plus samples of the public sets): the version-4 mix,
+# the version-5 mix and the version-10 mix (name swaps and VAST's synthetic neutrals). Their
+# weights are averaged uniformly (training/soup.py: v4 and v5 half and half, which is version 5,
+# then that 2/3 and v10 1/3); temperature and aggregator fitted on dev, then the leaning,
+# hyperpartisan and loaded-language heads. About 75 + 18 + 3 x 20 + 5 + 17 min on 2 CPU cores.
 train-default: install
 	$(BIN)/slant train --config training/configs/default.yaml --output runs/stage1
 	$(BIN)/slant train --config training/configs/default-stage2.yaml --output runs/stage2
 	$(BIN)/slant train --config training/configs/default-stage3-v4.yaml --output runs/stage3-v4
-	$(BIN)/slant train --config training/configs/default-stage3.yaml --output runs/stage3-v5
-	$(BIN)/python -m training.soup --old runs/stage3-v4 --new runs/stage3-v5 --alpha 0.5 --out models/default
+	$(BIN)/slant train --config training/configs/default-stage3-v5.yaml --output runs/stage3-v5
+	$(BIN)/slant train --config training/configs/default-stage3.yaml --output runs/stage3-v10
+	$(BIN)/python -m training.soup --old runs/stage3-v4 --new runs/stage3-v5 --alpha 0.5 --out runs/soup-v5
+	$(BIN)/python -m training.soup --old runs/soup-v5 --new runs/stage3-v10 --alpha 0.6667 --out models/default
 	$(BIN)/slant train --config training/configs/default-stage3.yaml --output models/default --finalize-only
 	$(BIN)/slant fit-bias --model models/default --task leaning --train-rows 4000
 	$(BIN)/slant fit-bias --model models/default --task hyperpartisan
+	$(BIN)/slant fit-bias --model models/default --task loaded_language --out models/loaded-language-babe
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache runs

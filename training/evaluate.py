@@ -56,9 +56,16 @@ def actor_of(row: dict[str, Any]) -> Any:
     return row_actor(row)
 
 
-def evaluate_rows(predictor: StancePredictor, rows: list[dict[str, Any]], name: str) -> dict[str, Any]:
-    """Metrics overall and per target (targets with at least MIN_TARGET_ROWS rows)."""
-    probs, unmentioned = predict_rows(predictor, rows)
+def evaluate_rows(
+    predictor: StancePredictor,
+    rows: list[dict[str, Any]],
+    name: str,
+    *,
+    predicted: tuple[np.ndarray, int] | None = None,
+) -> dict[str, Any]:
+    """Metrics overall and per target (targets with at least MIN_TARGET_ROWS rows); ``predicted``:
+    :func:`predict_rows`' answer for these rows, when the caller already has it."""
+    probs, unmentioned = predicted if predicted is not None else predict_rows(predictor, rows)
     gold = [r["label"] for r in rows]
     report = {
         "name": name,

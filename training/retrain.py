@@ -529,7 +529,7 @@ def _fine_tune_stance(plan: RetrainPlan, say: Progress) -> _Stance:
 
         say(f"averaging the weights: {options.parent_weight} x {plan.current.version} + the fine-tuned")
         average_weights(plan.current.path, path, alpha=options.parent_weight, out=path)
-    _finish_meta(plan, serve_length, say)
+    _finish_meta(plan, serve_length, say, train_labels=train_labels, held_back=held_back)
     t0 = time.perf_counter()
     eval_sets = _eval_sets(config, held_back, say)
     old = _evaluate(plan.current.path, eval_sets, f"current model {plan.current.version}", say)
@@ -546,14 +546,17 @@ def _fine_tune_stance(plan: RetrainPlan, say: Progress) -> _Stance:
     )
 
 
-def _finish_meta(plan: RetrainPlan, serve_length: int, say: Progress) -> None:
+def _finish_meta(
+    plan: RetrainPlan, serve_length: int, say: Progress, *, train_labels: Rows, held_back: Rows
+) -> None:
     """The fine-tuned model's serving length, calibration and article aggregator."""
     assert plan.config is not None
     config, parent_meta = plan.config
     meta = read_meta(plan.path)
     meta.max_length = serve_length  # --max-length only shortens training examples
     _set_calibration(meta, config, plan.path, say)
-    _set_aggregator(meta, config, parent_meta, plan.options, plan.path, say)
+    labels = (train_labels, held_back)
+    _set_aggregator(meta, config, parent_meta, plan.options, plan.path, say, labels=labels)
     write_meta(plan.path, meta)
 
 
@@ -894,27 +897,62 @@ def _set_aggregator(
     options: RetrainOptions,
     path: Path,
     say: Progress,
+    *,
+    labels: tuple[Rows, Rows] = ([], []),
 ) -> None:
-    """Keep the parent's article aggregator, or fit a new one when asked (or from the base encoder)."""
+    """Keep the parent's article aggregator, or fit a new one when asked (or from the base encoder):
+    on the config's aggregator data and the trained-on labels, never on a held-back label's text."""
     refit = options.refit_aggregator or options.from_base
     if not refit:
         meta.aggregator = parent_meta.aggregator if parent_meta else None
         return
     meta.aggregator = None
-    if not config.aggregator.data:
+    train_labels, held_back = labels
+    if not config.aggregator.data and not train_labels:
         return
     from .aggregator import fit_aggregator
 
     write_meta(path, meta)
     predictor = _bare_predictor(path, max_windows=config.aggregator.max_windows)
-    rows = [r for spec in config.aggregator.data for r in load_rows(spec, config.data_root)]
-    say(f"fitting the article aggregator on {len(rows)} articles")
-    agg = fit_aggregator(
-        predictor, rows, c=config.aggregator.c, sources=[s.name for s in config.aggregator.data]
+    data = [r for spec in config.aggregator.data for r in load_rows(spec, config.data_root)]
+    rows, dropped = aggregator_rows(data, train_labels, held_back)
+    say(
+        f"fitting the article aggregator on {len(rows)} rows ({len(data)} of the config's aggregator data, "
+        f"{dropped} of them left out because their text is held back, and the trained-on labels; "
+        "rows too short to be an article are skipped)"
     )
+    sources = [s.name for s in config.aggregator.data] + (["labels"] if train_labels else [])
+    try:
+        agg = fit_aggregator(predictor, rows, c=config.aggregator.c, sources=sources)
+    except ValueError as exc:  # too few articles of two labels: keep the parent's aggregator
+        say(f"warning: aggregator not refitted ({exc}); the parent's is kept")
+        meta.aggregator = parent_meta.aggregator if parent_meta else None
+        return
     meta.aggregator = agg.to_json()
+    meta.aggregator["info"]["held_back_left_out"] = dropped
     for spec in config.aggregator.data:
         meta.data_hashes[f"aggregator:{spec.name}"] = spec_hash(spec, config.data_root)
+    if train_labels:
+        meta.data_hashes["aggregator:labels"] = rows_hash(train_labels)
+
+
+def aggregator_rows(data: Rows, train_labels: Rows, held_back: Rows) -> tuple[Rows, int]:
+    """The rows a retrain fits the article aggregator on, and how many of ``data`` were left out.
+
+    ``data`` (the config's aggregator articles) loses every row whose text is a held-back label's,
+    so the gate's new-labels score is never fitted on; the trained-on stance labels are added
+    (a user's label replaces the config's row for the same text and actor).
+
+    >>> art = {"text": "A long article.", "target": "DNC", "label": "neutral"}
+    >>> rows, dropped = aggregator_rows([art], [], [{**art, "label": "against"}])
+    >>> rows, dropped
+    ([], 1)
+    """
+    held = {text_sha256(r["text"]) for r in held_back}
+    own = {(text_sha256(r["text"]), r.get("target")): r for r in train_labels if r.get("target")}
+    kept = [r for r in data if text_sha256(r["text"]) not in held]
+    rows = [r for r in kept if (text_sha256(r["text"]), r.get("target")) not in own]
+    return rows + list(own.values()), len(data) - len(kept)
 
 
 # -- evaluation -----------------------------------------------------------------------------------

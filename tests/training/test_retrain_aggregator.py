@@ -1,0 +1,73 @@
+"""A retrain that refits the article aggregator fits it on the config's articles and the trained-on
+labels, and never on the text of a held-back label (the gate's new-labels score would be fitted on)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from _retrain_fixtures import make_world
+
+from model.loading import read_meta
+from training.retrain import aggregator_rows, in_held_back_slice, retrain
+from training.store import LabelStore, new_label
+
+
+def article(i: int, label: str) -> str:
+    tones = {"favor": "a fine and honest leader", "against": "a dishonest failure", "neutral": "in town"}
+    tone = tones[label]
+    return " ".join(
+        f"Report {i}, part {k}: Bernie Sanders was {tone} on day {k} of the long campaign." for k in range(8)
+    )
+
+
+def test_aggregator_rows_leave_out_held_back_texts_and_add_the_trained_on_labels():
+    a = {"text": article(1, "favor"), "target": "Bernie Sanders", "label": "favor"}
+    b = {"text": article(2, "against"), "target": "Bernie Sanders", "label": "against"}
+    mine = {"text": article(3, "neutral"), "target": "Bernie Sanders", "label": "neutral"}
+    relabelled = {**a, "label": "neutral"}
+    rows, dropped = aggregator_rows([a, b], [mine, relabelled], [{**b, "text": b["text"] + "  "}])
+    assert dropped == 1  # b's text is held back (compared after normalising whitespace)
+    assert rows == [mine, relabelled]  # a user's label replaces the config's row for the same pair
+    assert aggregator_rows([a, b], [], []) == ([a, b], 0)
+
+
+def test_refit_aggregator_never_fits_on_a_held_back_article(tmp_path, tiny_model_dir, monkeypatch):
+    monkeypatch.setenv("SLANT_CACHE", str(tmp_path / "cache"))
+    model = Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+    monkeypatch.setenv("SLANT_MODEL", str(model))  # the current model while nothing is promoted
+    w = make_world(tmp_path / "world", model, labels=0)
+    labels = ["favor", "against", "neutral"] * 8
+    texts = [(article(i, y), y) for i, y in enumerate(labels)]
+    labelled = texts[:12]  # the first 12 articles are also labelled by a user
+    held = [t for t, _ in labelled if in_held_back_slice(t, 0.2)]
+    assert 0 < len(held) < len(labelled)
+    (w.root / "articles.jsonl").write_text(
+        "".join(json.dumps({"text": t, "target": "Bernie Sanders", "label": y}) + "\n" for t, y in texts),
+        encoding="utf-8",
+    )
+    config = w.config.read_text(encoding="utf-8")
+    config = config.replace("training: {epochs: 20", "training: {epochs: 1")
+    w.config.write_text(config + "aggregator: {data: [{name: articles, path: articles.jsonl}]}\n")
+    with LabelStore.open(w.database) as store:
+        store.add([new_label(text=t, actor="Bernie Sanders", label=y, annotator="test") for t, y in labelled])
+    progress: list[str] = []
+    result = retrain(
+        config=str(w.config),
+        database=w.database,
+        registry=str(w.registry),
+        tolerance=100,
+        refit_aggregator=True,
+        promote=False,
+        progress=progress.append,
+    )
+    info = read_meta(result.path).aggregator["info"]
+    assert info["held_back_left_out"] == len(held)
+    assert info["sources"] == ["articles", "labels"]
+    # 12 - len(held) user labels replace the config's rows of the same articles; every article is
+    # long enough to be scored as one
+    assert info["articles"] == len(texts) - len(held)
+    left_out = [y for t, y in labelled if t in held]
+    assert info["label_counts"] == {y: labels.count(y) - left_out.count(y) for y in sorted(set(labels))}
+    assert any("left out because their text is held back" in m for m in progress)
