@@ -38,7 +38,8 @@ check: install
 # the version-5 mix and the version-10 mix (name swaps and VAST's synthetic neutrals). Their
 # weights are averaged uniformly (training/soup.py: v4 and v5 half and half, which is version 5,
 # then that 2/3 and v10 1/3); temperature and aggregator fitted on dev, then the leaning,
-# hyperpartisan and loaded-language heads. About 75 + 18 + 3 x 20 + 5 + 17 min on 2 CPU cores.
+# hyperpartisan and loaded-language heads. About 75 + 18 + 18 + 21 + 16 + 5 + 14 min (2 h 50) on 2
+# CPU cores.
 train-default: install
 	$(BIN)/slant train --config training/configs/default.yaml --output runs/stage1
 	$(BIN)/slant train --config training/configs/default-stage2.yaml --output runs/stage2

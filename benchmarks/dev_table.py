@@ -87,9 +87,9 @@ def paired_gain(
     """
     from sklearn.metrics import f1_score
 
-    labels = sorted(set(gold))
-
     def f1(pred: np.ndarray, idx: np.ndarray) -> float:
+        # averaged over the gold classes present, as training.metrics.stance_metrics does
+        labels = sorted(set(gold[idx]))
         return float(f1_score(gold[idx], pred[idx], labels=labels, average="macro", zero_division=0))
 
     everything = np.arange(len(gold))

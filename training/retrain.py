@@ -925,8 +925,11 @@ def _set_aggregator(
     try:
         agg = fit_aggregator(predictor, rows, c=config.aggregator.c, sources=sources)
     except ValueError as exc:  # too few articles of two labels: keep the parent's aggregator
-        say(f"warning: aggregator not refitted ({exc}); the parent's is kept")
-        meta.aggregator = parent_meta.aggregator if parent_meta else None
+        say(f"warning: aggregator not refitted ({exc}); the parent's is kept (it may have seen those rows)")
+        kept = parent_meta.aggregator if parent_meta else None
+        if kept:
+            kept = {**kept, "info": {**kept.get("info", {}), "refit_failed": str(exc)}}
+        meta.aggregator = kept
         return
     meta.aggregator = agg.to_json()
     meta.aggregator["info"]["held_back_left_out"] = dropped
@@ -941,7 +944,8 @@ def aggregator_rows(data: Rows, train_labels: Rows, held_back: Rows) -> tuple[Ro
 
     ``data`` (the config's aggregator articles) loses every row whose text is a held-back label's,
     so the gate's new-labels score is never fitted on; the trained-on stance labels are added
-    (a user's label replaces the config's row for the same text and actor).
+    (a user's label replaces the config's row for the same text and exactly the same actor
+    string; of two labels for one pair the last wins; a label without a target is not used).
 
     >>> art = {"text": "A long article.", "target": "DNC", "label": "neutral"}
     >>> rows, dropped = aggregator_rows([art], [], [{**art, "label": "against"}])

@@ -1,10 +1,11 @@
 """Weight averaging of two fine-tuned checkpoints (WiSE-FT, Wortsman et al. 2022).
 
 Two runs fine-tuned from the same weights on different mixes can be averaged parameter by
-parameter; the average often keeps most of what each run gained. The shipped default model is one
-(`make train-default`):
+parameter; the average often keeps most of what each run gained. The shipped default model is the
+uniform average of three runs, made in two steps (`make train-default`):
 
-    python -m training.soup --old runs/stage3-v4 --new runs/stage3-v5 --alpha 0.5 --out models/default
+    python -m training.soup --old runs/stage3-v4 --new runs/stage3-v5 --alpha 0.5 --out runs/soup-v5
+    python -m training.soup --old runs/soup-v5 --new runs/stage3-v10 --alpha 0.6667 --out models/default
     slant train --config training/configs/default-stage3.yaml --output models/default --finalize-only
 
 ``alpha`` is the weight of the old model. The new model's tokenizer, slant.json (window format,

@@ -71,3 +71,45 @@ def test_refit_aggregator_never_fits_on_a_held_back_article(tmp_path, tiny_model
     left_out = [y for t, y in labelled if t in held]
     assert info["label_counts"] == {y: labels.count(y) - left_out.count(y) for y in sorted(set(labels))}
     assert any("left out because their text is held back" in m for m in progress)
+
+
+def test_an_impossible_refit_keeps_the_parents_aggregator_and_says_why(tmp_path, tiny_model_dir, monkeypatch):
+    import numpy as np
+
+    from model.aggregate import FEATURES, LogisticAggregator
+    from model.loading import write_meta
+
+    monkeypatch.setenv("SLANT_CACHE", str(tmp_path / "cache"))
+    model = Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+    meta = read_meta(model)
+    k = len(FEATURES)
+    parent = LogisticAggregator(
+        np.zeros((3, k)), np.zeros(3), np.zeros(k), np.ones(k), list(meta.labels), {"articles": 7}
+    )
+    meta.aggregator = parent.to_json()
+    write_meta(model, meta)
+    monkeypatch.setenv("SLANT_MODEL", str(model))
+    w = make_world(tmp_path / "world", model, labels=0)
+    texts = [article(i, "favor") for i in range(6)]  # one label only: no aggregator can be fitted
+    (w.root / "articles.jsonl").write_text(
+        "".join(json.dumps({"text": t, "target": "Bernie Sanders", "label": "favor"}) + "\n" for t in texts),
+        encoding="utf-8",
+    )
+    config = w.config.read_text(encoding="utf-8").replace("training: {epochs: 20", "training: {epochs: 1")
+    w.config.write_text(config + "aggregator: {data: [{name: articles, path: articles.jsonl}]}\n")
+    with LabelStore.open(w.database) as store:
+        store.add([new_label(text=t, actor="Bernie Sanders", label="favor", annotator="test") for t in texts])
+    progress: list[str] = []
+    result = retrain(
+        config=str(w.config),
+        database=w.database,
+        registry=str(w.registry),
+        tolerance=100,
+        refit_aggregator=True,
+        promote=False,
+        progress=progress.append,
+    )
+    kept = read_meta(result.path).aggregator
+    assert kept["coef"] == parent.to_json()["coef"] and kept["info"]["articles"] == 7
+    assert "at least two labels" in kept["info"]["refit_failed"]
+    assert any(m.startswith("warning: aggregator not refitted") for m in progress)
