@@ -954,9 +954,14 @@ def aggregator_rows(data: Rows, train_labels: Rows, held_back: Rows) -> tuple[Ro
     """
     held = {text_sha256(r["text"]) for r in held_back}
     own = {(text_sha256(r["text"]), r.get("target")): r for r in train_labels if r.get("target")}
-    kept = [r for r in data if text_sha256(r["text"]) not in held]
-    rows = [r for r in kept if (text_sha256(r["text"]), r.get("target")) not in own]
-    return rows + list(own.values()), len(data) - len(kept)
+    rows, dropped = [], 0
+    for r in data:
+        digest = text_sha256(r["text"])
+        if digest in held:
+            dropped += 1
+        elif (digest, r.get("target")) not in own:
+            rows.append(r)
+    return rows + list(own.values()), dropped
 
 
 # -- evaluation -----------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
+import pytest
 from _retrain_fixtures import make_world
 
 from model.loading import read_meta
@@ -33,22 +35,27 @@ def test_aggregator_rows_leave_out_held_back_texts_and_add_the_trained_on_labels
     assert aggregator_rows([a, b], [], []) == ([a, b], 0)
 
 
-def test_refit_aggregator_never_fits_on_a_held_back_article(tmp_path, tiny_model_dir, monkeypatch):
+@pytest.fixture
+def current_model(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the tiny model, the current model while nothing is promoted."""
     monkeypatch.setenv("SLANT_CACHE", str(tmp_path / "cache"))
     model = Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
-    monkeypatch.setenv("SLANT_MODEL", str(model))  # the current model while nothing is promoted
-    w = make_world(tmp_path / "world", model, labels=0)
-    labels = ["favor", "against", "neutral"] * 8
-    texts = [(article(i, y), y) for i, y in enumerate(labels)]
-    labelled = texts[:12]  # the first 12 articles are also labelled by a user
-    held = [t for t, _ in labelled if in_held_back_slice(t, 0.2)]
-    assert 0 < len(held) < len(labelled)
+    monkeypatch.setenv("SLANT_MODEL", str(model))
+    return model
+
+
+def refit_on_articles(
+    root: Path, model: Path, articles: list[tuple[str, str]], labelled: list[tuple[str, str]]
+) -> tuple[Any, list[str]]:
+    """Retrain ``model`` (one epoch) with ``--refit-aggregator``: the config's aggregator data are
+    ``articles`` and the label store holds ``labelled``, both (text, label) toward Bernie Sanders;
+    the retrain's result and its progress lines."""
+    w = make_world(root, model, labels=0)
     (w.root / "articles.jsonl").write_text(
-        "".join(json.dumps({"text": t, "target": "Bernie Sanders", "label": y}) + "\n" for t, y in texts),
+        "".join(json.dumps({"text": t, "target": "Bernie Sanders", "label": y}) + "\n" for t, y in articles),
         encoding="utf-8",
     )
-    config = w.config.read_text(encoding="utf-8")
-    config = config.replace("training: {epochs: 20", "training: {epochs: 1")
+    config = w.config.read_text(encoding="utf-8").replace("training: {epochs: 20", "training: {epochs: 1")
     w.config.write_text(config + "aggregator: {data: [{name: articles, path: articles.jsonl}]}\n")
     with LabelStore.open(w.database) as store:
         store.add([new_label(text=t, actor="Bernie Sanders", label=y, annotator="test") for t, y in labelled])
@@ -62,6 +69,17 @@ def test_refit_aggregator_never_fits_on_a_held_back_article(tmp_path, tiny_model
         promote=False,
         progress=progress.append,
     )
+    return result, progress
+
+
+def test_refit_aggregator_never_fits_on_a_held_back_article(tmp_path, current_model):
+    model = current_model
+    labels = ["favor", "against", "neutral"] * 8
+    texts = [(article(i, y), y) for i, y in enumerate(labels)]
+    labelled = texts[:12]  # the first 12 articles are also labelled by a user
+    held = [t for t, _ in labelled if in_held_back_slice(t, 0.2)]
+    assert 0 < len(held) < len(labelled)
+    result, progress = refit_on_articles(tmp_path / "world", model, texts, labelled)
     info = read_meta(result.path).aggregator["info"]
     assert info["held_back_left_out"] == len(held)
     assert info["sources"] == ["articles", "labels"]
@@ -73,14 +91,13 @@ def test_refit_aggregator_never_fits_on_a_held_back_article(tmp_path, tiny_model
     assert any("left out because their text is held back" in m for m in progress)
 
 
-def test_an_impossible_refit_keeps_the_parents_aggregator_and_says_why(tmp_path, tiny_model_dir, monkeypatch):
+def test_an_impossible_refit_keeps_the_parents_aggregator_and_says_why(tmp_path, current_model):
     import numpy as np
 
     from model.aggregate import FEATURES, LogisticAggregator
     from model.loading import write_meta
 
-    monkeypatch.setenv("SLANT_CACHE", str(tmp_path / "cache"))
-    model = Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+    model = current_model
     meta = read_meta(model)
     k = len(FEATURES)
     parent = LogisticAggregator(
@@ -88,27 +105,8 @@ def test_an_impossible_refit_keeps_the_parents_aggregator_and_says_why(tmp_path,
     )
     meta.aggregator = parent.to_json()
     write_meta(model, meta)
-    monkeypatch.setenv("SLANT_MODEL", str(model))
-    w = make_world(tmp_path / "world", model, labels=0)
-    texts = [article(i, "favor") for i in range(6)]  # one label only: no aggregator can be fitted
-    (w.root / "articles.jsonl").write_text(
-        "".join(json.dumps({"text": t, "target": "Bernie Sanders", "label": "favor"}) + "\n" for t in texts),
-        encoding="utf-8",
-    )
-    config = w.config.read_text(encoding="utf-8").replace("training: {epochs: 20", "training: {epochs: 1")
-    w.config.write_text(config + "aggregator: {data: [{name: articles, path: articles.jsonl}]}\n")
-    with LabelStore.open(w.database) as store:
-        store.add([new_label(text=t, actor="Bernie Sanders", label="favor", annotator="test") for t in texts])
-    progress: list[str] = []
-    result = retrain(
-        config=str(w.config),
-        database=w.database,
-        registry=str(w.registry),
-        tolerance=100,
-        refit_aggregator=True,
-        promote=False,
-        progress=progress.append,
-    )
+    texts = [(article(i, "favor"), "favor") for i in range(6)]  # one label only: no aggregator fits
+    result, progress = refit_on_articles(tmp_path / "world", model, texts, texts)
     kept = read_meta(result.path).aggregator
     assert kept["coef"] == parent.to_json()["coef"] and kept["info"]["articles"] == 7
     assert "at least two labels" in kept["info"]["refit_failed"]
