@@ -2,6 +2,25 @@
 
 Unknown keys are rejected (``extra="forbid"``) so a typo fails loudly instead of being ignored.
 Any value can be overridden from the command line with ``--set training.epochs=1``.
+
+A config may start from another one: ``extends: default-stage3.yaml`` (a path relative to the
+file that says it) loads that file first and lays this one over it (:func:`merge_config`).
+Mappings merge key by key, and a plain value or a list replaces the parent's. A list of named
+sources (``train``, ``eval``, ``calibration``, ``aggregator.data``) can instead be edited by name,
+by giving a mapping of names::
+
+    extends: default-stage3.yaml
+    version: "5"
+    train:
+      contrast-train-1-repeat: {swap_names: false}   # merged into the parent's source of that name
+      vast-unrelated: null                           # dropped
+      reported:                                      # new: appended, or placed after another source
+        path: training/labelled/reported/reported.jsonl
+        root: project
+        after: composites
+
+The parent's sources keep their order (training shuffles the mix with the config's seed, so the
+order is part of what makes a run repeatable).
 """
 
 from __future__ import annotations
@@ -148,6 +167,22 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
     >>> cfg = load_config("training/configs/default.yaml", ["training.epochs=1"])  # doctest: +SKIP
     """
     path = Path(path)
+    raw = _resolved(path, ())
+    for item in overrides or []:
+        _apply_override(raw, item)
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"{path} does not validate: {validation_problems(exc)}", fix="see training/configs/default.yaml"
+        ) from None
+
+
+#: How many ``extends:`` a config may chain (a loop is reported as one before this is reached).
+MAX_EXTENDS_DEPTH = 8
+
+
+def _read_raw(path: Path) -> dict[str, Any]:
     text = read_config_text(path)
     try:
         raw = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
@@ -157,14 +192,103 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
         raise ConfigError(f"{path} is not valid TOML: {str(exc)[:200]}", fix="fix the syntax") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping of settings, found {type(raw).__name__}")
-    for item in overrides or []:
-        _apply_override(raw, item)
-    try:
-        return TrainConfig.model_validate(raw)
-    except ValidationError as exc:
+    return raw
+
+
+def _resolved(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    """The settings of ``path`` with its ``extends:`` parents laid under them."""
+    raw = _read_raw(path)
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    if not isinstance(parent, str) or not parent.strip():
         raise ConfigError(
-            f"{path} does not validate: {validation_problems(exc)}", fix="see training/configs/default.yaml"
-        ) from None
+            f"{path}: extends must be the path of one config file, found {parent!r}",
+            fix="write e.g. extends: default-stage3.yaml (relative to this file)",
+        )
+    base = (path.parent / parent).resolve()
+    seen = (*chain, path.resolve())
+    if base in seen:
+        loop = " -> ".join(p.name for p in (*seen, base))
+        raise ConfigError(f"{path}: extends makes a loop ({loop})", fix="make one of them stand alone")
+    if len(seen) > MAX_EXTENDS_DEPTH:
+        raise ConfigError(
+            f"{path}: more than {MAX_EXTENDS_DEPTH} configs chained by extends",
+            fix="extend a config that stands alone",
+        )
+    under = _resolved(base, seen)
+    try:
+        return merge_config(under, raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc.message}", fix=exc.fix) from None
+
+
+def merge_config(parent: dict[str, Any], child: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """``child`` laid over ``parent``: mappings merge, values and lists replace, and a mapping
+    given for a list of named sources edits it by name (see the module docstring)."""
+    out = dict(parent)
+    for key, value in child.items():
+        here = f"{where}{key}"
+        old = out.get(key)
+        if isinstance(value, dict) and isinstance(old, dict):
+            out[key] = merge_config(old, value, here + ".")
+        elif isinstance(value, dict) and isinstance(old, list) and _named_list(old):
+            out[key] = _edit_by_name(old, value, here)
+        else:
+            out[key] = value
+    return out
+
+
+def _named_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, dict) and "name" in v for v in value)
+
+
+def _edit_by_name(items: list[dict[str, Any]], edits: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    out = [dict(item) for item in items]
+    for name, patch in edits.items():
+        at = next((i for i, item in enumerate(out) if item["name"] == name), None)
+        if patch is None:
+            if at is None:
+                raise ConfigError(
+                    f"{where}: cannot drop {name!r}, the parent config has no source of that name",
+                    fix=f"use one of: {', '.join(str(i['name']) for i in out)}",
+                )
+            del out[at]
+            continue
+        if not isinstance(patch, dict):
+            raise ConfigError(
+                f"{where}.{name}: expected the settings to change (a mapping) or null to drop it, "
+                f"found {type(patch).__name__}",
+                fix="write e.g. {swap_names: true}",
+            )
+        patch = dict(patch)
+        after = patch.pop("after", None)
+        if at is not None:
+            if after is not None:
+                raise ConfigError(
+                    f"{where}.{name}: 'after' places a new source; {name!r} is already in the parent",
+                    fix="drop 'after', or drop the source (null) and add it under a new name",
+                )
+            out[at] = merge_config(out[at], patch, f"{where}.{name}.")
+            continue
+        if "path" not in patch and "hf" not in patch:
+            raise ConfigError(
+                f"{where}.{name}: the parent config has no source named {name!r} to change, and as a "
+                "new source it needs a 'path' or 'hf'",
+                fix=f"change one of: {', '.join(str(i['name']) for i in out)}; or give the new source's path",
+            )
+        item = {"name": name, **patch}
+        if after is None:
+            out.append(item)
+            continue
+        anchor = next((i for i, it in enumerate(out) if it["name"] == after), None)
+        if anchor is None:
+            raise ConfigError(
+                f"{where}.{name}: after {after!r}, but there is no source of that name",
+                fix=f"use one of: {', '.join(str(i['name']) for i in out)}",
+            )
+        out.insert(anchor + 1, item)
+    return out
 
 
 def validation_problems(exc: ValidationError) -> str:
@@ -255,3 +379,28 @@ def spec_path(spec: DatasetSpec, config_root: str) -> Path:
 def data_root(config_root: str) -> Path:
     """``$SLANT_DATA_ROOT`` wins over the config's ``data_root`` (relative to the working directory)."""
     return Path(os.environ.get("SLANT_DATA_ROOT", config_root))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m training.config PATH [key=value ...]``: the config as training reads it.
+
+    Prints the whole, validated settings (``extends:`` resolved, overrides applied) as YAML.
+    """
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print("usage: python -m training.config CONFIG [key.sub=value ...]")
+        return 0 if args else 2
+    try:
+        cfg = load_config(args[0], args[1:])
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    settings = cfg.model_dump(mode="json", exclude_defaults=True)
+    print(yaml.safe_dump(settings, sort_keys=False, allow_unicode=True), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
