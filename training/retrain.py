@@ -489,7 +489,7 @@ def _fine_tune_stance(plan: RetrainPlan, say: Progress) -> _Stance:
     rows = base + label_copies(train_labels, repeat, options.article_windows)
     random.Random(config.seed).shuffle(rows)
     share = len(train_labels) * repeat / len(rows) if rows else 0.0
-    labels_info = {
+    labels_info: dict[str, Any] = {
         "total": len(labels),
         "train": len(train_labels),
         "held_back": len(held_back),
@@ -531,7 +531,8 @@ def _fine_tune_stance(plan: RetrainPlan, say: Progress) -> _Stance:
         average_weights(plan.current.path, path, alpha=options.parent_weight, out=path)
     _finish_meta(plan, serve_length, say, train_labels=train_labels, held_back=held_back)
     t0 = time.perf_counter()
-    eval_sets = _eval_sets(config, held_back, say)
+    eval_sets, left_out = _eval_sets(config, train_labels, held_back, say)
+    labels_info["eval_rows_left_out"] = left_out
     old = _evaluate(plan.current.path, eval_sets, f"current model {plan.current.version}", say)
     new = _evaluate(str(path), eval_sets, f"new model {version}", say)
     return _Stance(
@@ -968,18 +969,29 @@ def aggregator_rows(data: Rows, train_labels: Rows, held_back: Rows) -> tuple[Ro
 
 
 def _eval_sets(
-    config: TrainConfig, held_back: list[dict[str, Any]], say: Progress
-) -> dict[str, list[dict[str, Any]]]:
-    sets: dict[str, list[dict[str, Any]]] = {}
+    config: TrainConfig, train_labels: Rows, held_back: Rows, say: Progress
+) -> tuple[dict[str, Rows], dict[str, int]]:
+    """The gate's sets: the config's eval sets, less every row whose text the new model was trained
+    on (a label's text), and the held-back labels; and how many rows each fixed set lost."""
+    trained = {text_sha256(r["text"]) for r in train_labels}
+    sets: dict[str, Rows] = {}
+    left_out: dict[str, int] = {}
     for spec in config.eval:
-        rows = load_rows(spec, config.data_root)
+        loaded = load_rows(spec, config.data_root)
+        rows = [r for r in loaded if text_sha256(r["text"]) not in trained]
+        if len(rows) < len(loaded):
+            left_out[spec.name] = len(loaded) - len(rows)
+            say(
+                f"{spec.name}: {left_out[spec.name]} of {len(loaded)} rows left out of both models' scores, "
+                "their texts are among the labels trained on"
+            )
         if rows:
             sets[spec.name] = rows
         else:
             say(f"warning: eval set {spec.name} has no rows; left out")
     if held_back:
         sets[NEW_LABELS] = held_back
-    return sets
+    return sets, left_out
 
 
 def _evaluate(

@@ -111,3 +111,39 @@ def test_an_impossible_refit_keeps_the_parents_aggregator_and_says_why(tmp_path,
     assert kept["coef"] == parent.to_json()["coef"] and kept["info"]["articles"] == 7
     assert "at least two labels" in kept["info"]["refit_failed"]
     assert any(m.startswith("warning: aggregator not refitted") for m in progress)
+
+
+def test_the_gate_never_scores_a_fixed_set_on_texts_the_new_model_was_trained_on(tmp_path, current_model):
+    from _retrain_fixtures import BASE
+
+    w = make_world(tmp_path / "world", current_model, labels=0)
+    # The user labels two of the dev set's texts (the fixture's dev set is its base mix) and two new ones.
+    labelled = [(x, t, y) for t, x, y in BASE[:2]] + [
+        (
+            f"Sanders rally number {i} was {'great' if i else 'awful'}",
+            "Bernie Sanders",
+            "favor" if i else "against",
+        )
+        for i in range(2)
+    ]
+    trained = [x for x, _, _ in labelled if not in_held_back_slice(x, 0.2)]
+    seen_dev = [x for _, x, _ in BASE if x in trained]
+    assert seen_dev, "at least one labelled dev text must fall on the trained-on side"
+    with LabelStore.open(w.database) as store:
+        store.add([new_label(text=x, actor=t, label=y, annotator="test") for x, t, y in labelled])
+    config = w.config.read_text(encoding="utf-8").replace("training: {epochs: 20", "training: {epochs: 1")
+    w.config.write_text(config, encoding="utf-8")
+    progress: list[str] = []
+    result = retrain(
+        config=str(w.config),
+        database=w.database,
+        registry=str(w.registry),
+        tolerance=100,
+        promote=False,
+        progress=progress.append,
+    )
+    assert result.labels["eval_rows_left_out"] == {"dev": len(seen_dev)}
+    assert result.gate.sets["dev"].rows == len(BASE) - len(seen_dev)
+    assert any(
+        m.startswith(f"dev: {len(seen_dev)} of {len(BASE)} rows left out of both models") for m in progress
+    )
