@@ -27,7 +27,7 @@ import logging
 import lzma
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -483,6 +483,7 @@ def dev_report(
     *,
     data_root: str | Path = "../shared/data",
     extra: Sequence[Example] = (),
+    leave_out: Collection[str] = (),
 ) -> dict[str, Any]:
     """``head`` scored on its task's fixed dev data, through ``predictor``'s encoder.
 
@@ -490,12 +491,19 @@ def dev_report(
     cross-validation of the head's recipe (its C and class weighting) on the training articles,
     with ``extra`` examples added to every training fold and only the articles scored, so a head
     refitted with new labels and the head it replaces are judged on the same rows.
+
+    Dev rows (or cross-validated articles) whose text is one of ``leave_out`` (a retrain's
+    trained-on labels) are not scored; ``left_out`` in the report counts them.
     """
+    from .store.store import text_sha256
+
     root = Path(data_root)
     labels = head.labels
     spec = _spec(head.task)
+    skip = {text_sha256(t) for t in leave_out}
     if spec.dev == CROSS_VALIDATED:
-        base = READERS[head.task].read(root, None)[0]
+        everything = READERS[head.task].read(root, None)[0]
+        base = [e for e in everything if text_sha256(e.text) not in skip]
         hidden = int(predictor.model.config.hidden_size)
         lead = head.lead_sentences
         x = _article_matrix(features(predictor, [e.text for e in base], max_sentences=lead), lead, hidden)
@@ -518,10 +526,13 @@ def dev_report(
                 balanced=balanced,
             )
             probs[te] = linear_probabilities(x[te], w, b, m, s)
-        return {"how": spec.dev, **classification_report(y, probs, labels)}
-    dev = READERS[head.task].read(root, 0)[1]
+        report = classification_report(y, probs, labels)
+        return {"how": spec.dev, **report, "left_out": len(everything) - len(base)}
+    everything = READERS[head.task].read(root, 0)[1]
+    dev = [e for e in everything if text_sha256(e.text) not in skip]
     probs = head_probabilities(predictor, head, [e.text for e in dev])
-    return {"how": spec.dev, **classification_report([e.label for e in dev], probs, labels)}
+    report = classification_report([e.label for e in dev], probs, labels)
+    return {"how": spec.dev, **report, "left_out": len(everything) - len(dev)}
 
 
 def _folds(y: list[str], groups: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -687,11 +687,18 @@ def _score_dev(
 
     dev = f"{task}:dev"
     say(f"scoring the {task} heads on {dev}")
-    new_dev = dev_report(new_pred, head, data_root=plan.data_root, extra=extra)
+    # Dev texts the new head was fitted on (a user's labels) are scored for neither head.
+    seen = [e.text for e in extra]
+    new_dev = dev_report(new_pred, head, data_root=plan.data_root, extra=extra, leave_out=seen)
+    if new_dev["left_out"]:
+        say(
+            f"{dev}: {new_dev['left_out']} rows left out of both heads' scores, "
+            "their texts are among the labels fitted on"
+        )
     out.new[dev] = _bias_summary(new_dev)
     out.rows[dev] = int(new_dev["n"])
     if old_head is not None:
-        out.old[dev] = _bias_summary(dev_report(old_pred, old_head, data_root=plan.data_root))
+        out.old[dev] = _bias_summary(dev_report(old_pred, old_head, data_root=plan.data_root, leave_out=seen))
     return dev
 
 

@@ -219,3 +219,15 @@ def test_fit_temperature_softens_an_overconfident_head_and_keeps_a_calibrated_on
     p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     drawn = [int(rng.choice(3, p=row)) for row in p]
     assert 0.8 < fit_temperature(z, drawn) < 1.25
+
+
+@pytest.mark.parametrize("task", ["leaning", "hyperpartisan"])
+def test_dev_texts_a_retrain_fitted_on_are_not_scored(tiny_predictor, data, cache, task):
+    fit = fit_head(tiny_predictor, task, data_root=data, c_grid=(1.0,))
+    plain = dev_report(tiny_predictor, fit.head, data_root=data)
+    split = None if task == "hyperpartisan" else 0  # hyperpartisan's dev is its training articles
+    scored = bias.READERS[task].read(Path(data), split)[0 if split is None else 1]
+    seen = [" " + scored[0].text + "  ", scored[1].text]  # compared after normalising whitespace
+    less = dev_report(tiny_predictor, fit.head, data_root=data, leave_out=seen)
+    assert (plain["left_out"], less["left_out"]) == (0, 2)
+    assert less["n"] == plain["n"] - 2
