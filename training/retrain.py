@@ -113,12 +113,19 @@ class RetrainResult:
     def summary(self) -> str:
         """What ``slant retrain`` prints."""
         lab = self.labels
-        how = "fine-tuned" if self.kind == "fine-tune" else "encoder reused, bias heads refitted,"
+        how = {"fine-tune": "fine-tuned", "aggregator": "encoder reused, article aggregator refitted,"}.get(
+            self.kind, "encoder reused, bias heads refitted,"
+        )
         lines = [f"version {self.version} ({self.status}) {how} from {self.parent}: {self.path}"]
         if self.kind == "fine-tune":
             lines.append(
                 f"labels: {lab['total']} ({lab['train']} trained on, repeated {lab['repeat']}x = "
                 f"{lab['share']:.0%} of {self.train_rows} rows per epoch; {lab['held_back']} held back)"
+            )
+        elif self.kind == "aggregator":
+            lines.append(
+                f"labels: {lab['total']} ({lab['train']} for the aggregator to fit on; "
+                f"{lab['held_back']} held back)"
             )
         for task, h in self.heads.items():
             lines.append(f"{task} head: {h['summary']}")
@@ -244,11 +251,13 @@ class RetrainPlan:
 
     @property
     def fine_tune(self) -> bool:
-        return bool(self.labels)
+        return bool(self.labels) and not self.options.aggregator_only
 
     @property
     def kind(self) -> str:
-        return "fine-tune" if self.fine_tune else "heads"
+        if self.fine_tune:
+            return "fine-tune"
+        return "aggregator" if self.labels else "heads"
 
     @property
     def why(self) -> str:
@@ -259,6 +268,8 @@ class RetrainPlan:
         """What ``slant retrain`` prints before it starts."""
         if self.fine_tune:
             stance = f"fine-tune the encoder on {len(self.labels)} stance labels plus the base mix"
+        elif self.labels:
+            stance = f"reuse the encoder; refit the article aggregator with {len(self.labels)} stance labels"
         else:
             stance = "reuse the encoder (no stance labels)"
         heads = ", ".join(f"{t} ({len(self.head_labels.get(t, []))} labels)" for t in self.heads)
@@ -288,14 +299,15 @@ def plan_retrain(
 
     seen = _labels_seen(current, stored, options.holdout)
     kept: list[str] = []
-    if not labels:
-        # Bias labels only: a head whose labels are the ones the current model was fitted on would
+    new_encoder = bool(labels) and not options.aggregator_only
+    if not new_encoder:
+        # The encoder is reused: a head whose labels are the ones the current model was fitted on would
         # come back identical (same encoder, data and labels), so it is not refitted.
         kept = sorted(set(bias) & seen)
         for task in kept:
             say(f"the {task} labels are those {current.version} was fitted on: its head is kept as it is")
         bias = {t: rows for t, rows in bias.items() if t not in seen}
-        if not bias:
+        if not bias and not labels:
             raise InvalidInputError(
                 f"no new labels since version {current.version}: its heads were fitted on the stored labels",
                 fix="add labels (POST /v1/labels, `slant labels import FILE`) and run it again",
@@ -303,7 +315,7 @@ def plan_retrain(
     config = _config(options, registry, current, version, path) if labels else None
     root = options.bias_data_root or str(data_root(config[0].data_root if config else "../shared/data"))
     carried = carried_heads(current.path) if Path(current.path).is_dir() else []
-    tasks = sorted(set(carried) | set(bias)) if labels else sorted(bias)
+    tasks = sorted(set(carried) | set(bias)) if new_encoder else sorted(bias)
     for task in tasks:  # before any training: a missing data folder is found in seconds, not after it
         check_data(task, root, fix="pass --bias-data-root, the shared data folder the heads are fitted on")
     return RetrainPlan(
@@ -400,7 +412,12 @@ class _Record:
 
 def run_plan(plan: RetrainPlan, registry: ModelRegistry, say: Progress, started: float) -> RetrainResult:
     """Carry out ``plan``: the stance step, the head refits, the gate, the record, the registration."""
-    stance = _fine_tune_stance(plan, say) if plan.fine_tune else _copy_current(plan, say)
+    if plan.fine_tune:
+        stance = _fine_tune_stance(plan, say)
+    else:
+        stance = _copy_current(plan, say)
+        if plan.labels:
+            stance = _refit_aggregator_only(plan, say)
     t0 = time.perf_counter()
     heads = _refit_heads(plan, say)
     seconds = {**stance.seconds, "heads": round(time.perf_counter() - t0, 1)}
@@ -571,13 +588,53 @@ def _copy_current(plan: RetrainPlan, say: Progress) -> _Stance:
             "encoder cannot be copied into a new version",
             fix="serve a local model directory (SLANT_MODEL=DIR), or retrain with stance labels too",
         )
-    say(f"no stance labels: the encoder of {current.version} is reused (copied, not fine-tuned)")
+    why = "--aggregator-only" if plan.labels else "no stance labels"
+    say(f"{why}: the encoder of {current.version} is reused (copied, not fine-tuned)")
     skip = shutil.ignore_patterns("_trainer", "gate.json", "heldout_labels.jsonl", ".*")
     shutil.copytree(source, path, dirs_exist_ok=True, ignore=skip)
     meta = read_meta(path) if (path / META_FILE).exists() else load_classifier(path)[2]
     meta.version = version
     write_meta(path, meta)
     return _Stance(labels={"total": 0, "train": 0, "held_back": 0, "repeat": 0, "share": 0.0})
+
+
+def _refit_aggregator_only(plan: RetrainPlan, say: Progress) -> _Stance:
+    """On the copied model: the article aggregator refitted with the trained-on stance labels (never
+    on a held-back label's text); old and new scored on the eval sets and the held-back labels."""
+    assert plan.config is not None  # stance labels: the plan has a config
+    options, path = plan.options, plan.path
+    config, parent_meta = plan.config
+    train_labels, held_back = split_labels(plan.labels, options.holdout)
+    if not held_back:
+        say("warning: no label falls in the held-back slice, so the gate cannot judge the new labels")
+    meta = read_meta(path)
+    t0 = time.perf_counter()
+    _set_aggregator(
+        meta, config, parent_meta, options, path, say, labels=(train_labels, held_back), force=True
+    )
+    write_meta(path, meta)
+    fit_s = time.perf_counter() - t0
+    eval_sets, left_out = _eval_sets(config, train_labels, held_back, say)
+    old = _evaluate(plan.current.path, eval_sets, f"current model {plan.current.version}", say)
+    new = _evaluate(str(path), eval_sets, f"new model {plan.version}", say)
+    labels_info: dict[str, Any] = {
+        "total": len(plan.labels),
+        "train": len(train_labels),
+        "held_back": len(held_back),
+        "repeat": 0,
+        "share": 0.0,
+        "holdout_fraction": options.holdout,
+        "aggregator_only": True,
+        "eval_rows_left_out": left_out,
+    }
+    return _Stance(
+        labels=labels_info,
+        old=old,
+        new=new,
+        rows={k: len(v) for k, v in eval_sets.items()},
+        held_back=held_back,
+        seconds={"aggregator": round(fit_s, 1), "evaluate": round(time.perf_counter() - t0 - fit_s, 1)},
+    )
 
 
 # -- bias heads -----------------------------------------------------------------------------------
@@ -907,10 +964,11 @@ def _set_aggregator(
     say: Progress,
     *,
     labels: tuple[Rows, Rows] = ([], []),
+    force: bool = False,
 ) -> None:
     """Keep the parent's article aggregator, or fit a new one when asked (or from the base encoder):
     on the config's aggregator data and the trained-on labels, never on a held-back label's text."""
-    refit = options.refit_aggregator or options.from_base
+    refit = force or options.refit_aggregator or options.from_base
     if not refit:
         meta.aggregator = parent_meta.aggregator if parent_meta else None
         return
@@ -990,7 +1048,7 @@ def _eval_sets(
             left_out[spec.name] = len(loaded) - len(rows)
             say(
                 f"{spec.name}: {left_out[spec.name]} of {len(loaded)} rows left out of both models' scores, "
-                "their texts are among the labels trained on"
+                "their texts are among the labels the new model learnt from"
             )
         if rows:
             sets[spec.name] = rows
@@ -1055,6 +1113,15 @@ def _card(
             f"{parent.version} on the base mix plus {labels['train']} labels from the label store, each "
             f"repeated {labels['repeat']} times ({labels['share']:.0%} of each epoch). {labels['held_back']} "
             f"labels ({labels['holdout_fraction']:.0%} of labelled texts, by text hash) were held back "
+            "(`heldout_labels.jsonl`) and scored as the `new-labels` set."
+        )
+    elif plan.labels:
+        how = (
+            f"Registry version {meta.version}, made by `slant retrain --aggregator-only` from registry "
+            f"version {parent.version}: the encoder (and so every window's stance) is the parent's, copied; "
+            f"the article aggregator was refitted on the config's aggregator data plus {labels['train']} "
+            f"labels from the label store. {labels['held_back']} labels "
+            f"({labels['holdout_fraction']:.0%} of labelled texts, by text hash) were held back "
             "(`heldout_labels.jsonl`) and scored as the `new-labels` set."
         )
     else:

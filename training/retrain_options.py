@@ -38,6 +38,13 @@ class RetrainSettings(BaseModel):
     min_gain: float = Field(0.0, ge=0, description="macro-F1 points the held-back labels must gain beyond.")
     promote: bool = Field(True, description="Promote the new version when it passes the gate.")
     refit_aggregator: bool = False
+    aggregator_only: bool = Field(
+        False,
+        description="Stance labels refit the article aggregator only (on the config's aggregator data plus "
+        "the labels long enough to be articles), through the current model's windows: the encoder is "
+        "copied, not fine-tuned. For labels of whole articles whose notion of stance differs from the base "
+        "mix's; labels of single windows teach it nothing.",
+    )
     article_windows: Literal["all", "top"] = Field(
         "top",
         description="How a label on a whole article teaches the windows: 'top' trains on the article_top_k "

@@ -126,6 +126,14 @@ def retrain_command(
         bool,
         _setting("refit_aggregator", help="Fit the article aggregator again (default: keep the parent's)."),
     ] = _DEFAULTS["refit_aggregator"],
+    aggregator_only: Annotated[
+        bool,
+        _setting(
+            "aggregator_only",
+            help="Stance labels refit the article aggregator only, through the current model's windows "
+            "(the encoder is copied, not fine-tuned).",
+        ),
+    ] = _DEFAULTS["aggregator_only"],
     seed: Annotated[
         int | None,
         _setting("seed", help="Random seed (default: the config's)."),
@@ -207,6 +215,7 @@ def retrain_command(
             min_gain=min_gain,
             promote=promote,
             refit_aggregator=refit_aggregator,
+            aggregator_only=aggregator_only,
             article_windows=article_windows,  # type: ignore[arg-type]  # pydantic checks it
             article_top_k=article_top_k,
             parent_weight=parent_weight,

@@ -45,7 +45,11 @@ def current_model(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.Monk
 
 
 def refit_on_articles(
-    root: Path, model: Path, articles: list[tuple[str, str]], labelled: list[tuple[str, str]]
+    root: Path,
+    model: Path,
+    articles: list[tuple[str, str]],
+    labelled: list[tuple[str, str]],
+    **settings: Any,
 ) -> tuple[Any, list[str]]:
     """Retrain ``model`` (one epoch) with ``--refit-aggregator``: the config's aggregator data are
     ``articles`` and the label store holds ``labelled``, both (text, label) toward Bernie Sanders;
@@ -65,9 +69,9 @@ def refit_on_articles(
         database=w.database,
         registry=str(w.registry),
         tolerance=100,
-        refit_aggregator=True,
         promote=False,
         progress=progress.append,
+        **({"refit_aggregator": True} | settings),
     )
     return result, progress
 
@@ -147,3 +151,30 @@ def test_the_gate_never_scores_a_fixed_set_on_texts_the_new_model_was_trained_on
     assert any(
         m.startswith(f"dev: {len(seen_dev)} of {len(BASE)} rows left out of both models") for m in progress
     )
+
+
+def test_aggregator_only_refits_the_aggregator_on_the_same_windows_and_keeps_the_encoder(
+    tmp_path, current_model
+):
+    from model.backends import weights_hash
+    from model.loading import load_classifier
+
+    labels = ["favor", "against", "neutral"] * 8
+    texts = [(article(i, y), y) for i, y in enumerate(labels)]
+    labelled = texts[12:]  # the user labels articles the config's aggregator data do not have
+    held = [t for t, _ in labelled if in_held_back_slice(t, 0.2)]
+    assert 0 < len(held) < len(labelled)
+    result, progress = refit_on_articles(
+        tmp_path / "world", current_model, texts[:12], labelled, refit_aggregator=False, aggregator_only=True
+    )
+    assert result.kind == "aggregator" and result.train_rows == 0
+    assert result.labels["train"] == len(labelled) - len(held) and result.labels["aggregator_only"]
+    assert weights_hash(load_classifier(result.path)[0]) == weights_hash(load_classifier(current_model)[0])
+    info = read_meta(result.path).aggregator["info"]
+    assert info["sources"] == ["articles", "labels"] and info["articles"] == 12 + len(labelled) - len(held)
+    assert result.gate.sets["new-labels"].rows == len(held)
+    assert {"dev", "new-labels"} <= set(result.gate.sets)
+    assert any("--aggregator-only: the encoder of" in m for m in progress)
+    assert "article aggregator refitted" in result.summary()
+    card = (Path(result.path) / "README.md").read_text(encoding="utf-8")
+    assert "slant retrain --aggregator-only" in card
