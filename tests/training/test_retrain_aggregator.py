@@ -59,10 +59,20 @@ def refit_on_articles(
         "".join(json.dumps({"text": t, "target": "Bernie Sanders", "label": y}) + "\n" for t, y in articles),
         encoding="utf-8",
     )
+    aggregator = "aggregator: {data: [{name: articles, path: articles.jsonl}]}\n"
+    labels = [(t, "Bernie Sanders", y) for t, y in labelled]
+    return one_epoch_retrain(w, labels, aggregator, **({"refit_aggregator": True} | settings))
+
+
+def one_epoch_retrain(
+    w: Any, labelled: list[tuple[str, str, str]], extra_config: str = "", **settings: Any
+) -> tuple[Any, list[str]]:
+    """Store ``labelled`` (text, actor, label), then retrain the world's model for one epoch (no
+    promotion, any loss tolerated); its result and progress lines."""
     config = w.config.read_text(encoding="utf-8").replace("training: {epochs: 20", "training: {epochs: 1")
-    w.config.write_text(config + "aggregator: {data: [{name: articles, path: articles.jsonl}]}\n")
+    w.config.write_text(config + extra_config, encoding="utf-8")
     with LabelStore.open(w.database) as store:
-        store.add([new_label(text=t, actor="Bernie Sanders", label=y, annotator="test") for t, y in labelled])
+        store.add([new_label(text=t, actor=a, label=y, annotator="test") for t, a, y in labelled])
     progress: list[str] = []
     result = retrain(
         config=str(w.config),
@@ -71,7 +81,7 @@ def refit_on_articles(
         tolerance=100,
         promote=False,
         progress=progress.append,
-        **({"refit_aggregator": True} | settings),
+        **settings,
     )
     return result, progress
 
@@ -133,19 +143,7 @@ def test_the_gate_never_scores_a_fixed_set_on_texts_the_new_model_was_trained_on
     trained = [x for x, _, _ in labelled if not in_held_back_slice(x, 0.2)]
     seen_dev = [x for _, x, _ in BASE if x in trained]
     assert seen_dev, "at least one labelled dev text must fall on the trained-on side"
-    with LabelStore.open(w.database) as store:
-        store.add([new_label(text=x, actor=t, label=y, annotator="test") for x, t, y in labelled])
-    config = w.config.read_text(encoding="utf-8").replace("training: {epochs: 20", "training: {epochs: 1")
-    w.config.write_text(config, encoding="utf-8")
-    progress: list[str] = []
-    result = retrain(
-        config=str(w.config),
-        database=w.database,
-        registry=str(w.registry),
-        tolerance=100,
-        promote=False,
-        progress=progress.append,
-    )
+    result, progress = one_epoch_retrain(w, labelled)
     assert result.labels["eval_rows_left_out"] == {"dev": len(seen_dev)}
     assert result.gate.sets["dev"].rows == len(BASE) - len(seen_dev)
     assert any(
