@@ -50,6 +50,7 @@ def test_retrain_registers_a_version_and_the_registry_commands_move_the_pointer(
         "article_windows": "top",
         "article_top_k": 2,
         "parent_weight": 0.0,
+        "eval_rows_left_out": {},  # no label is a dev text here
     }
     assert "soup" not in meta.extra
     assert set(meta.metrics["dev"]) == {"dev", "new-labels"} and retrain["gate"]["passed"]
