@@ -297,6 +297,12 @@ def plan_retrain(
     head's data folder is missing."""
     from .bias import check_data
 
+    if options.aggregator_only and options.from_base:
+        raise InvalidInputError(
+            "aggregator_only reuses the current model's encoder, from_base fine-tunes the base encoder",
+            field="aggregator_only",
+            fix="give one of --aggregator-only and --from-base",
+        )
     seen = _labels_seen(current, stored, options.holdout)
     kept: list[str] = []
     new_encoder = bool(labels) and not options.aggregator_only

@@ -176,3 +176,17 @@ def test_aggregator_only_refits_the_aggregator_on_the_same_windows_and_keeps_the
     assert "article aggregator refitted" in result.summary()
     card = (Path(result.path) / "README.md").read_text(encoding="utf-8")
     assert "slant retrain --aggregator-only" in card
+
+
+def test_aggregator_only_and_from_base_cannot_go_together(tmp_path, current_model):
+    from model.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="give one of --aggregator-only and --from-base"):
+        refit_on_articles(
+            tmp_path / "world",
+            current_model,
+            [(article(0, "favor"), "favor")],
+            [(article(1, "against"), "against")],
+            aggregator_only=True,
+            from_base=True,
+        )
