@@ -420,10 +420,10 @@ def run_plan(plan: RetrainPlan, registry: ModelRegistry, say: Progress, started:
     """Carry out ``plan``: the stance step, the head refits, the gate, the record, the registration."""
     if plan.fine_tune:
         stance = _fine_tune_stance(plan, say)
+    elif plan.labels:
+        stance = _refit_aggregator_only(plan, say)
     else:
         stance = _copy_current(plan, say)
-        if plan.labels:
-            stance = _refit_aggregator_only(plan, say)
     t0 = time.perf_counter()
     heads = _refit_heads(plan, say)
     seconds = {**stance.seconds, "heads": round(time.perf_counter() - t0, 1)}
@@ -506,7 +506,7 @@ def _fine_tune_stance(plan: RetrainPlan, say: Progress) -> _Stance:
     options, labels, version, path = plan.options, plan.labels, plan.version, plan.path
     config, parent_meta = plan.config
     serve_length = parent_meta.max_length if parent_meta else config.max_length
-    train_labels, held_back = split_labels(labels, options.holdout)
+    train_labels, held_back = _gate_split(plan, say)
     base, hashes = _base_rows(config, options.base_rows, say)
     repeat = label_repeats(len(base), len(train_labels), share=options.label_share, cap=options.max_repeat)
     rows = base + label_copies(train_labels, repeat, options.article_windows)
@@ -530,8 +530,6 @@ def _fine_tune_stance(plan: RetrainPlan, say: Progress) -> _Stance:
             f"nothing to train on: no base rows and all {len(labels)} labels are held back for evaluation",
             fix="label more texts, or keep the base mix (leave --base-rows out)",
         )
-    if not held_back:
-        say("warning: no label falls in the held-back slice, so the gate cannot judge the new labels")
     say(
         f"training {version} from {config.base_model}: {len(base)} base rows + {len(train_labels)} labels "
         f"x{repeat} ({share:.0%}); {len(held_back)} labels held back"
@@ -553,20 +551,50 @@ def _fine_tune_stance(plan: RetrainPlan, say: Progress) -> _Stance:
         say(f"averaging the weights: {options.parent_weight} x {plan.current.version} + the fine-tuned")
         average_weights(plan.current.path, path, alpha=options.parent_weight, out=path)
     _finish_meta(plan, serve_length, say, train_labels=train_labels, held_back=held_back)
-    t0 = time.perf_counter()
-    eval_sets, left_out = _eval_sets(config, train_labels, held_back, say)
-    labels_info["eval_rows_left_out"] = left_out
-    old = _evaluate(plan.current.path, eval_sets, f"current model {plan.current.version}", say)
-    new = _evaluate(str(path), eval_sets, f"new model {version}", say)
-    return _Stance(
-        labels=labels_info,
+    return _judged(
+        plan,
+        labels_info,
+        (train_labels, held_back),
+        say,
+        seconds={"train": round(train_s, 1)},
         train_rows=len(rows),
         base_rows=len(base),
+    )
+
+
+def _gate_split(plan: RetrainPlan, say: Progress) -> tuple[Rows, Rows]:
+    """The stance labels learnt from, and those held back for the gate (a warning when none are)."""
+    train_labels, held_back = split_labels(plan.labels, plan.options.holdout)
+    if not held_back:
+        say("warning: no label falls in the held-back slice, so the gate cannot judge the new labels")
+    return train_labels, held_back
+
+
+def _judged(
+    plan: RetrainPlan,
+    labels_info: dict[str, Any],
+    split: tuple[Rows, Rows],
+    say: Progress,
+    *,
+    seconds: dict[str, float],
+    **counts: int,
+) -> _Stance:
+    """The stance step's record: the current and the new model scored on the gate's sets (which
+    leave out the texts learnt from, counted in ``labels_info``) and on the held-back labels."""
+    assert plan.config is not None
+    train_labels, held_back = split
+    t0 = time.perf_counter()
+    eval_sets, labels_info["eval_rows_left_out"] = _eval_sets(plan.config[0], train_labels, held_back, say)
+    old = _evaluate(plan.current.path, eval_sets, f"current model {plan.current.version}", say)
+    new = _evaluate(str(plan.path), eval_sets, f"new model {plan.version}", say)
+    return _Stance(
+        labels=labels_info,
         old=old,
         new=new,
         rows={k: len(v) for k, v in eval_sets.items()},
         held_back=held_back,
-        seconds={"train": round(train_s, 1), "evaluate": round(time.perf_counter() - t0, 1)},
+        seconds={**seconds, "evaluate": round(time.perf_counter() - t0, 1)},
+        **counts,
     )
 
 
@@ -605,42 +633,27 @@ def _copy_current(plan: RetrainPlan, say: Progress) -> _Stance:
 
 
 def _refit_aggregator_only(plan: RetrainPlan, say: Progress) -> _Stance:
-    """On the copied model: the article aggregator refitted with the trained-on stance labels (never
-    on a held-back label's text); old and new scored on the eval sets and the held-back labels."""
+    """A copy of the current model whose article aggregator is refitted with the trained-on stance
+    labels (never on a held-back label's text); old and new scored as after a fine-tune."""
     assert plan.config is not None  # stance labels: the plan has a config
-    options, path = plan.options, plan.path
     config, parent_meta = plan.config
-    train_labels, held_back = split_labels(plan.labels, options.holdout)
-    if not held_back:
-        say("warning: no label falls in the held-back slice, so the gate cannot judge the new labels")
-    meta = read_meta(path)
+    _copy_current(plan, say)
+    train_labels, held_back = _gate_split(plan, say)
+    meta = read_meta(plan.path)
     t0 = time.perf_counter()
-    _set_aggregator(
-        meta, config, parent_meta, options, path, say, labels=(train_labels, held_back), force=True
-    )
-    write_meta(path, meta)
-    fit_s = time.perf_counter() - t0
-    eval_sets, left_out = _eval_sets(config, train_labels, held_back, say)
-    old = _evaluate(plan.current.path, eval_sets, f"current model {plan.current.version}", say)
-    new = _evaluate(str(path), eval_sets, f"new model {plan.version}", say)
+    labels = (train_labels, held_back)
+    _set_aggregator(meta, config, parent_meta, plan.options, plan.path, say, labels=labels, force=True)
+    write_meta(plan.path, meta)
     labels_info: dict[str, Any] = {
         "total": len(plan.labels),
         "train": len(train_labels),
         "held_back": len(held_back),
         "repeat": 0,
         "share": 0.0,
-        "holdout_fraction": options.holdout,
+        "holdout_fraction": plan.options.holdout,
         "aggregator_only": True,
-        "eval_rows_left_out": left_out,
     }
-    return _Stance(
-        labels=labels_info,
-        old=old,
-        new=new,
-        rows={k: len(v) for k, v in eval_sets.items()},
-        held_back=held_back,
-        seconds={"aggregator": round(fit_s, 1), "evaluate": round(time.perf_counter() - t0 - fit_s, 1)},
-    )
+    return _judged(plan, labels_info, labels, say, seconds={"aggregator": round(time.perf_counter() - t0, 1)})
 
 
 # -- bias heads -----------------------------------------------------------------------------------
