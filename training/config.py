@@ -12,7 +12,7 @@ by giving a mapping of names::
     extends: default-stage3.yaml
     version: "5"
     train:
-      contrast-train-1-repeat: {swap_names: false}   # merged into the parent's source of that name
+      contrast-train-repeat: {swap_names: false}     # merged into the parent's source of that name
       vast-unrelated: null                           # dropped
       reported:                                      # new: appended, or placed after another source
         path: training/labelled/reported/reported.jsonl
@@ -30,7 +30,7 @@ import re
 import stat
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -232,26 +232,33 @@ def merge_config(parent: dict[str, Any], child: dict[str, Any], where: str = "")
         old = out.get(key)
         if isinstance(value, dict) and isinstance(old, dict):
             out[key] = merge_config(old, value, here + ".")
-        elif isinstance(value, dict) and isinstance(old, list) and _named_list(old):
+        elif isinstance(value, dict) and _named_list(old):
             out[key] = _edit_by_name(old, value, here)
         else:
             out[key] = value
     return out
 
 
-def _named_list(value: Any) -> bool:
+def _named_list(value: Any) -> TypeGuard[list[dict[str, Any]]]:
     return isinstance(value, list) and all(isinstance(v, dict) and "name" in v for v in value)
 
 
 def _edit_by_name(items: list[dict[str, Any]], edits: dict[str, Any], where: str) -> list[dict[str, Any]]:
     out = [dict(item) for item in items]
+
+    def index(name: Any) -> int | None:
+        return next((i for i, item in enumerate(out) if item["name"] == name), None)
+
+    def names() -> str:
+        return ", ".join(str(item["name"]) for item in out)
+
     for name, patch in edits.items():
-        at = next((i for i, item in enumerate(out) if item["name"] == name), None)
+        at = index(name)
         if patch is None:
             if at is None:
                 raise ConfigError(
                     f"{where}: cannot drop {name!r}, the parent config has no source of that name",
-                    fix=f"use one of: {', '.join(str(i['name']) for i in out)}",
+                    fix=f"use one of: {names()}",
                 )
             del out[at]
             continue
@@ -275,17 +282,17 @@ def _edit_by_name(items: list[dict[str, Any]], edits: dict[str, Any], where: str
             raise ConfigError(
                 f"{where}.{name}: the parent config has no source named {name!r} to change, and as a "
                 "new source it needs a 'path' or 'hf'",
-                fix=f"change one of: {', '.join(str(i['name']) for i in out)}; or give the new source's path",
+                fix=f"change one of: {names()}; or give the new source's path",
             )
         item = {"name": name, **patch}
         if after is None:
             out.append(item)
             continue
-        anchor = next((i for i, it in enumerate(out) if it["name"] == after), None)
+        anchor = index(after)
         if anchor is None:
             raise ConfigError(
                 f"{where}.{name}: after {after!r}, but there is no source of that name",
-                fix=f"use one of: {', '.join(str(i['name']) for i in out)}",
+                fix=f"use one of: {names()}",
             )
         out.insert(anchor + 1, item)
     return out
