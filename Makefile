@@ -49,6 +49,9 @@ train-default: install
 	$(BIN)/python -m training.soup --old runs/stage3-v4 --new runs/stage3-v5 --alpha 0.5 --out runs/soup-v5
 	$(BIN)/python -m training.soup --old runs/soup-v5 --new runs/stage3-v10 --alpha 0.6667 --out models/default
 	$(BIN)/slant train --config training/configs/default-stage3.yaml --output models/default --finalize-only
+	# Version 12: one more epoch from version 10 (stage 4), which then replaces it.
+	$(BIN)/slant train --config training/configs/default-stage4.yaml --output runs/stage4
+	rm -rf models/default && cp -r runs/stage4 models/default
 	$(BIN)/slant fit-bias --model models/default --task leaning --train-rows 4000
 	$(BIN)/slant fit-bias --model models/default --task hyperpartisan
 	$(BIN)/slant fit-bias --model models/default --task loaded_language --out models/loaded-language-babe

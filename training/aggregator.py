@@ -21,16 +21,20 @@ from .evaluate import actor_of
 log = logging.getLogger(__name__)
 
 
-def article_features(predictor: StancePredictor, rows: list[dict[str, Any]]) -> tuple[np.ndarray, list[str]]:
-    """Window features of every row that is long enough to be scored as an article."""
-    feats, gold = [], []
-    for r in rows:
+def article_features(
+    predictor: StancePredictor, rows: list[dict[str, Any]]
+) -> tuple[np.ndarray, list[str], list[int]]:
+    """Window features of every row that is long enough to be scored as an article, the rows' gold
+    labels, and which rows they are (indices into ``rows``)."""
+    feats, gold, kept = [], [], []
+    for i, r in enumerate(rows):
         probs, short = predictor.window_probabilities(r["text"], actor_of(r))
         if short or len(probs) == 0:
             continue
         feats.append(window_features(probs, predictor.labels))
         gold.append(r["label"])
-    return np.array(feats), gold
+        kept.append(i)
+    return np.array(feats), gold, kept
 
 
 def fit_aggregator(
@@ -39,18 +43,25 @@ def fit_aggregator(
     *,
     c: float = 1.0,
     sources: list[str] | None = None,
+    weights: dict[str, float] | None = None,
 ) -> LogisticAggregator:
-    """Fit a LogisticAggregator on labelled articles (rows with text, target, label)."""
+    """Fit a LogisticAggregator on labelled articles (rows with text, target, label).
+
+    ``weights`` gives the rows of a source (their ``dataset``) a weight other than 1, on top of the
+    balanced class weights: a small set of articles labelled as slant labels stance can pull the
+    fit without outweighing a larger set labelled by another scheme.
+    """
     from sklearn.linear_model import LogisticRegression
 
-    x, gold = article_features(predictor, rows)
+    x, gold, kept = article_features(predictor, rows)
+    weight = np.array([(weights or {}).get(str(rows[i].get("dataset")), 1.0) for i in kept])
     if len(set(gold)) < 2:
         raise ValueError(
             f"need articles of at least two labels to fit the aggregator, found {sorted(set(gold))}"
         )
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
     clf = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
-    clf.fit((x - mean) / scale, gold)
+    clf.fit((x - mean) / scale, gold, sample_weight=weight)
     classes = [str(k) for k in clf.classes_]
     coef, intercept = clf.coef_, clf.intercept_
     if len(classes) == 2:  # binary fit: expand to the symmetric multinomial form
@@ -68,6 +79,7 @@ def fit_aggregator(
         "c": c,
         "sources": sources or [],
         "label_counts": {k: gold.count(k) for k in sorted(set(gold))},
+        **({"weights": dict(weights)} if weights else {}),
     }
     log.info("aggregator fitted on %d articles", len(gold))
     return LogisticAggregator(coef, intercept, mean, scale, classes, info)

@@ -50,6 +50,16 @@ class GroupHoldout(_Strict):
     part: Literal["train", "holdout"] = "train"
 
 
+class TextJoin(_Strict):
+    """Where a row's text lives when the file keeps only ids: a JSONL file (``.xz`` too) under the
+    data root, and the fields that join the two (slant's article-level labels on corpus articles)."""
+
+    path: str
+    key: str = Field("article", description="the labelled row's field that holds the record's id")
+    id_field: str = Field("ID", description="the id field of the text file's records")
+    field: str = Field("content_original", description="the text field of the text file's records")
+
+
 class DatasetSpec(_Strict):
     """One source of labelled rows: a JSONL/CSV file, a saved dataset directory, or a hub dataset."""
 
@@ -73,6 +83,9 @@ class DatasetSpec(_Strict):
     strip: list[str] = Field(default_factory=list, description="regexes removed from the text")
     exclude_text: list[str] = Field(
         default_factory=list, description="regexes: a row whose text matches one is left out"
+    )
+    text_from: TextJoin | None = Field(
+        None, description="read each row's text from another file by id (the labels file has no text)"
     )
     swap_names: bool = Field(
         False,
@@ -115,6 +128,23 @@ class AggregatorConfig(_Strict):
     data: list[DatasetSpec] = Field(default_factory=list)
     max_windows: int = Field(16, gt=0)
     c: float = Field(1.0, gt=0, description="inverse L2 strength of the logistic aggregator")
+    weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="a weight per data source name (default 1; 'labels': a retrain's stance labels)",
+    )
+
+    @model_validator(mode="after")
+    def _weights_name_sources(self) -> AggregatorConfig:
+        names = {s.name for s in self.data} | {"labels"}
+        for name, w in self.weights.items():
+            if name not in names:
+                raise ValueError(
+                    f"aggregator.weights names {name!r}, which is not an aggregator.data source "
+                    f"(sources: {', '.join(sorted(names))})"
+                )
+            if not w > 0:
+                raise ValueError(f"aggregator.weights[{name!r}] must be above 0, found {w}")
+        return self
 
 
 class TrainConfig(_Strict):

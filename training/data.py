@@ -10,6 +10,7 @@ import csv
 import hashlib
 import json
 import logging
+import lzma
 import random
 import re
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from typing import Any
 from model.errors import InvalidInputError
 from model.labels import normalize_label
 
-from .config import DatasetSpec, spec_path
+from .config import DatasetSpec, TextJoin, data_root, spec_path
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def _iter_file(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             for i, row in enumerate(csv.DictReader(fh), start=2):
                 yield i, row
         return
-    with path.open("rb") as fh:
+    with lzma.open(path, "rb") if path.suffix == ".xz" else path.open("rb") as fh:
         for i, raw in enumerate(fh, start=1):
             if not raw.strip():
                 continue
@@ -95,9 +96,33 @@ def _names_the_target(mention: str, target: str) -> bool:
     return bool(m) and m.lower() not in _PRONOUNS and any(c.isupper() for c in m) and m != target.strip()
 
 
+def _joined(
+    source: Iterator[tuple[int, dict[str, Any]]], join: TextJoin, root: str, name: str
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The rows of ``source`` with their text read from ``join.path`` by id (one pass over that file)."""
+    rows = list(source)
+    wanted = {str(row.get(join.key)) for _, row in rows}
+    path = data_root(root) / join.path
+    texts: dict[str, str] = {}
+    for _, record in _iter_file(path):
+        rid = str(record.get(join.id_field))
+        if rid in wanted and isinstance(record.get(join.field), str):
+            texts[rid] = record[join.field]
+    missing = sorted(wanted - texts.keys())
+    if missing:
+        raise InvalidInputError(
+            f"{name}: {len(missing)} ids have no {join.field!r} in {path} (first: {missing[0]!r})",
+            fix="point text_from.path at the file the labels were made from, or drop those rows",
+        )
+    for line, row in rows:
+        yield line, {**row, "text": texts[str(row.get(join.key))]}
+
+
 def load_rows(spec: DatasetSpec, root: str = "../shared/data") -> list[dict[str, Any]]:
     """Load, filter, normalise and (deterministically) subsample one dataset spec."""
     source = _iter_hf(spec) if spec.hf else _iter_file(spec_path(spec, root))
+    if spec.text_from is not None:
+        source = _joined(source, spec.text_from, root, spec.name)
     strip = [re.compile(p) for p in spec.strip]
     exclude = [re.compile(p) for p in spec.exclude_text]
     swapper = None
@@ -153,7 +178,8 @@ def spec_hash(spec: DatasetSpec, root: str) -> str:
     """Content hash of a file source (plus the spec), or the spec alone for hub sources."""
     spec_part = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
     if spec.path:
-        return f"sha256:{file_sha256(spec_path(spec, root))}|spec:{spec_part}"
+        joined = f"|text:{file_sha256(data_root(root) / spec.text_from.path)}" if spec.text_from else ""
+        return f"sha256:{file_sha256(spec_path(spec, root))}{joined}|spec:{spec_part}"
     return f"hf:{spec.hf}|spec:{spec_part}"
 
 

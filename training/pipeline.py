@@ -53,7 +53,11 @@ def finalize(model_dir: str | Path, config: TrainConfig) -> Path:
     if config.aggregator.data:
         rows = [r for spec in config.aggregator.data for r in load_rows(spec, config.data_root)]
         agg = fit_aggregator(
-            predictor, rows, c=config.aggregator.c, sources=[s.name for s in config.aggregator.data]
+            predictor,
+            rows,
+            c=config.aggregator.c,
+            sources=[s.name for s in config.aggregator.data],
+            weights=config.aggregator.weights,
         )
         meta.aggregator = agg.to_json()
         for spec in config.aggregator.data:

@@ -918,7 +918,7 @@ def _config(
             raise ConfigError(
                 f"{which} ({source.version}, {source.path}) records no training config "
                 "to take the base data mix and evaluation sets from",
-                fix="pass one: --config training/configs/default-stage3.yaml",
+                fix="pass one: --config training/configs/default-stage4.yaml (the shipped model's)",
             )
         raw = json.loads(json.dumps(recorded))
         for item in options.overrides:
@@ -1008,7 +1008,9 @@ def _set_aggregator(
     )
     sources = [s.name for s in config.aggregator.data] + (["labels"] if train_labels else [])
     try:
-        agg = fit_aggregator(predictor, rows, c=config.aggregator.c, sources=sources)
+        agg = fit_aggregator(
+            predictor, rows, c=config.aggregator.c, sources=sources, weights=config.aggregator.weights
+        )
     except ValueError as exc:  # too few articles of two labels: keep the parent's aggregator
         say(f"warning: aggregator not refitted ({exc}); the parent's is kept (it may have seen those rows)")
         kept = parent_meta.aggregator if parent_meta else None

@@ -20,7 +20,7 @@ class RetrainSettings(BaseModel):
     config: str | None = Field(
         None,
         description="Training config for the base mix and eval sets, e.g. "
-        "'training/configs/default-stage3.yaml'; default: the config recorded in the current model.",
+        "'training/configs/default-stage4.yaml'; default: the config recorded in the current model.",
     )
     overrides: list[str] = Field(default_factory=list, description="Config settings, 'key.sub=value'.")
     from_base: bool = Field(False, description="Fine-tune the base encoder instead of the current model.")

@@ -185,7 +185,7 @@ def retrain_command(
     """Fine-tune on the base data mix plus the label store's labels, compare with the current model
     on the same rows, register the new version and promote it if it passes the gate.
 
-    On a CPU, e.g. `slant retrain --config training/configs/default-stage3.yaml --base-rows 3000
+    On a CPU, e.g. `slant retrain --config training/configs/default-stage4.yaml --base-rows 3000
     --epochs 1 --eval-rows 300 --max-length 96`.
 
     Leaning and hyperpartisan labels refit those bias heads (judged on their dev data and held-back

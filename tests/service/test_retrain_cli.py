@@ -120,7 +120,7 @@ def test_retrain_without_labels_or_a_config_says_what_to_do(tmp_path, tiny_model
     result = CliRunner().invoke(app, ["retrain", *where])  # the tiny model records no training config
     assert result.exit_code == 2
     assert "records no training config" in result.output
-    assert "--config training/configs/default-stage3.yaml" in result.output
+    assert "--config training/configs/default-stage4.yaml" in result.output
     assert not list(world.registry.iterdir())  # the reserved version directory was removed
 
 

@@ -68,3 +68,32 @@ def test_predictor_uses_a_fitted_aggregator(tiny_predictor):
     finally:
         tiny_predictor.aggregator = saved
     assert isinstance(LogisticAggregator, type)
+
+
+def test_source_weights_pull_the_fit_toward_that_source(tiny_predictor):
+    """Two sources label the same articles differently: the heavier one decides."""
+    flip = {"against": "favor", "favor": "against", "neutral": "neutral"}
+    a = [{**r, "dataset": "a"} for r in articles()]
+    b = [{**r, "label": flip[r["label"]], "dataset": "b"} for r in articles()]
+    probs = [tiny_predictor.window_probabilities(r["text"], r["target"])[0] for r in a]
+
+    def agreement_with_b(weights):
+        agg = fit_aggregator(tiny_predictor, a + b, c=10.0, weights=weights)
+        assert agg.info["weights"] == weights
+        predicted = [LABELS[int(np.argmax(agg(p, LABELS)))] for p in probs]
+        return sum(p == r["label"] for p, r in zip(predicted, b, strict=True))
+
+    assert agreement_with_b({"b": 50.0}) > agreement_with_b({"a": 50.0})
+
+
+def test_aggregator_weights_must_name_a_source():
+    from pydantic import ValidationError
+
+    from training.config import AggregatorConfig
+
+    data = [{"name": "persent-dev-a", "path": "persent/persent.jsonl"}]
+    assert AggregatorConfig(data=data, weights={"persent-dev-a": 0.5, "labels": 2}).weights["labels"] == 2
+    with pytest.raises(ValidationError, match="names 'persent-a', which is not an aggregator.data source"):
+        AggregatorConfig(data=data, weights={"persent-a": 0.5})
+    with pytest.raises(ValidationError, match="must be above 0"):
+        AggregatorConfig(data=data, weights={"persent-dev-a": 0})

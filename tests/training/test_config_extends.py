@@ -111,19 +111,34 @@ def test_bad_extends_say_what_is_wrong(tmp_path):
 
 
 #: What the three mixes `make train-default` trains resolved to when they were full copies, before
-#: they were rewritten with ``extends:``: sha256 of the sorted JSON of the validated config. Editing
-#: one of these files (or default-stage3-v5.yaml, which they all build on) changes the shipped
-#: recipe; if that is what you mean, it is a new version: record it in the model card, then here.
+#: they were rewritten with ``extends:``: sha256 of the sorted JSON of the validated config, leaving
+#: out the ``eval`` sets (they score a model and gate a retrain; they do not change what is trained)
+#: and fields added since (``text_from``, ``aggregator.weights``) while they hold their default.
+#: Editing one of these files (or default-stage3-v5.yaml, which they all build on) changes the
+#: recipe of version 10, which version 12 is trained from; if that is what you mean, it is a new
+#: version: record it in the model card, then here.
 PINNED = {
-    "default-stage3-v4.yaml": "a80f60ca1a960148",
-    "default-stage3-v5.yaml": "66442d836cb8be0c",
-    "default-stage3.yaml": "f83cd94b40a9ca88",
+    "default-stage3-v4.yaml": "812621cd5c82b3ae",
+    "default-stage3-v5.yaml": "ed4bea68f80f26d6",
+    "default-stage3.yaml": "18c39d092d5718e9",
 }
+ADDED_SINCE = {"text_from": None, "weights": {}}
+
+
+def _without_added(value):
+    if isinstance(value, dict):
+        return {
+            k: _without_added(v) for k, v in value.items() if not (k in ADDED_SINCE and v == ADDED_SINCE[k])
+        }
+    if isinstance(value, list):
+        return [_without_added(v) for v in value]
+    return value
 
 
 @pytest.mark.parametrize("name", sorted(PINNED))
 def test_the_shipped_recipes_mixes_are_what_they_were(name):
-    dump = load_config(CONFIGS / name).model_dump(mode="json")
+    dump = _without_added(load_config(CONFIGS / name).model_dump(mode="json"))
+    dump.pop("eval")
     assert hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()[:16] == PINNED[name]
 
 

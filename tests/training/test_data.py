@@ -144,9 +144,13 @@ def test_own_training_and_dev_sets_share_no_text():
 
     dev = texts("contrast_dev/contrast_dev.jsonl") | texts("news_windows/news_windows.jsonl", split="dev")
     batches = sorted((root / "contrast_train").glob("contrast_train*.jsonl"))
-    train = set().union(*(texts(p.relative_to(root)) for p in batches)) | texts(
-        "news_windows/news_windows.jsonl", split="train"
+    fourth = texts("news_windows/news_windows_4.jsonl")
+    train = (
+        set().union(*(texts(p.relative_to(root)) for p in batches))
+        | texts("news_windows/news_windows.jsonl", split="train")
+        | fourth
     )
+    assert fourth and texts("news_windows/news_windows_4.jsonl", split="train") == fourth
     assert len(batches) >= 3 and dev and train and not dev & train
     # No near-copies either: word-set Jaccard under 0.6 between every hand-written training item
     # and every contrast-dev item (the closest pair, 0.59, is two one-line controls about when the
@@ -194,3 +198,50 @@ def test_exclude_text_leaves_out_matching_rows(tmp_path):
 def test_a_bad_regex_in_a_spec_is_named():
     with pytest.raises(ValueError, match=r"'\(unclosed' is not a valid regular expression"):
         DatasetSpec(name="d", path="d.jsonl", exclude_text=["(unclosed"])
+
+
+def test_text_from_joins_each_row_to_its_article_by_id(tmp_path):
+    import lzma
+
+    with lzma.open(tmp_path / "articles.jsonl.xz", "wt") as fh:
+        for rid, body in (("a1", "Sanders spoke in Iowa."), ("a2", "Clinton won Nevada."), ("a3", "Other.")):
+            fh.write(json.dumps({"ID": rid, "content_original": body}) + "\n")
+    labels = write_jsonl(
+        tmp_path / "labels.jsonl",
+        [
+            {"article": "a2", "target": "Hillary Clinton", "label": "neutral"},
+            {"article": "a1", "target": "Bernie Sanders", "label": "favor"},
+        ],
+    )
+    spec = DatasetSpec(name="arts", path=str(labels), text_from={"path": "articles.jsonl.xz"})
+    rows = load_rows(spec, str(tmp_path))
+    assert [(r["text"], r["target"], r["label"]) for r in rows] == [
+        ("Clinton won Nevada.", "Hillary Clinton", "neutral"),
+        ("Sanders spoke in Iowa.", "Bernie Sanders", "favor"),
+    ]
+    write_jsonl(labels, [{"article": "gone", "target": "Bernie Sanders", "label": "favor"}])
+    with pytest.raises(InvalidInputError, match="1 ids have no 'content_original'.*first: 'gone'") as err:
+        load_rows(spec, str(tmp_path))
+    assert "text_from.path" in err.value.fix
+
+
+def test_the_primaries_dev_set_is_apart_from_every_training_window_and_reads_its_articles():
+    """Article-level dev labels (ids only) join the corpus text; no news-window batch used them."""
+    from tests.conftest import needs_data
+    from training.config import PROJECT_DIR, load_config
+
+    root = PROJECT_DIR / "training" / "labelled"
+    dev = [json.loads(x) for x in (root / "primaries_dev" / "primaries_dev.jsonl").read_text().splitlines()]
+    assert len(dev) >= 150 and all("text" not in r for r in dev)
+    folds = {r["fold"]: {x["article"] for x in dev if x["fold"] == r["fold"]} for r in dev}
+    assert set(folds) == {"a", "b"} and not folds["a"] & folds["b"]
+    windows = set()
+    for path in sorted((root / "news_windows").glob("news_windows*.jsonl")):
+        windows |= {json.loads(x)["article"] for x in path.read_text().splitlines()}
+    assert windows and not windows & {r["article"] for r in dev}
+    needs_data("article_bias_prediction", "articles.jsonl.xz")
+    config = load_config(PROJECT_DIR / "training" / "configs" / "default-stage3.yaml")
+    (spec,) = [s for s in config.eval if s.name == "primaries-dev"]
+    rows = load_rows(spec, config.data_root)
+    assert len(rows) == len(dev) and all(len(r["text"]) >= 1500 for r in rows)
+    assert [(r["target"], r["label"]) for r in rows] == [(r["target"], r["label"]) for r in dev]

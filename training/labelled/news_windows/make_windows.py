@@ -68,6 +68,17 @@ def _actor_like(name: str) -> bool:
     return not name.endswith(("an", "ans", "ese", "ic", "ish", "ch")) and not any(c.isdigit() for c in name)
 
 
+def _capped(windows: list[dict], caps: dict[str, int]) -> list[dict]:
+    """At most ``caps[actor]`` windows of a capped actor: its first ones, in id order."""
+    counts: dict[str, int] = {}
+    kept = []
+    for row in windows:
+        counts[row["actor"]] = counts.get(row["actor"], 0) + 1
+        if counts[row["actor"]] <= caps.get(row["actor"], len(windows)):
+            kept.append(row)
+    return kept
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="../shared/data/article_bias_prediction/articles.jsonl.xz")
@@ -81,7 +92,11 @@ def main() -> None:
     ap.add_argument(
         "--primaries-share", type=float, default=0.5, help="share of articles from 2015-16 primaries coverage"
     )
+    ap.add_argument(
+        "--cap", default="", help="at most N windows of an actor, e.g. 'Donald Trump=200,Hillary Clinton=160'"
+    )
     args = ap.parse_args()
+    caps = {k.strip(): int(v) for k, v in (c.rsplit("=", 1) for c in args.cap.split(",") if c.strip())}
     rng = random.Random(args.seed)
     used = set()
     if args.exclude:
@@ -139,10 +154,11 @@ def main() -> None:
     rng.shuffle(out)
     for i, row in enumerate(out):
         row["id"] = f"{args.prefix}-{i + 1:04d}"
+    out = _capped(out, caps)
     Path(args.out).write_text(
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in out), encoding="utf-8"
     )
-    print(len(out), "windows from", len(picked), "articles")
+    print(len(out), "windows from", len(picked), "articles", f"(capped: {caps})" if caps else "")
 
 
 if __name__ == "__main__":
