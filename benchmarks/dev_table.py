@@ -1,6 +1,6 @@
 """Dev-set table for one or more models, side by side (model selection for the stance model).
 
-    .venv/bin/python benchmarks/dev_table.py --config training/configs/default-stage3.yaml \\
+    .venv/bin/python benchmarks/dev_table.py --config training/configs/default-stage4.yaml \\
         --model models/default --model runs/stage3 [--sets contrast-dev,pstance-dev] [--out report.json]
 
 Reads the config's ``eval`` sets (slant's contrast dev set among them) through the predictor,
@@ -27,7 +27,7 @@ from training.evaluate import evaluate_rows, predict_rows
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--config", default="training/configs/default-stage3.yaml")
+    ap.add_argument("--config", default="training/configs/default-stage4.yaml")
     ap.add_argument("--model", action="append", required=True)
     ap.add_argument("--sets", default="")
     ap.add_argument("--backend", default="torch")

@@ -37,6 +37,24 @@ def article_features(
     return np.array(feats), gold, kept
 
 
+def balanced_weights(
+    gold: list[str], rows: list[dict[str, Any]], weights: dict[str, float] | None = None
+) -> np.ndarray:
+    """Each row's weight: its source's (``weights``, default 1) times its class's balanced weight,
+    with the classes balanced on the source-weighted counts (what scikit-learn's
+    ``class_weight="balanced"`` does with ``sample_weight`` since 1.6, done here so that older
+    versions fit the same aggregator).
+
+    >>> balanced_weights(["favor", "favor", "neutral"], [{}, {}, {}]).round(2).tolist()
+    [0.75, 0.75, 1.5]
+    """
+    w = np.array([(weights or {}).get(str(r.get("dataset")), 1.0) for r in rows], dtype=np.float64)
+    labels = np.array(gold)
+    classes = sorted(set(gold))
+    per_class = {k: w[labels == k].sum() for k in classes}
+    return w * np.array([w.sum() / (len(classes) * per_class[k]) for k in gold])
+
+
 def fit_aggregator(
     predictor: StancePredictor,
     rows: list[dict[str, Any]],
@@ -54,14 +72,13 @@ def fit_aggregator(
     from sklearn.linear_model import LogisticRegression
 
     x, gold, kept = article_features(predictor, rows)
-    weight = np.array([(weights or {}).get(str(rows[i].get("dataset")), 1.0) for i in kept])
     if len(set(gold)) < 2:
         raise ValueError(
             f"need articles of at least two labels to fit the aggregator, found {sorted(set(gold))}"
         )
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-    clf = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
-    clf.fit((x - mean) / scale, gold, sample_weight=weight)
+    clf = LogisticRegression(C=c, max_iter=2000)
+    clf.fit((x - mean) / scale, gold, sample_weight=balanced_weights(gold, [rows[i] for i in kept], weights))
     classes = [str(k) for k in clf.classes_]
     coef, intercept = clf.coef_, clf.intercept_
     if len(classes) == 2:  # binary fit: expand to the symmetric multinomial form

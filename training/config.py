@@ -133,6 +133,11 @@ class AggregatorConfig(_Strict):
         description="a weight per data source name (default 1; 'labels': a retrain's stance labels)",
     )
 
+    @field_validator("weights", mode="before")
+    @classmethod
+    def _no_weights(cls, value: Any) -> Any:
+        return {} if value is None else value  # `weights: null` in a config that extends another
+
     @model_validator(mode="after")
     def _weights_name_sources(self) -> AggregatorConfig:
         names = {s.name for s in self.data} | {"labels"}

@@ -20,7 +20,7 @@ from typing import Any
 from model.errors import InvalidInputError
 from model.labels import normalize_label
 
-from .config import DatasetSpec, TextJoin, data_root, spec_path
+from .config import DatasetSpec, data_root, spec_path
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +96,36 @@ def _names_the_target(mention: str, target: str) -> bool:
     return bool(m) and m.lower() not in _PRONOUNS and any(c.isupper() for c in m) and m != target.strip()
 
 
-def _joined(
-    source: Iterator[tuple[int, dict[str, Any]]], join: TextJoin, root: str, name: str
+def _selected(
+    source: Iterator[tuple[int, dict[str, Any]]], spec: DatasetSpec
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """The rows of ``source`` with their text read from ``join.path`` by id (one pass over that file)."""
+    """The rows of ``source`` that the spec's ``where`` and ``holdout`` keep."""
+    for line, row in source:
+        if any(str(row.get(k)) not in ([v] if isinstance(v, str) else v) for k, v in spec.where.items()):
+            continue
+        if spec.holdout is not None:
+            held = _in_holdout(str(row.get(spec.holdout.by, "")), spec.holdout.fraction)
+            if held != (spec.holdout.part == "holdout"):
+                continue
+        yield line, row
+
+
+def _joined(
+    source: Iterator[tuple[int, dict[str, Any]]], spec: DatasetSpec, root: str
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The (selected) rows of ``source`` with their text read from ``text_from.path`` by id, into
+    the spec's ``text_field`` (one pass over that file)."""
+    join = spec.text_from
+    assert join is not None
     rows = list(source)
-    wanted = {str(row.get(join.key)) for _, row in rows}
+    keyless = [line for line, row in rows if row.get(join.key) in (None, "")]
+    if keyless:
+        raise InvalidInputError(
+            f"{spec.name} row {keyless[0]}: no {join.key!r} field to find its text by "
+            f"({len(keyless)} rows lack it)",
+            fix=f"give every row its {join.key!r} id, or set text_from.key to the field that holds it",
+        )
+    wanted = {str(row[join.key]) for _, row in rows}
     path = data_root(root) / join.path
     texts: dict[str, str] = {}
     for _, record in _iter_file(path):
@@ -111,18 +135,19 @@ def _joined(
     missing = sorted(wanted - texts.keys())
     if missing:
         raise InvalidInputError(
-            f"{name}: {len(missing)} ids have no {join.field!r} in {path} (first: {missing[0]!r})",
-            fix="point text_from.path at the file the labels were made from, or drop those rows",
+            f"{spec.name}: {len(missing)} ids have no {join.field!r} in {path} (first: {missing[0]!r})",
+            fix="point text_from.path at the file the labels were made from, or leave those rows out "
+            "(where / holdout are applied before the join)",
         )
     for line, row in rows:
-        yield line, {**row, "text": texts[str(row.get(join.key))]}
+        yield line, {**row, spec.text_field: texts[str(row[join.key])]}
 
 
 def load_rows(spec: DatasetSpec, root: str = "../shared/data") -> list[dict[str, Any]]:
     """Load, filter, normalise and (deterministically) subsample one dataset spec."""
-    source = _iter_hf(spec) if spec.hf else _iter_file(spec_path(spec, root))
+    source = _selected(_iter_hf(spec) if spec.hf else _iter_file(spec_path(spec, root)), spec)
     if spec.text_from is not None:
-        source = _joined(source, spec.text_from, root, spec.name)
+        source = _joined(source, spec, root)
     strip = [re.compile(p) for p in spec.strip]
     exclude = [re.compile(p) for p in spec.exclude_text]
     swapper = None
@@ -132,12 +157,6 @@ def load_rows(spec: DatasetSpec, root: str = "../shared/data") -> list[dict[str,
         swapper = NameSwapper()
     rows: list[dict[str, Any]] = []
     for line, row in source:
-        if any(str(row.get(k)) not in ([v] if isinstance(v, str) else v) for k, v in spec.where.items()):
-            continue
-        if spec.holdout is not None:
-            held = _in_holdout(str(row.get(spec.holdout.by, "")), spec.holdout.fraction)
-            if held != (spec.holdout.part == "holdout"):
-                continue
         text, target = row.get(spec.text_field), row.get(spec.target_field)
         if not isinstance(text, str) or not isinstance(target, str):
             raise InvalidInputError(
@@ -177,10 +196,10 @@ def load_rows(spec: DatasetSpec, root: str = "../shared/data") -> list[dict[str,
 def spec_hash(spec: DatasetSpec, root: str) -> str:
     """Content hash of a file source (plus the spec), or the spec alone for hub sources."""
     spec_part = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
+    joined = f"|text:{file_sha256(data_root(root) / spec.text_from.path)}" if spec.text_from else ""
     if spec.path:
-        joined = f"|text:{file_sha256(data_root(root) / spec.text_from.path)}" if spec.text_from else ""
         return f"sha256:{file_sha256(spec_path(spec, root))}{joined}|spec:{spec_part}"
-    return f"hf:{spec.hf}|spec:{spec_part}"
+    return f"hf:{spec.hf}{joined}|spec:{spec_part}"
 
 
 def load_mix(specs: list[DatasetSpec], data_root: str) -> tuple[list[dict[str, Any]], dict[str, str]]:

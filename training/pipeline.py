@@ -39,6 +39,15 @@ def finalize(model_dir: str | Path, config: TrainConfig) -> Path:
     meta = read_meta(model_dir)
     meta.aggregator = None
     meta.calibration = None
+    # What this step fits and scores comes from ``config`` (it may differ from the fine-tune's, as
+    # after a weight average): record those sections and their hashes, not the fine-tune's.
+    final = config.model_dump(mode="json")
+    meta.training_config = {
+        **(meta.training_config or {}),
+        **{k: final[k] for k in ("calibration", "aggregator", "eval")},
+    }
+    finalized = ("calibration:", "aggregator:", "eval:")
+    meta.data_hashes = {k: v for k, v in meta.data_hashes.items() if not k.startswith(finalized)}
     # The model card reports the weights as trained (torch); the serving backends' cost is measured apart.
     predictor = StancePredictor.load(model_dir, max_windows=config.aggregator.max_windows, backend="torch")
     predictor.temperature = 1.0

@@ -75,10 +75,13 @@ def test_source_weights_pull_the_fit_toward_that_source(tiny_predictor):
     flip = {"against": "favor", "favor": "against", "neutral": "neutral"}
     a = [{**r, "dataset": "a"} for r in articles()]
     b = [{**r, "label": flip[r["label"]], "dataset": "b"} for r in articles()]
+    # Rows too short to be an article are skipped: the weights must follow the rows that are kept.
+    short = [{"text": "Sanders won.", "target": "Bernie Sanders", "label": "favor", "dataset": "b"}] * 12
     probs = [tiny_predictor.window_probabilities(r["text"], r["target"])[0] for r in a]
 
     def agreement_with_b(weights):
-        agg = fit_aggregator(tiny_predictor, a + b, c=10.0, weights=weights)
+        agg = fit_aggregator(tiny_predictor, short + a + b, c=10.0, weights=weights)
+        assert agg.info["articles"] == 24
         assert agg.info["weights"] == weights
         predicted = [LABELS[int(np.argmax(agg(p, LABELS)))] for p in probs]
         return sum(p == r["label"] for p, r in zip(predicted, b, strict=True))
@@ -93,6 +96,7 @@ def test_aggregator_weights_must_name_a_source():
 
     data = [{"name": "persent-dev-a", "path": "persent/persent.jsonl"}]
     assert AggregatorConfig(data=data, weights={"persent-dev-a": 0.5, "labels": 2}).weights["labels"] == 2
+    assert AggregatorConfig(data=data, weights=None).weights == {}  # `weights: null` in a child config
     with pytest.raises(ValidationError, match="names 'persent-a', which is not an aggregator.data source"):
         AggregatorConfig(data=data, weights={"persent-a": 0.5})
     with pytest.raises(ValidationError, match="must be above 0"):

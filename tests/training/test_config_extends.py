@@ -121,6 +121,8 @@ PINNED = {
     "default-stage3-v4.yaml": "812621cd5c82b3ae",
     "default-stage3-v5.yaml": "ed4bea68f80f26d6",
     "default-stage3.yaml": "18c39d092d5718e9",
+    # Version 12, the shipped model (pinned when it was shipped; base_model runs/soup-v10).
+    "default-stage4.yaml": "f7d5b6f4c93fe1b4",
 }
 ADDED_SINCE = {"text_from": None, "weights": {}}
 

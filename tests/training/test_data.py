@@ -144,13 +144,16 @@ def test_own_training_and_dev_sets_share_no_text():
 
     dev = texts("contrast_dev/contrast_dev.jsonl") | texts("news_windows/news_windows.jsonl", split="dev")
     batches = sorted((root / "contrast_train").glob("contrast_train*.jsonl"))
-    fourth = texts("news_windows/news_windows_4.jsonl")
+    later = texts("news_windows/news_windows_4.jsonl") | texts("news_windows/news_windows_5.jsonl")
     train = (
         set().union(*(texts(p.relative_to(root)) for p in batches))
         | texts("news_windows/news_windows.jsonl", split="train")
-        | fourth
+        | later
     )
-    assert fourth and texts("news_windows/news_windows_4.jsonl", split="train") == fourth
+    later_train = texts("news_windows/news_windows_4.jsonl", split="train") | texts(
+        "news_windows/news_windows_5.jsonl", split="train"
+    )
+    assert later and later_train == later  # the fourth and fifth batches are training only
     assert len(batches) >= 3 and dev and train and not dev & train
     # No near-copies either: word-set Jaccard under 0.6 between every hand-written training item
     # and every contrast-dev item (the closest pair, 0.59, is two one-line controls about when the
@@ -203,26 +206,42 @@ def test_a_bad_regex_in_a_spec_is_named():
 def test_text_from_joins_each_row_to_its_article_by_id(tmp_path):
     import lzma
 
-    with lzma.open(tmp_path / "articles.jsonl.xz", "wt") as fh:
-        for rid, body in (("a1", "Sanders spoke in Iowa."), ("a2", "Clinton won Nevada."), ("a3", "Other.")):
-            fh.write(json.dumps({"ID": rid, "content_original": body}) + "\n")
+    from training.data import spec_hash
+
+    def corpus(*records):
+        with lzma.open(tmp_path / "articles.jsonl.xz", "wt") as fh:
+            for rid, body in records:
+                fh.write(json.dumps({"ID": rid, "content_original": body}) + "\n")
+
+    corpus(("a1", "Sanders spoke in Iowa."), ("a2", "Clinton won Nevada."), ("a3", "Other."))
     labels = write_jsonl(
         tmp_path / "labels.jsonl",
         [
-            {"article": "a2", "target": "Hillary Clinton", "label": "neutral"},
-            {"article": "a1", "target": "Bernie Sanders", "label": "favor"},
+            {"article": "a2", "target": "Hillary Clinton", "label": "neutral", "fold": "a"},
+            {"article": "a1", "target": "Bernie Sanders", "label": "favor", "fold": "a"},
+            {"article": "gone", "target": "Bernie Sanders", "label": "favor", "fold": "b"},
         ],
     )
-    spec = DatasetSpec(name="arts", path=str(labels), text_from={"path": "articles.jsonl.xz"})
-    rows = load_rows(spec, str(tmp_path))
+    spec = DatasetSpec(
+        name="arts", path=str(labels), where={"fold": "a"}, text_from={"path": "articles.jsonl.xz"}
+    )
+    rows = load_rows(spec, str(tmp_path))  # fold b's unknown id is filtered out before the join
     assert [(r["text"], r["target"], r["label"]) for r in rows] == [
         ("Clinton won Nevada.", "Hillary Clinton", "neutral"),
         ("Sanders spoke in Iowa.", "Bernie Sanders", "favor"),
     ]
-    write_jsonl(labels, [{"article": "gone", "target": "Bernie Sanders", "label": "favor"}])
+    body = spec.model_copy(update={"text_field": "body"})  # the joined text goes to the spec's text_field
+    assert [r["text"] for r in load_rows(body, str(tmp_path))] == [r["text"] for r in rows]
+    before = spec_hash(spec, str(tmp_path))
+    corpus(("a1", "Sanders spoke in Ohio."), ("a2", "Clinton won Nevada."))
+    assert spec_hash(spec, str(tmp_path)) != before  # the text file is part of the source's hash
+    everything = spec.model_copy(update={"where": {}})
     with pytest.raises(InvalidInputError, match="1 ids have no 'content_original'.*first: 'gone'") as err:
-        load_rows(spec, str(tmp_path))
+        load_rows(everything, str(tmp_path))
     assert "text_from.path" in err.value.fix
+    write_jsonl(labels, [{"target": "Bernie Sanders", "label": "favor"}])
+    with pytest.raises(InvalidInputError, match="row 1: no 'article' field to find its text by"):
+        load_rows(everything, str(tmp_path))
 
 
 def test_the_primaries_dev_set_is_apart_from_every_training_window_and_reads_its_articles():

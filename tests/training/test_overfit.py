@@ -65,6 +65,14 @@ def test_overfit_eight_examples(tmp_path, tiny_model_dir):
     assert meta["training_config"]["name"] == "overfit" and meta["data_hashes"]["eight"].startswith("sha256:")
     assert meta["metrics"]["dev"]["eight"]["accuracy"] == 100.0
     assert "# overfit" in (out / "README.md").read_text()
+    # Finalized again with other eval sets (as after a weight average): the record says what scored it.
+    other = config.model_copy(update={"eval": [config.eval[0].model_copy(update={"name": "eight-again"})]})
+    finalize(out, other)
+    meta = json.loads((out / "slant.json").read_text())
+    assert [s["name"] for s in meta["training_config"]["eval"]] == ["eight-again"]
+    assert meta["training_config"]["train"][0]["name"] == "eight"  # what it was trained on stays
+    assert "eval:eight-again" in meta["data_hashes"] and "eval:eight" not in meta["data_hashes"]
+    assert set(meta["metrics"]["dev"]) == {"eight-again"}
 
     # Save and load again: identical predictions; batched equals single.
     again = save_model_dir(tmp_path / "again", trained.model, trained.tokenizer, trained.meta, fp16=False)
