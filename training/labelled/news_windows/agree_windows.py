@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from sklearn.metrics import cohen_kappa_score
 
@@ -29,6 +31,32 @@ def _labels(path: str) -> dict[str, str]:
     return {r["id"]: r["label"].strip().lower() for r in rows}
 
 
+def agreed(pairs: Iterable[Sequence[dict[Any, str]]], known: set[Any] | None = None) -> list[tuple[Any, str]]:
+    """The (key, label) items both annotators of a pair labelled alike (favor/against/neutral), in
+    key order per pair; prints the agreement and Cohen's kappa over the items both labelled with one
+    of those three. An item one side lacks (or, with ``known``, that is not a known item) is counted
+    as missing and not kept. Also used by ``../primaries_dev/agree.py``."""
+    both_a, both_b, kept, missing = [], [], [], 0
+    for first, second in pairs:
+        for key in sorted(first.keys() | second.keys()):
+            la, lb = first.get(key), second.get(key)
+            if la is None or lb is None or (known is not None and key not in known):
+                missing += 1
+                continue
+            if la in LABELS and lb in LABELS:
+                both_a.append(la)
+                both_b.append(lb)
+                if la == lb:
+                    kept.append((key, la))
+    agree = sum(a == b for a, b in zip(both_a, both_b, strict=True))
+    share = 100 * agree / len(both_a)
+    print(
+        f"both labelled favor/against/neutral: {len(both_a)}; agreed {agree} ({share:.1f}%),"
+        f" kappa {cohen_kappa_score(both_a, both_b):.2f}; missing on one side: {missing}"
+    )
+    return kept
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--windows", required=True, help="the sampled windows (make_windows.py output)")
@@ -38,25 +66,8 @@ def main() -> None:
     args = ap.parse_args()
     lines = Path(args.windows).read_text(encoding="utf-8").splitlines()
     windows = {r["id"]: r for r in map(json.loads, lines)}
-    both_a, both_b, kept, missing = [], [], [], 0
-    for pair in args.pair:
-        first, second = (_labels(p) for p in pair.split(","))
-        for wid in sorted(first.keys() | second.keys()):
-            la, lb = first.get(wid), second.get(wid)
-            if la is None or lb is None or wid not in windows:
-                missing += 1
-                continue
-            if la in LABELS and lb in LABELS:
-                both_a.append(la)
-                both_b.append(lb)
-                if la == lb:
-                    kept.append((wid, la))
-    agree = sum(a == b for a, b in zip(both_a, both_b, strict=True))
-    share = 100 * agree / len(both_a)
-    print(
-        f"both labelled favor/against/neutral: {len(both_a)}; agreed {agree} ({share:.1f}%),"
-        f" kappa {cohen_kappa_score(both_a, both_b):.2f}; missing on one side: {missing}"
-    )
+    pairs = [tuple(_labels(p) for p in pair.split(",")) for pair in args.pair]
+    kept = agreed(pairs, known=set(windows))
     with open(args.out, "w", encoding="utf-8") as f:
         for wid, label in kept:
             w = windows[wid]

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 
-from sklearn.metrics import cohen_kappa_score
-
 from training.data import _in_holdout
 
-LABELS = ("against", "neutral", "favor")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "news_windows"))
+from agree_windows import agreed  # noqa: E402
 
 
 def _labels(path: Path) -> dict[tuple[str, str], str]:
@@ -39,24 +39,7 @@ def main() -> None:
     root = Path(args.packets)
     lines = (root / "articles.jsonl").read_text(encoding="utf-8").splitlines()
     articles = {r["id"]: r for r in map(json.loads, lines)}
-    kept, a_all, b_all, missing = [], [], [], 0
-    for pair in args.pair:
-        first, second = (_labels(root / name) for name in pair.split(","))
-        for key in sorted(first.keys() | second.keys()):
-            la, lb = first.get(key), second.get(key)
-            if la is None or lb is None:
-                missing += 1
-                continue
-            if la in LABELS and lb in LABELS:
-                a_all.append(la)
-                b_all.append(lb)
-            if la == lb and la in LABELS:
-                kept.append((key, la))
-    agree = sum(x == y for x, y in zip(a_all, b_all, strict=True))
-    print(
-        f"both labelled: {len(a_all)}; agreed {agree} ({100 * agree / len(a_all):.1f}%), "
-        f"kappa {cohen_kappa_score(a_all, b_all):.2f}; one side missing: {missing}"
-    )
+    kept = agreed([tuple(_labels(root / name) for name in pair.split(",")) for pair in args.pair])
     with open(args.out, "w") as f:
         for i, ((art, actor), label) in enumerate(sorted(kept), start=1):
             a = articles[art]
