@@ -83,11 +83,13 @@ class LogisticAggregator(Aggregator):
         self.info = info or {}
 
     def __call__(self, probs: np.ndarray, labels: list[str]) -> np.ndarray:
-        x = (window_features(probs, labels) - self.mean) / self.scale
-        logits = self.coef @ x + self.intercept
-        p = softmax(logits)
-        # Return in the model's label order whatever order the classes were fitted in.
-        return np.array([p[self.classes.index(label)] for label in labels])
+        return self.from_features(window_features(probs, labels)[None, :], labels)[0]
+
+    def from_features(self, features: np.ndarray, labels: list[str]) -> np.ndarray:
+        """Article probabilities for rows of :func:`window_features`, columns in ``labels`` order
+        (whatever order the classes were fitted in)."""
+        logits = ((features - self.mean) / self.scale) @ self.coef.T + self.intercept
+        return softmax(logits)[:, [self.classes.index(label) for label in labels]]
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -69,29 +69,13 @@ def fit_aggregator(
     balanced class weights: a small set of articles labelled as slant labels stance can pull the
     fit without outweighing a larger set labelled by another scheme.
     """
-    from sklearn.linear_model import LogisticRegression
-
     x, gold, kept = article_features(predictor, rows)
     if len(set(gold)) < 2:
         raise ValueError(
             f"need articles of at least two labels to fit the aggregator, found {sorted(set(gold))}"
         )
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-    clf = LogisticRegression(C=c, max_iter=2000)
-    clf.fit((x - mean) / scale, gold, sample_weight=balanced_weights(gold, [rows[i] for i in kept], weights))
-    classes = [str(k) for k in clf.classes_]
-    coef, intercept = clf.coef_, clf.intercept_
-    if len(classes) == 2:  # binary fit: expand to the symmetric multinomial form
-        coef, intercept = (
-            np.vstack([-coef[0] / 2, coef[0] / 2]),
-            np.array([-intercept[0] / 2, intercept[0] / 2]),
-        )
-    for label in predictor.labels:  # a class absent from the fit data can never win
-        if label not in classes:
-            classes.append(label)
-            coef = np.vstack([coef, np.zeros(len(FEATURES))])
-            intercept = np.append(intercept, -1e3)
-    info = {
+    agg = fit_features(x, gold, [rows[i] for i in kept], predictor.labels, c=c, weights=weights)
+    agg.info = {
         "articles": len(gold),
         "c": c,
         "sources": sources or [],
@@ -99,4 +83,36 @@ def fit_aggregator(
         **({"weights": dict(weights)} if weights else {}),
     }
     log.info("aggregator fitted on %d articles", len(gold))
-    return LogisticAggregator(coef, intercept, mean, scale, classes, info)
+    return agg
+
+
+def fit_features(
+    x: np.ndarray,
+    gold: list[str],
+    rows: list[dict[str, Any]],
+    labels: list[str],
+    *,
+    c: float = 1.0,
+    weights: dict[str, float] | None = None,
+) -> LogisticAggregator:
+    """The logistic aggregator fitted on article features ``x`` (:func:`article_features`) and their
+    ``gold`` labels; ``rows`` are the articles' rows (for their source's weight). Also what
+    ``benchmarks/aggregator_cv.py`` fits in each fold."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    clf = LogisticRegression(C=c, max_iter=2000)
+    clf.fit((x - mean) / scale, gold, sample_weight=balanced_weights(gold, rows, weights))
+    classes = [str(k) for k in clf.classes_]
+    coef, intercept = clf.coef_, clf.intercept_
+    if len(classes) == 2:  # binary fit: expand to the symmetric multinomial form
+        coef, intercept = (
+            np.vstack([-coef[0] / 2, coef[0] / 2]),
+            np.array([-intercept[0] / 2, intercept[0] / 2]),
+        )
+    for label in labels:  # a class absent from the fit data can never win
+        if label not in classes:
+            classes.append(label)
+            coef = np.vstack([coef, np.zeros(len(FEATURES))])
+            intercept = np.append(intercept, -1e3)
+    return LogisticAggregator(coef, intercept, mean, scale, classes, {})

@@ -3,7 +3,7 @@ import pytest
 
 from model.aggregate import FEATURES, Aggregator, LogisticAggregator, aggregator_from_json, window_features
 from model.errors import ModelLoadError
-from training.aggregator import fit_aggregator
+from training.aggregator import fit_aggregator, fit_features
 
 LABELS = ["against", "neutral", "favor"]
 FILLER = "The committee spent the afternoon on procedural matters and a long list of budget items. " * 30
@@ -101,3 +101,17 @@ def test_aggregator_weights_must_name_a_source():
         AggregatorConfig(data=data, weights={"persent-a": 0.5})
     with pytest.raises(ValidationError, match="must be above 0"):
         AggregatorConfig(data=data, weights={"persent-dev-a": 0})
+
+
+def test_from_features_matches_the_per_article_call_in_any_class_order():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(6, len(FEATURES)))
+    gold = ["favor", "against", "neutral", "favor", "against", "neutral"]
+    agg = fit_features(x, gold, [{}] * 6, LABELS, c=1.0)
+    assert agg.classes != LABELS  # scikit-learn sorts its classes: the columns must be reordered
+    batch = agg.from_features(x, LABELS)
+    for row, p in zip(x, batch, strict=True):
+        logits = agg.coef @ ((row - agg.mean) / agg.scale) + agg.intercept
+        direct = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+        assert np.allclose(p, [direct[agg.classes.index(k)] for k in LABELS])
+    assert np.allclose(batch.sum(axis=1), 1.0)
