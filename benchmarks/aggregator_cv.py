@@ -1,4 +1,4 @@
-"""Pick the article aggregator's C and source weight by cross-validation on its own fit data.
+"""Compare the article aggregator's C and source weights by cross-validation on its own fit data.
 
     .venv/bin/python benchmarks/aggregator_cv.py --config training/configs/default-stage5.yaml \\
         --model runs/soup5 --source primaries-dev-a --weights 0,0.25,0.5,1 --cs 0.01,0.03,0.1,0.3
@@ -10,7 +10,10 @@ in ``--folds`` folds grouped by article text (so the pairs of one primaries arti
 scores each source's held-out folds: macro-F1 and neutral F1 per source over the articles long
 enough for the aggregator. Nothing here reads an eval set, so the point it picks does not flatter
 PerSenT fold B or primaries fold b; ``--also-eval`` adds, for the record only, those sets' scores of
-the aggregator fitted on all the fit data.
+the aggregator fitted on all the fit data (over their articles long enough for the aggregator,
+macro over the gold labels present: not the model card's whole-set ``predict()`` numbers). A
+weight of 0 leaves a source out of the fit but not out of the feature scaling, and a config cannot
+set it (weights must be above 0): it is a reference row.
 """
 
 from __future__ import annotations
@@ -89,7 +92,7 @@ def main() -> None:
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for c in _floats(args.cs):
         for w in _floats(args.weights):
-            weights = {args.source: w}
+            weights = {**config.aggregator.weights, args.source: w}  # the config's other sources as set
             pred = cross_validated(
                 x, gold, rows, predictor.labels, c=c, weights=weights, folds=args.folds, seed=args.seed
             )

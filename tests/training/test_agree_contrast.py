@@ -58,3 +58,21 @@ def test_blind_packet_hides_labels_and_kinds(agree, tmp_path):
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert sorted(r["id"] for r in rows) == [f"x-{i}" for i in range(5)]
     assert all(set(r) == {"id", "target", "text"} for r in rows)
+
+
+def test_merge_drops_a_group_with_a_near_dev_row_and_reads_labels_alike(agree, tmp_path, monkeypatch):
+    dev = _write(
+        tmp_path / "dev.jsonl", [{"text": "Brown won the vote in the city council on Monday night."}]
+    )
+    monkeypatch.setattr(agree, "DEV", Path(dev))
+    items = [
+        _item("y-1", "Favor", "Brown won the vote in the city council on Monday night.", group="g1"),
+        _item("y-2", "against", "Brown won the vote in the city council on Monday night.", group="g1"),
+        _item("y-3", "favour ", "Kim kept every promise and the critics can seethe."),
+    ]
+    second = {"y-1": "favor", "y-2": "against", "y-3": "FAVOR"}
+    written = _write(tmp_path / "items.jsonl", items)
+    labels = _write(tmp_path / "labels.jsonl", [{"id": k, "label": v} for k, v in second.items()])
+    out = tmp_path / "out.jsonl"
+    agree.merge([f"{written},{labels}"], str(out), 0.5)
+    assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == ["y-3"]

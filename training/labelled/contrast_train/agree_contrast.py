@@ -37,6 +37,12 @@ def _rows(path: str | Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in lines if x.strip()]
 
 
+def _label(raw: str) -> str:
+    """Both labelings compared alike: "Favor", "favour " and "favor" are one label."""
+    label = raw.strip().lower()
+    return {"favour": "favor"}.get(label, label)
+
+
 def words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9']+", text.lower()))
 
@@ -61,17 +67,16 @@ def merge(pairs: list[str], out: str, max_jaccard: float) -> None:
         written, labelled = pair.split(",")
         rows = _rows(written)
         items.update({r["id"]: r for r in rows})
-        second = {r["id"]: r["label"].strip().lower() for r in _rows(labelled)}
-        label_pairs.append(({r["id"]: r["label"] for r in rows}, second))
+        second = {r["id"]: _label(r["label"]) for r in _rows(labelled)}
+        label_pairs.append(({r["id"]: _label(r["label"]) for r in rows}, second))
     kept = dict(agreed(label_pairs, known=set(items)))
-    broken = {items[i]["group"] for i in items if items[i].get("group") and i not in kept}
     dev = [words(r["text"]) for r in _rows(DEV)]
-    near = {i for i in kept if max(jaccard(words(items[i]["text"]), d) for d in dev) > max_jaccard}
-    final = [
-        items[i]
-        for i in sorted(kept)
-        if i not in near and not (items[i].get("group") in broken and items[i]["group"])
-    ]
+    near = {
+        i for i in kept if max((jaccard(words(items[i]["text"]), d) for d in dev), default=0.0) > max_jaccard
+    }
+    # A text is kept whole or not at all: one disagreed or near-dev row drops every row of its group.
+    broken = {items[i]["group"] for i in items if items[i].get("group") and (i not in kept or i in near)}
+    final = [items[i] for i in sorted(kept) if i not in near and items[i].get("group") not in broken]
     print(
         f"kept {len(final)} of {len(items)}: {len(items) - len(kept)} disagreed or missing, "
         f"{len(broken)} multi-actor texts dropped whole, {len(near)} near a dev item"
