@@ -100,10 +100,11 @@ def main() -> None:
             for s in sources:
                 idx = [i for i, r in enumerate(rows) if r.get("dataset") == s]
                 cells.append(_scores([gold[i] for i in idx], [pred[i] for i in idx]))
-            agg = fit_features(x, gold, rows, predictor.labels, c=c, weights=weights)
-            for ex, eg in evals.values():
-                ep = [predictor.labels[int(p.argmax())] for p in agg.from_features(ex, predictor.labels)]
-                cells.append(_scores(eg, ep))
+            if evals:  # the all-data fit, only when something scores it
+                agg = fit_features(x, gold, rows, predictor.labels, c=c, weights=weights)
+                for ex, eg in evals.values():
+                    ep = [predictor.labels[int(p.argmax())] for p in agg.from_features(ex, predictor.labels)]
+                    cells.append(_scores(eg, ep))
             print("| " + " | ".join(cells) + " |", flush=True)
 
 

@@ -51,7 +51,8 @@ def test_merge_keeps_agreed_items_drops_split_texts_and_near_dev_copies(agree, t
     assert kept == ["x-1"]
 
 
-def test_blind_packet_hides_labels_and_kinds(agree, tmp_path):
+def test_blind_packet_holds_only_id_actor_and_text(agree, tmp_path):
+    # (not the label or the kind; the writer's ids stay, so ids in blocks by kind still show it)
     items = [_item(f"x-{i}", "favor", f"Text {i}.") for i in range(5)]
     out = tmp_path / "blind.jsonl"
     agree.blind(_write(tmp_path / "items.jsonl", items), 1, str(out))
