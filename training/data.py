@@ -13,7 +13,7 @@ import logging
 import lzma
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -202,13 +202,21 @@ def spec_hash(spec: DatasetSpec, root: str) -> str:
     return f"hf:{spec.hf}{joined}|spec:{spec_part}"
 
 
-def load_mix(specs: list[DatasetSpec], data_root: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def load_mix(
+    specs: list[DatasetSpec],
+    data_root: str,
+    *,
+    transform: Callable[[DatasetSpec, list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The rows of every spec in order (each capped at its ``max_rows``) and each source's content
-    hash: the training mix of ``slant train`` and the base mix of ``slant retrain``."""
+    hash: the training mix of ``slant train`` and the base mix of ``slant retrain``. ``transform``
+    may rewrite a source's rows (``slant distill --rehearse`` blends in a teacher's judgement)."""
     rows: list[dict[str, Any]] = []
     hashes: dict[str, str] = {}
     for spec in specs:
         part = load_rows(spec, data_root)
+        if transform is not None:
+            part = transform(spec, part)
         log.info("train source %s: %d rows", spec.name, len(part))
         rows.extend(part)
         hashes[spec.name] = spec_hash(spec, data_root)

@@ -37,6 +37,7 @@ from .config import TrainConfig, data_root
 log = logging.getLogger(__name__)
 
 ARTICLES = "article_bias_prediction/articles.jsonl.xz"
+WINDOW_SEED = 0
 
 
 def iter_articles(root: str, *, limit: int | None = None, seed: int = 0) -> Iterator[str]:
@@ -99,11 +100,36 @@ def soft_labels(teacher: StancePredictor, rows: list[dict[str, Any]]) -> list[di
     return out
 
 
-def _preflight(teacher: TrainConfig, student: TrainConfig, *, need_articles: bool) -> None:
+def rehearse(teacher: StancePredictor, rows: list[dict[str, Any]], *, weight: float) -> list[dict[str, Any]]:
+    """Gold rows whose target is blended with the teacher's judgement (learning without forgetting).
+
+    Each short row (one window) gets ``soft = weight * teacher + (1 - weight) * one-hot(label)``, so
+    that a continued fine-tune keeps close to the teacher on the sources it already learnt while it
+    learns new rows. Rows the window builder reads as articles (several windows) keep their hard label.
+    """
+    if not 0 < weight <= 1:
+        raise ConfigError(f"rehearsal weight {weight} is not in (0, 1]", fix="pass a weight such as 0.5")
+    single = [i for i, r in enumerate(rows) if len(teacher.windows.examples([r])) == 1]
+    pairs = teacher.windows.examples([rows[i] for i in single])
+    probs = teacher.score_pairs([p["target"] for p in pairs], [p["text"] for p in pairs])
+    order = [teacher.labels.index(label) for label in STANCE_LABELS]
+    out = [dict(r) for r in rows]
+    for i, p in zip(single, probs, strict=True):
+        gold = STANCE_LABELS.index(out[i]["label"])
+        vec = [weight * float(p[j]) + (1 - weight) * (k == gold) for k, j in enumerate(order)]
+        out[i]["soft"] = [round(v, 5) for v in vec]
+    return out
+
+
+def _preflight(
+    teacher: TrainConfig | None, student: TrainConfig, *, teacher_model: Path | None, need_articles: bool
+) -> None:
     """Fail in seconds, not after the teacher's hours: every base model and the articles exist."""
     from model.loading import resolve_pretrained
 
     for role, cfg in (("teacher", teacher), ("student", student)):
+        if cfg is None:
+            continue
         base = resolve_pretrained(cfg.base_model)
         local = base.startswith((".", "/", "~")) or base.startswith("runs/") or base.startswith("models/")
         if local and not Path(base).is_dir():
@@ -112,11 +138,39 @@ def _preflight(teacher: TrainConfig, student: TrainConfig, *, need_articles: boo
                 fix="train it first (`make train-default` writes runs/stage2) or pass "
                 f"--set base_model=models/default for the {role}",
             )
-    if teacher.window_format != 2:
+    if teacher_model is not None:
+        meta = teacher_model / "slant.json"
+        if not meta.is_file():
+            raise ConfigError(
+                f"the teacher model {str(teacher_model)!r} is not a slant model directory (no slant.json)",
+                fix="pass a folder that `slant train` wrote, such as models/default",
+            )
+        fmt = json.loads(meta.read_text(encoding="utf-8")).get("window_format")
+        if fmt != 2:
+            raise ConfigError(
+                f"the teacher model {str(teacher_model)!r} has window format {fmt}, not 2",
+                fix="retrain it with `slant train` (window_format: 2) or pick another teacher",
+            )
+    elif teacher is None:
+        raise ConfigError("distill needs a teacher", fix="pass a teacher config or --teacher-model DIR")
+    elif teacher.window_format != 2:
         raise ConfigError("the teacher must use window format 2", fix="set window_format: 2 in its config")
     articles = data_root(student.data_root) / ARTICLES
     if need_articles and not articles.exists():
         raise ConfigError(f"no articles at {articles}", fix="set SLANT_DATA_ROOT to the shared data folder")
+
+
+def sample_windows(rows: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+    """At most ``limit`` windows, a random sample seeded with ``WINDOW_SEED`` (all of them when None).
+
+    The seed is fixed, not the student's, so that a student trained with another seed reads the same
+    teacher-labelled windows.
+    """
+    if limit is None or len(rows) <= limit:
+        return rows
+    picked = list(rows)
+    random.Random(WINDOW_SEED).shuffle(picked)
+    return picked[:limit]
 
 
 def _write(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -127,27 +181,68 @@ def _read(path: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
 
 
+def _check_rehearse(config: TrainConfig, names: list[str]) -> None:
+    """Every rehearsed source is a train source of the student (checked before any step runs)."""
+    unknown = sorted(set(names) - {spec.name for spec in config.train})
+    if unknown:
+        raise ConfigError(
+            f"rehearse sources {unknown} are not train sources of the student config",
+            fix="name sources from its train list: " + ", ".join(spec.name for spec in config.train),
+        )
+
+
+def _gold_rows(
+    config: TrainConfig, teacher: StancePredictor, names: list[str], weight: float
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The student's mixed training rows (as ``slant train`` reads them), the named sources rehearsed."""
+    from .data import load_mix
+
+    def blend(spec: Any, part: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return rehearse(teacher, part, weight=weight) if spec.name in names else part
+
+    rows, hashes = load_mix(config.train, config.data_root, transform=blend)
+    hashes.update({f"rehearse:{name}": f"weight:{weight}" for name in names})
+    random.Random(config.seed).shuffle(rows)
+    return rows, hashes
+
+
 def distill(
     *,
-    teacher_config: TrainConfig,
+    teacher_config: TrainConfig | None,
     student_config: TrainConfig,
     output_dir: str | Path,
     articles: int | None = None,
     actors_per_text: int = 3,
     n_process: int = 1,
     texts: list[str] | None = None,
+    teacher_model: str | Path | None = None,
+    max_windows: int | None = None,
+    rehearse_sources: list[str] | None = None,
+    rehearse_weight: float = 0.5,
 ) -> Path:
-    """Run the recipe (module docstring); returns the finished student model directory."""
-    from .pipeline import finalize, run_training
-    from .train import build_training_rows, fine_tune
+    """Run the recipe (module docstring); returns the finished student model directory.
 
-    _preflight(teacher_config, student_config, need_articles=texts is None)
+    ``teacher_model``: an already trained slant model that labels the windows instead of a teacher
+    trained in step 1 (which is then skipped). With the student's own base model as the teacher this
+    is self-distillation: the old model's judgement on real news windows is rehearsed while the
+    student learns its new gold rows. ``max_windows``: soft-label only a seeded sample of the windows.
+    ``rehearse_sources``: names of student train sources whose rows are blended with the teacher's
+    probabilities (:func:`rehearse`, ``rehearse_weight`` on the teacher).
+    """
+    from .pipeline import finalize, run_training
+    from .train import fine_tune
+
+    given = Path(teacher_model) if teacher_model is not None else None
+    _preflight(teacher_config, student_config, teacher_model=given, need_articles=texts is None)
+    _check_rehearse(student_config, rehearse_sources or [])
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    teacher_dir = out / "teacher"
-    if not (teacher_dir / "slant.json").exists() or "dev" not in json.loads(
-        (teacher_dir / "slant.json").read_text()
-    ).get("metrics", {}):
+    teacher_dir = given if given is not None else out / "teacher"
+    if given is None and (
+        not (teacher_dir / "slant.json").exists()
+        or "dev" not in json.loads((teacher_dir / "slant.json").read_text()).get("metrics", {})
+    ):
+        assert teacher_config is not None  # _preflight refuses a run with neither
         log.info("step 1/4: teacher %s", teacher_config.base_model)
         run_training(teacher_config, output_dir=teacher_dir)
     teacher = StancePredictor.load(teacher_dir, with_heads=False)
@@ -159,13 +254,15 @@ def distill(
             windows_path,
             mention_windows(teacher, source, actors_per_text=actors_per_text, n_process=n_process),
         )
-    if not soft_path.exists():
-        log.info("step 3/4: teacher soft labels")
-        _write(soft_path, soft_labels(teacher, _read(windows_path)))
+    windows = sample_windows(_read(windows_path), max_windows)
+    if not soft_path.exists() or len(_read(soft_path)) != len(windows):
+        log.info("step 3/4: teacher soft labels (%d windows)", len(windows))
+        _write(soft_path, soft_labels(teacher, windows))
     soft = _read(soft_path)
     log.info("step 4/4: student on its gold rows + %d teacher-labelled windows", len(soft))
-    gold, hashes = build_training_rows(student_config)
+    gold, hashes = _gold_rows(student_config, teacher, rehearse_sources or [], rehearse_weight)
     hashes["distill:windows"] = f"rows:{len(soft)}"
+    hashes["distill:teacher"] = str(teacher_dir)
     rows = gold + soft
     random.Random(student_config.seed).shuffle(rows)
     student_dir = out / "student"

@@ -52,6 +52,26 @@ def distill(
         int | None, typer.Option(help="Article-Bias-Prediction articles to take windows from (default: all).")
     ] = None,
     actors_per_text: Annotated[int, typer.Option(help="Discovered actors per article.")] = 3,
+    teacher_model: Annotated[
+        Path | None,
+        typer.Option(
+            help="An already trained slant model as the teacher (skips training one; with the student's "
+            "base model this is self-distillation, a rehearsal of its judgement on news windows)."
+        ),
+    ] = None,
+    max_windows: Annotated[
+        int | None, typer.Option(min=1, help="Soft-label a seeded sample of at most this many windows.")
+    ] = None,
+    rehearse: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A student train source whose rows blend the teacher's probabilities into their label "
+            "(learning without forgetting); repeatable."
+        ),
+    ] = None,
+    rehearse_weight: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="The teacher's share of a rehearsed row's target.")
+    ] = 0.5,
     processes: Annotated[int, typer.Option(help="spaCy processes for finding actors.")] = 1,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override a student setting: key.sub=value.")
@@ -66,8 +86,12 @@ def distill(
 
     try:
         out = run_distill(
-            teacher_config=load_config(teacher_config),
+            teacher_config=None if teacher_model is not None else load_config(teacher_config),
             student_config=load_config(student_config, set_ or []),
+            teacher_model=teacher_model,
+            max_windows=max_windows,
+            rehearse_sources=rehearse or [],
+            rehearse_weight=rehearse_weight,
             output_dir=output,
             articles=articles,
             actors_per_text=actors_per_text,

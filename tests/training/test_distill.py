@@ -2,9 +2,13 @@
 
 import json
 
+import pytest
+
 from model import StancePredictor
+from model.errors import ConfigError
+from model.labels import STANCE_LABELS
 from training.config import TrainConfig
-from training.distill import distill, mention_windows, soft_labels
+from training.distill import distill, mention_windows, rehearse, sample_windows, soft_labels
 from training.train import fine_tune
 
 ROWS = [
@@ -60,3 +64,102 @@ def test_soft_labels_follow_the_teacher(tmp_path, tiny_model_dir, article):
     direct = teacher.score_pairs([p["target"] for p in pairs], [p["text"] for p in pairs])
     for r, p in zip(labelled, direct, strict=True):
         assert max(abs(float(a) - b) for a, b in zip(p, r["soft"], strict=True)) < 1e-4
+
+
+def test_a_trained_teacher_model_skips_step_one_and_max_windows_caps_the_sample(
+    tmp_path, tiny_model_dir, article
+):
+    (tmp_path / "three.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    teacher_dir = fine_tune(_config(tmp_path, tiny_model_dir, "t"), output_dir=tmp_path / "t")
+    student = _config(tmp_path, tiny_model_dir, "student")
+    out = distill(
+        teacher_config=None,
+        student_config=student,
+        output_dir=tmp_path / "d",
+        texts=[article, article.replace("Sanders", "Warren")],
+        teacher_model=teacher_dir,
+        max_windows=2,
+    )
+    assert not (tmp_path / "d" / "teacher").exists()
+    windows = (tmp_path / "d" / "windows.jsonl").read_text().splitlines()
+    soft = [json.loads(x) for x in (tmp_path / "d" / "soft.jsonl").read_text().splitlines()]
+    assert len(windows) > 2 and len(soft) == 2
+    assert {r["text"] for r in soft} <= {json.loads(w)["text"] for w in windows}
+    meta = json.loads((out / "slant.json").read_text())
+    assert meta["metrics"]["train"]["rows"] == len(ROWS) + 2
+    # A larger cap on a second run re-labels the new sample instead of reusing the old file.
+    distill(
+        teacher_config=None,
+        student_config=student,
+        output_dir=tmp_path / "d",
+        texts=[article],
+        teacher_model=teacher_dir,
+        max_windows=3,
+    )
+    assert len((tmp_path / "d" / "soft.jsonl").read_text().splitlines()) == 3
+
+
+def test_sample_windows_is_seeded_and_keeps_short_lists_whole():
+    rows = [{"text": str(i)} for i in range(50)]
+    assert sample_windows(rows, None) == rows and sample_windows(rows, 80) == rows
+    first, again = sample_windows(rows, 10), sample_windows(rows, 10)
+    assert first == again and len(first) == 10 and first != rows[:10]
+
+
+def test_a_teacher_model_that_is_not_a_slant_model_is_refused_with_a_fix(tmp_path, tiny_model_dir):
+    student = _config(tmp_path, tiny_model_dir, "student")
+    with pytest.raises(ConfigError, match="not a slant model directory") as info:
+        distill(
+            teacher_config=None,
+            student_config=student,
+            output_dir=tmp_path / "d",
+            texts=["x"],
+            teacher_model=tmp_path,
+        )
+    assert "slant train" in info.value.fix
+    with pytest.raises(ConfigError, match="needs a teacher"):
+        distill(teacher_config=None, student_config=student, output_dir=tmp_path / "d", texts=["x"])
+
+
+def test_rehearse_blends_the_teachers_probabilities_into_short_rows_only(tiny_predictor, article):
+    rows = [*ROWS, {"target": "Bernie Sanders", "text": article, "label": "favor"}]
+    out = rehearse(tiny_predictor, rows, weight=0.25)
+    pairs = tiny_predictor.windows.examples(ROWS)
+    probs = tiny_predictor.score_pairs([p["target"] for p in pairs], [p["text"] for p in pairs])
+    order = [tiny_predictor.labels.index(label) for label in STANCE_LABELS]
+    for r, p in zip(out[:3], probs, strict=True):
+        gold = STANCE_LABELS.index(r["label"])
+        want = [0.25 * float(p[j]) + 0.75 * (k == gold) for k, j in enumerate(order)]
+        assert max(abs(a - b) for a, b in zip(r["soft"], want, strict=True)) < 1e-4
+        assert abs(sum(r["soft"]) - 1) < 1e-3
+    assert "soft" not in out[3] and "soft" not in rows[0]  # an article keeps its label; input untouched
+    with pytest.raises(ConfigError, match="not in"):
+        rehearse(tiny_predictor, rows, weight=0)
+
+
+def test_rehearsed_sources_train_on_blended_rows_and_unknown_names_are_refused(
+    tmp_path, tiny_model_dir, article
+):
+    (tmp_path / "three.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    student = _config(tmp_path, tiny_model_dir, "student")
+    teacher_dir = fine_tune(_config(tmp_path, tiny_model_dir, "t"), output_dir=tmp_path / "t")
+    with pytest.raises(ConfigError, match="not train sources") as info:
+        distill(
+            teacher_config=None,
+            student_config=student,
+            output_dir=tmp_path / "d",
+            texts=[article],
+            teacher_model=teacher_dir,
+            rehearse_sources=["tweets"],
+        )
+    assert "three" in info.value.fix
+    out = distill(
+        teacher_config=None,
+        student_config=student,
+        output_dir=tmp_path / "d",
+        texts=[article],
+        teacher_model=teacher_dir,
+        rehearse_sources=["three"],
+    )
+    meta = json.loads((out / "slant.json").read_text())
+    assert meta["data_hashes"]["rehearse:three"] == "weight:0.5"
