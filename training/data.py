@@ -202,11 +202,15 @@ def spec_hash(spec: DatasetSpec, root: str) -> str:
     return f"hf:{spec.hf}{joined}|spec:{spec_part}"
 
 
+RowTransform = Callable[[DatasetSpec, list[dict[str, Any]]], list[dict[str, Any]]]
+"""Rewrites one source's rows as they are mixed (``load_mix(transform=...)``)."""
+
+
 def load_mix(
     specs: list[DatasetSpec],
     data_root: str,
     *,
-    transform: Callable[[DatasetSpec, list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
+    transform: RowTransform | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The rows of every spec in order (each capped at its ``max_rows``) and each source's content
     hash: the training mix of ``slant train`` and the base mix of ``slant retrain``. ``transform``

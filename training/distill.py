@@ -32,7 +32,7 @@ from model.labels import STANCE_LABELS
 from model.text import analyse_many, clean
 from model.windows import unmark
 
-from .config import TrainConfig, data_root
+from .config import DatasetSpec, TrainConfig, data_root
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +90,18 @@ def soft_labels(teacher: StancePredictor, rows: list[dict[str, Any]]) -> list[di
             f"{len(rows)} windows re-read as {len(builder_rows)}: the teacher reads some windows as articles",
             fix="use a teacher with window format 2 and a max_length of at least the student's",
         )
-    probs = teacher.score_pairs([r["target"] for r in builder_rows], [r["text"] for r in builder_rows])
-    order = teacher.labels
     out = []
-    for r, p in zip(rows, probs, strict=True):
-        soft = {label: float(v) for label, v in zip(order, p, strict=True)}
-        vec = [round(soft[label], 5) for label in STANCE_LABELS]
+    for r, vec in zip(rows, _stance_probs(teacher, builder_rows), strict=True):
+        vec = [round(v, 5) for v in vec]
         out.append({**r, "soft": vec, "label": STANCE_LABELS[vec.index(max(vec))], "dataset": "distill"})
     return out
+
+
+def _stance_probs(teacher: StancePredictor, pairs: list[dict[str, Any]]) -> list[list[float]]:
+    """The teacher's probabilities for each window (``target``, ``text``), in ``STANCE_LABELS`` order."""
+    probs = teacher.score_pairs([p["target"] for p in pairs], [p["text"] for p in pairs])
+    order = [teacher.labels.index(label) for label in STANCE_LABELS]
+    return [[float(p[j]) for j in order] for p in probs]
 
 
 def rehearse(teacher: StancePredictor, rows: list[dict[str, Any]], *, weight: float) -> list[dict[str, Any]]:
@@ -109,15 +113,12 @@ def rehearse(teacher: StancePredictor, rows: list[dict[str, Any]], *, weight: fl
     """
     if not 0 < weight <= 1:
         raise ConfigError(f"rehearsal weight {weight} is not in (0, 1]", fix="pass a weight such as 0.5")
-    single = [i for i, r in enumerate(rows) if len(teacher.windows.examples([r])) == 1]
-    pairs = teacher.windows.examples([rows[i] for i in single])
-    probs = teacher.score_pairs([p["target"] for p in pairs], [p["text"] for p in pairs])
-    order = [teacher.labels.index(label) for label in STANCE_LABELS]
+    per_row = [teacher.windows.examples([r]) for r in rows]
+    single = [i for i, w in enumerate(per_row) if len(w) == 1]
     out = [dict(r) for r in rows]
-    for i, p in zip(single, probs, strict=True):
+    for i, p in zip(single, _stance_probs(teacher, [per_row[i][0] for i in single]), strict=True):
         gold = STANCE_LABELS.index(out[i]["label"])
-        vec = [weight * float(p[j]) + (1 - weight) * (k == gold) for k, j in enumerate(order)]
-        out[i]["soft"] = [round(v, 5) for v in vec]
+        out[i]["soft"] = [round(weight * v + (1 - weight) * (k == gold), 5) for k, v in enumerate(p)]
     return out
 
 
@@ -195,14 +196,13 @@ def _gold_rows(
     config: TrainConfig, teacher: StancePredictor, names: list[str], weight: float
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The student's mixed training rows (as ``slant train`` reads them), the named sources rehearsed."""
-    from .data import load_mix
+    from .train import build_training_rows
 
-    def blend(spec: Any, part: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def blend(spec: DatasetSpec, part: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return rehearse(teacher, part, weight=weight) if spec.name in names else part
 
-    rows, hashes = load_mix(config.train, config.data_root, transform=blend)
+    rows, hashes = build_training_rows(config, transform=blend)
     hashes.update({f"rehearse:{name}": f"weight:{weight}" for name in names})
-    random.Random(config.seed).shuffle(rows)
     return rows, hashes
 
 
@@ -255,10 +255,11 @@ def distill(
             mention_windows(teacher, source, actors_per_text=actors_per_text, n_process=n_process),
         )
     windows = sample_windows(_read(windows_path), max_windows)
-    if not soft_path.exists() or len(_read(soft_path)) != len(windows):
+    soft = _read(soft_path) if soft_path.exists() else []
+    if not soft_path.exists() or len(soft) != len(windows):
         log.info("step 3/4: teacher soft labels (%d windows)", len(windows))
-        _write(soft_path, soft_labels(teacher, windows))
-    soft = _read(soft_path)
+        soft = soft_labels(teacher, windows)
+        _write(soft_path, soft)
     log.info("step 4/4: student on its gold rows + %d teacher-labelled windows", len(soft))
     gold, hashes = _gold_rows(student_config, teacher, rehearse_sources or [], rehearse_weight)
     hashes["distill:windows"] = f"rows:{len(soft)}"

@@ -20,7 +20,7 @@ from model.loading import ModelMeta, lineage, resolve_pretrained, save_model_dir
 from model.windows import MARKERS, WindowBuilder, add_markers, token_fits
 
 from .config import TrainConfig
-from .data import load_mix
+from .data import RowTransform, load_mix
 from .mil import BAG, model_scorer, select_windows
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,12 @@ def _soft_target_trainer() -> type:
     return SoftTargetTrainer
 
 
-def build_training_rows(config: TrainConfig) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """The mixed, shuffled training rows and the content hash of every source."""
-    rows, hashes = load_mix(config.train, config.data_root)
+def build_training_rows(
+    config: TrainConfig, *, transform: RowTransform | None = None
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The mixed, shuffled training rows and the content hash of every source (``transform``: as
+    :func:`training.data.load_mix`)."""
+    rows, hashes = load_mix(config.train, config.data_root, transform=transform)
     random.Random(config.seed).shuffle(rows)
     return rows, hashes
 

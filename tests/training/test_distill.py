@@ -33,6 +33,24 @@ def _config(tmp_path, base, name):
     )
 
 
+def _trained_teacher(tmp_path, base):
+    """A tiny teacher fine-tuned on ROWS (written to three.jsonl, which the configs read)."""
+    (tmp_path / "three.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    return fine_tune(_config(tmp_path, base, "t"), output_dir=tmp_path / "t")
+
+
+def _distill_from(teacher_dir, student, tmp_path, texts, **options):
+    """``distill`` with an already trained teacher model into ``tmp_path / "d"``."""
+    return distill(
+        teacher_config=None,
+        student_config=student,
+        output_dir=tmp_path / "d",
+        texts=texts,
+        teacher_model=teacher_dir,
+        **options,
+    )
+
+
 def test_distill_runs_every_step_and_resumes(tmp_path, tiny_model_dir, article):
     (tmp_path / "three.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
     teacher, student = (
@@ -55,8 +73,7 @@ def test_distill_runs_every_step_and_resumes(tmp_path, tiny_model_dir, article):
 
 
 def test_soft_labels_follow_the_teacher(tmp_path, tiny_model_dir, article):
-    (tmp_path / "three.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
-    teacher_dir = fine_tune(_config(tmp_path, tiny_model_dir, "t"), output_dir=tmp_path / "t")
+    teacher_dir = _trained_teacher(tmp_path, tiny_model_dir)
     teacher = StancePredictor.load(teacher_dir, backend="torch")
     rows = mention_windows(teacher, [article], actors_per_text=2)
     labelled = soft_labels(teacher, rows)
@@ -69,17 +86,10 @@ def test_soft_labels_follow_the_teacher(tmp_path, tiny_model_dir, article):
 def test_a_trained_teacher_model_skips_step_one_and_max_windows_caps_the_sample(
     tmp_path, tiny_model_dir, article
 ):
-    (tmp_path / "three.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
-    teacher_dir = fine_tune(_config(tmp_path, tiny_model_dir, "t"), output_dir=tmp_path / "t")
+    teacher_dir = _trained_teacher(tmp_path, tiny_model_dir)
     student = _config(tmp_path, tiny_model_dir, "student")
-    out = distill(
-        teacher_config=None,
-        student_config=student,
-        output_dir=tmp_path / "d",
-        texts=[article, article.replace("Sanders", "Warren")],
-        teacher_model=teacher_dir,
-        max_windows=2,
-    )
+    texts = [article, article.replace("Sanders", "Warren")]
+    out = _distill_from(teacher_dir, student, tmp_path, texts, max_windows=2)
     assert not (tmp_path / "d" / "teacher").exists()
     windows = (tmp_path / "d" / "windows.jsonl").read_text().splitlines()
     soft = [json.loads(x) for x in (tmp_path / "d" / "soft.jsonl").read_text().splitlines()]
@@ -88,14 +98,7 @@ def test_a_trained_teacher_model_skips_step_one_and_max_windows_caps_the_sample(
     meta = json.loads((out / "slant.json").read_text())
     assert meta["metrics"]["train"]["rows"] == len(ROWS) + 2
     # A larger cap on a second run re-labels the new sample instead of reusing the old file.
-    distill(
-        teacher_config=None,
-        student_config=student,
-        output_dir=tmp_path / "d",
-        texts=[article],
-        teacher_model=teacher_dir,
-        max_windows=3,
-    )
+    _distill_from(teacher_dir, student, tmp_path, [article], max_windows=3)
     assert len((tmp_path / "d" / "soft.jsonl").read_text().splitlines()) == 3
 
 
@@ -109,13 +112,7 @@ def test_sample_windows_is_seeded_and_keeps_short_lists_whole():
 def test_a_teacher_model_that_is_not_a_slant_model_is_refused_with_a_fix(tmp_path, tiny_model_dir):
     student = _config(tmp_path, tiny_model_dir, "student")
     with pytest.raises(ConfigError, match="not a slant model directory") as info:
-        distill(
-            teacher_config=None,
-            student_config=student,
-            output_dir=tmp_path / "d",
-            texts=["x"],
-            teacher_model=tmp_path,
-        )
+        _distill_from(tmp_path, student, tmp_path, ["x"])
     assert "slant train" in info.value.fix
     with pytest.raises(ConfigError, match="needs a teacher"):
         distill(teacher_config=None, student_config=student, output_dir=tmp_path / "d", texts=["x"])
@@ -140,26 +137,11 @@ def test_rehearse_blends_the_teachers_probabilities_into_short_rows_only(tiny_pr
 def test_rehearsed_sources_train_on_blended_rows_and_unknown_names_are_refused(
     tmp_path, tiny_model_dir, article
 ):
-    (tmp_path / "three.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    teacher_dir = _trained_teacher(tmp_path, tiny_model_dir)
     student = _config(tmp_path, tiny_model_dir, "student")
-    teacher_dir = fine_tune(_config(tmp_path, tiny_model_dir, "t"), output_dir=tmp_path / "t")
     with pytest.raises(ConfigError, match="not train sources") as info:
-        distill(
-            teacher_config=None,
-            student_config=student,
-            output_dir=tmp_path / "d",
-            texts=[article],
-            teacher_model=teacher_dir,
-            rehearse_sources=["tweets"],
-        )
+        _distill_from(teacher_dir, student, tmp_path, [article], rehearse_sources=["tweets"])
     assert "three" in info.value.fix
-    out = distill(
-        teacher_config=None,
-        student_config=student,
-        output_dir=tmp_path / "d",
-        texts=[article],
-        teacher_model=teacher_dir,
-        rehearse_sources=["three"],
-    )
+    out = _distill_from(teacher_dir, student, tmp_path, [article], rehearse_sources=["three"])
     meta = json.loads((out / "slant.json").read_text())
     assert meta["data_hashes"]["rehearse:three"] == "weight:0.5"
